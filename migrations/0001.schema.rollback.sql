@@ -1,0 +1,11 @@
+-- Rolls back pyrelease 0001. No CASCADE: if the application built its own objects on top
+-- of these (views, foreign keys), the rollback stops instead of silently dropping them.
+DROP VIEW real_estate.release_backlog;
+DROP VIEW real_estate.project_availability;
+DROP VIEW real_estate.property_availability;
+DROP TABLE real_estate.release_event;
+DROP TABLE real_estate.release_run;
+DROP TABLE real_estate.property;
+DROP TABLE real_estate.project;
+DROP TABLE real_estate.workspace;
+DROP SCHEMA real_estate;

@@ -1,0 +1,150 @@
+-- pyrelease 0001: the real_estate schema, its tables, constraints, indexes and views.
+-- All objects are new, so nothing here locks an existing table.
+
+CREATE SCHEMA real_estate;
+COMMENT ON SCHEMA real_estate IS 'pyrelease: properties, reservations and their release';
+
+CREATE TABLE real_estate.workspace (
+    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    name text NOT NULL,
+    activation_status text NOT NULL DEFAULT 'ACTIVE',
+    CONSTRAINT workspace_pkey PRIMARY KEY (id),
+    CONSTRAINT workspace_activation_status_check
+        CHECK (activation_status IN ('ACTIVE', 'INACTIVE', 'SUSPENDED'))
+);
+
+CREATE TABLE real_estate.project (
+    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    workspace_id uuid NOT NULL,
+    name text NOT NULL,
+    total_plots integer NOT NULL DEFAULT 0,
+    available_plots integer NOT NULL DEFAULT 0,
+    CONSTRAINT project_pkey PRIMARY KEY (id),
+    CONSTRAINT project_id_workspace_id_key UNIQUE (id, workspace_id),
+    CONSTRAINT project_workspace_id_fkey FOREIGN KEY (workspace_id)
+        REFERENCES real_estate.workspace (id),
+    CONSTRAINT project_total_plots_check CHECK (total_plots >= 0),
+    CONSTRAINT project_available_plots_check CHECK (available_plots >= 0)
+);
+CREATE INDEX project_workspace_id_idx ON real_estate.project (workspace_id);
+COMMENT ON COLUMN real_estate.project.available_plots IS
+    'Number of the project''s properties whose status is AVAILABLE; maintained by the database after every statement';
+
+CREATE TABLE real_estate.property (
+    id uuid NOT NULL DEFAULT gen_random_uuid(),
+    workspace_id uuid NOT NULL,
+    project_id uuid,
+    name text,
+    status text NOT NULL DEFAULT 'AVAILABLE',
+    reserved_by_id uuid,
+    reserved_until timestamptz,
+    CONSTRAINT property_pkey PRIMARY KEY (id),
+    CONSTRAINT property_workspace_id_fkey FOREIGN KEY (workspace_id)
+        REFERENCES real_estate.workspace (id),
+    CONSTRAINT property_project_id_fkey FOREIGN KEY (project_id, workspace_id)
+        REFERENCES real_estate.project (id, workspace_id),
+    CONSTRAINT property_status_check CHECK (status IN ('AVAILABLE', 'RESERVED', 'SOLD')),
+    CONSTRAINT property_reservation_check CHECK (
+        CASE WHEN status = 'RESERVED'
+             THEN reserved_by_id IS NOT NULL AND reserved_until IS NOT NULL
+             ELSE reserved_by_id IS NULL AND reserved_until IS NULL
+        END)
+);
+CREATE INDEX property_workspace_id_idx ON real_estate.property (workspace_id);
+CREATE INDEX property_project_id_idx ON real_estate.property (project_id);
+-- The release scan: only reserved rows are in it, so it stays small however large the
+-- table grows, and expired ones are found oldest first.
+CREATE INDEX property_reserved_until_idx ON real_estate.property (reserved_until)
+    WHERE status = 'RESERVED';
+COMMENT ON CONSTRAINT property_reservation_check ON real_estate.property IS
+    'reserved_by_id and reserved_until are set exactly when status is RESERVED';
+
+CREATE TABLE real_estate.release_run (
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    source text NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    finished_at timestamptz,
+    released integer NOT NULL DEFAULT 0,
+    failed integer NOT NULL DEFAULT 0,
+    error text,
+    CONSTRAINT release_run_pkey PRIMARY KEY (id),
+    CONSTRAINT release_run_source_check CHECK (source IN ('pg_cron', 'call')),
+    CONSTRAINT release_run_counts_check CHECK (released >= 0 AND failed >= 0)
+);
+CREATE INDEX release_run_started_at_idx ON real_estate.release_run (started_at);
+COMMENT ON TABLE real_estate.release_run IS
+    'One row per release run (source pg_cron: the scheduled run; call: any other). finished_at NULL: running, or killed midway';
+
+-- No foreign keys here on purpose: the log must outlive deleted properties, and a
+-- per-row RI check would double the cost of a large release.
+CREATE TABLE real_estate.release_event (
+    id bigint GENERATED ALWAYS AS IDENTITY,
+    run_id bigint NOT NULL,
+    property_id uuid NOT NULL,
+    workspace_id uuid NOT NULL,
+    project_id uuid,
+    reserved_by_id uuid NOT NULL,
+    reserved_until timestamptz NOT NULL,
+    released_at timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT release_event_pkey PRIMARY KEY (id),
+    CONSTRAINT release_event_expired_check CHECK (reserved_until <= released_at)
+);
+CREATE INDEX release_event_run_id_idx ON real_estate.release_event (run_id);
+COMMENT ON TABLE real_estate.release_event IS
+    'One row per released reservation, keeping its previous holder and expiry';
+
+-- Effective availability: what readers should use, so that nobody depends on when the
+-- scheduled run last ran. A reservation that has expired (reserved_until <= now()) in an
+-- ACTIVE workspace reads as AVAILABLE with no holder: exactly what the release will make
+-- of it. Reservations in other workspaces are never released, so they read as stored.
+CREATE VIEW real_estate.property_availability AS
+SELECT p.id,
+       p.workspace_id,
+       p.project_id,
+       p.name,
+       CASE WHEN p.release_pending THEN 'AVAILABLE' ELSE p.status END AS status,
+       CASE WHEN p.release_pending THEN NULL ELSE p.reserved_by_id END AS reserved_by_id,
+       CASE WHEN p.release_pending THEN NULL ELSE p.reserved_until END AS reserved_until,
+       p.status AS stored_status,
+       p.release_pending
+  FROM (SELECT pr.*,
+               (pr.status = 'RESERVED' AND pr.reserved_until <= now()
+                AND w.activation_status = 'ACTIVE') AS release_pending
+          FROM real_estate.property AS pr
+          JOIN real_estate.workspace AS w ON w.id = pr.workspace_id) AS p;
+COMMENT ON VIEW real_estate.property_availability IS
+    'Every property with its effective status: an expired reservation of an ACTIVE workspace reads as AVAILABLE with no holder';
+
+CREATE VIEW real_estate.project_availability AS
+SELECT pr.id,
+       pr.workspace_id,
+       pr.name,
+       pr.total_plots,
+       pr.available_plots,
+       pr.available_plots + coalesce(x.pending, 0)::integer AS effective_available_plots,
+       coalesce(x.pending, 0)::integer AS release_pending
+  FROM real_estate.project AS pr
+  LEFT JOIN (SELECT p.project_id, count(*) AS pending
+               FROM real_estate.property AS p
+               JOIN real_estate.workspace AS w ON w.id = p.workspace_id
+              WHERE p.status = 'RESERVED'
+                AND p.reserved_until <= now()
+                AND w.activation_status = 'ACTIVE'
+                AND p.project_id IS NOT NULL
+              GROUP BY p.project_id) AS x ON x.project_id = pr.id;
+COMMENT ON VIEW real_estate.project_availability IS
+    'Every project with its stored and effective available plots (expired reservations counted as available)';
+
+-- What is left for the release to do: expired reservations not yet released, and the age
+-- of the oldest one (for monitoring).
+CREATE VIEW real_estate.release_backlog AS
+SELECT count(*)::bigint AS expired_reservations,
+       min(p.reserved_until) AS oldest_reserved_until,
+       now() - min(p.reserved_until) AS oldest_age
+  FROM real_estate.property AS p
+  JOIN real_estate.workspace AS w ON w.id = p.workspace_id
+ WHERE p.status = 'RESERVED'
+   AND p.reserved_until <= now()
+   AND w.activation_status = 'ACTIVE';
+COMMENT ON VIEW real_estate.release_backlog IS
+    'Expired reservations of ACTIVE workspaces not yet released, and the age of the oldest';

@@ -1,0 +1,527 @@
+-- depends: 0001.schema
+-- pyrelease 0002: the release functions, the counter triggers, and PUBLIC's default
+-- EXECUTE revoked. The function texts are copies of plpgsql/*.sql as of this migration
+-- (tests/test_migrations.py proves the migrated database defines exactly what plpgsql/
+-- defines); a later change to a function ships as a new migration with its full text.
+
+-- real_estate.begin_release_run(p_source): opens a row in real_estate.release_run and
+-- returns its id. p_source is 'pg_cron' (the scheduled run) or 'call' (everything else).
+CREATE OR REPLACE FUNCTION real_estate.begin_release_run(p_source text)
+RETURNS bigint
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_run_id bigint;
+BEGIN
+    INSERT INTO real_estate.release_run (source, started_at)
+    VALUES (p_source, clock_timestamp())
+    RETURNING id INTO v_run_id;
+    RETURN v_run_id;
+END;
+$function$;
+
+-- real_estate.record_release_run(...): adds a batch's released/failed counts to a run,
+-- keeps its first error, and when p_finish is true stamps finished_at and writes the
+-- run's one-line summary to the server log (RAISE LOG).
+CREATE OR REPLACE FUNCTION real_estate.record_release_run(
+    p_run_id bigint,
+    p_released integer,
+    p_failed integer,
+    p_error text,
+    p_finish boolean
+)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_run real_estate.release_run;
+BEGIN
+    UPDATE real_estate.release_run AS r
+       SET released = r.released + p_released,
+           failed = r.failed + p_failed,
+           error = coalesce(r.error, p_error),
+           finished_at = CASE WHEN p_finish THEN clock_timestamp() ELSE r.finished_at END
+     WHERE r.id = p_run_id
+    RETURNING r.* INTO v_run;
+
+    IF p_finish AND v_run.id IS NOT NULL THEN
+        RAISE LOG 'pyrelease: release run % (%) released % expired reservation(s), % failed, in % ms%',
+            v_run.id, v_run.source, v_run.released, v_run.failed,
+            round(extract(epoch FROM v_run.finished_at - v_run.started_at) * 1000, 1),
+            CASE WHEN v_run.error IS NULL THEN '' ELSE '; first error: ' || v_run.error END;
+    END IF;
+END;
+$function$;
+
+-- real_estate.release_rows(p_run_id, p_property_ids): releases those of the given
+-- properties that hold an expired reservation (reserved_until <= now()) in an ACTIVE
+-- workspace, writes one real_estate.release_event per released row (keeping the previous
+-- holder and expiry) and returns how many it released. Rows are locked FOR UPDATE and the
+-- expiry is checked under the lock, so a row is never released twice and a row that changed
+-- meanwhile (sold, re-reserved) is left alone. Counters follow through the property trigger.
+CREATE OR REPLACE FUNCTION real_estate.release_rows(p_run_id bigint, p_property_ids uuid[])
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_released integer;
+BEGIN
+    WITH target AS (
+        SELECT p.id, p.workspace_id, p.project_id, p.reserved_by_id, p.reserved_until
+          FROM real_estate.property AS p
+         WHERE p.id = ANY (p_property_ids)
+           AND p.status = 'RESERVED'
+           AND p.reserved_until <= now()
+           AND EXISTS (SELECT 1
+                         FROM real_estate.workspace AS w
+                        WHERE w.id = p.workspace_id
+                          AND w.activation_status = 'ACTIVE')
+           FOR UPDATE OF p
+    ), released AS (
+        UPDATE real_estate.property AS p
+           SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
+          FROM target AS t
+         WHERE p.id = t.id
+        RETURNING t.id, t.workspace_id, t.project_id, t.reserved_by_id, t.reserved_until
+    )
+    INSERT INTO real_estate.release_event
+        (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at)
+    SELECT p_run_id, r.id, r.workspace_id, r.project_id, r.reserved_by_id, r.reserved_until, now()
+      FROM released AS r;
+    GET DIAGNOSTICS v_released = ROW_COUNT;
+    RETURN v_released;
+END;
+$function$;
+
+-- real_estate.release_batch(...): one batch of the release. Picks at most p_batch_size
+-- expired reservations of ACTIVE workspaces, oldest first, through the partial index
+-- real_estate.property_reserved_until_idx, with FOR UPDATE SKIP LOCKED: a row that another
+-- transaction holds is neither waited on nor released twice; the next run takes it.
+-- The batch is released in one statement; if that fails (a host trigger or constraint
+-- raises), it is retried row by row and each failing row is reported in failed_ids/error
+-- (callers pass them back in p_skip_ids so the run does not pick them again) while the
+-- others are released. The run row is created on the first non-empty batch when p_run_id
+-- is NULL, so a call that finds nothing to do writes nothing.
+-- picked counts the rows this batch locked: fewer than p_batch_size means the run is done.
+CREATE OR REPLACE FUNCTION real_estate.release_batch(
+    p_source text,
+    p_batch_size integer,
+    p_run_id bigint,
+    p_skip_ids uuid[],
+    OUT run_id bigint,
+    OUT picked integer,
+    OUT released integer,
+    OUT failed_ids uuid[],
+    OUT error text
+)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_ids uuid[];
+    v_id uuid;
+    v_message text;
+    v_sqlstate text;
+BEGIN
+    run_id := p_run_id;
+    released := 0;
+    failed_ids := '{}';
+
+    SELECT coalesce(array_agg(c.id), '{}')
+      INTO v_ids
+      FROM (SELECT p.id
+              FROM real_estate.property AS p
+             WHERE p.status = 'RESERVED'
+               AND p.reserved_until <= now()
+               AND p.id <> ALL (p_skip_ids)
+               AND EXISTS (SELECT 1
+                             FROM real_estate.workspace AS w
+                            WHERE w.id = p.workspace_id
+                              AND w.activation_status = 'ACTIVE')
+             ORDER BY p.reserved_until
+             LIMIT p_batch_size
+               FOR UPDATE OF p SKIP LOCKED) AS c;
+    picked := cardinality(v_ids);
+    IF picked = 0 THEN
+        RETURN;
+    END IF;
+
+    IF run_id IS NULL THEN
+        run_id := real_estate.begin_release_run(p_source);
+    END IF;
+
+    BEGIN
+        released := real_estate.release_rows(run_id, v_ids);
+    EXCEPTION WHEN OTHERS THEN
+        -- Our row locks were taken outside this block and survive its rollback.
+        FOREACH v_id IN ARRAY v_ids LOOP
+            BEGIN
+                released := released + real_estate.release_rows(run_id, ARRAY[v_id]);
+            EXCEPTION WHEN OTHERS THEN
+                GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
+                failed_ids := failed_ids || v_id;
+                error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
+                RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)', v_id, v_message, v_sqlstate;
+            END;
+        END LOOP;
+    END;
+END;
+$function$;
+
+-- real_estate.release_expired_reservations(p_batch_size): releases every expired
+-- reservation (reserved_until <= now()) of ACTIVE workspaces, in batches of at most
+-- p_batch_size rows, and returns how many it released. Runs inside the caller's
+-- transaction (a function cannot commit; the scheduled run, real_estate.run_release_job,
+-- commits per batch instead).
+-- Promises: idempotent and safe under any concurrency: rows are picked with
+-- FOR UPDATE SKIP LOCKED, so concurrent runs split the work, a row held elsewhere is left
+-- for the next run, and each reservation is released and logged exactly once. A row that
+-- cannot be released is recorded as a failure on the run and does not stop the others.
+-- A call that finds nothing to release writes nothing (no run row).
+CREATE OR REPLACE FUNCTION real_estate.release_expired_reservations(p_batch_size integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_batch record;
+    v_run_id bigint;
+    v_skip_ids uuid[] := '{}';
+    v_released integer := 0;
+    v_error text;
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size < 1 THEN
+        RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    LOOP
+        SELECT * INTO v_batch
+          FROM real_estate.release_batch('call', p_batch_size, v_run_id, v_skip_ids);
+        v_run_id := v_batch.run_id;
+        v_released := v_released + v_batch.released;
+        v_skip_ids := v_skip_ids || v_batch.failed_ids;
+        v_error := coalesce(v_error, v_batch.error);
+        EXIT WHEN v_batch.picked < p_batch_size;
+    END LOOP;
+
+    IF v_run_id IS NOT NULL THEN
+        PERFORM real_estate.record_release_run(v_run_id, v_released, cardinality(v_skip_ids), v_error, true);
+    END IF;
+    RETURN v_released;
+END;
+$function$;
+
+-- real_estate.release_reservation(p_property_id): the precise single release (what a
+-- per-reservation delayed job does). Returns true when it released the reservation, false
+-- when the property is unknown, not reserved, not yet expired, or its workspace is not
+-- ACTIVE. Waits for a row lock held elsewhere, then decides on the row as committed, so a
+-- reservation is never released twice and a property sold meanwhile is left alone.
+-- Idempotent: a second call returns false.
+CREATE OR REPLACE FUNCTION real_estate.release_reservation(p_property_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_run_id bigint;
+    v_released integer;
+BEGIN
+    PERFORM 1
+       FROM real_estate.property AS p
+      WHERE p.id = p_property_id
+        AND p.status = 'RESERVED'
+        AND p.reserved_until <= now()
+        AND EXISTS (SELECT 1
+                      FROM real_estate.workspace AS w
+                     WHERE w.id = p.workspace_id
+                       AND w.activation_status = 'ACTIVE')
+        FOR UPDATE OF p;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+
+    v_run_id := real_estate.begin_release_run('call');
+    v_released := real_estate.release_rows(v_run_id, ARRAY[p_property_id]);
+    PERFORM real_estate.record_release_run(v_run_id, v_released, 0, NULL, true);
+    RETURN v_released = 1;
+END;
+$function$;
+
+-- real_estate.reserve_property(p_property_id, p_reserved_by_id, p_ttl): reserves an
+-- AVAILABLE property for p_ttl and returns the new reserved_until (now() + p_ttl). A
+-- property whose reservation has expired is taken over atomically: the expired reservation
+-- is released and logged (real_estate.release_reservation) in the same transaction.
+-- Raises, each with its own SQLSTATE:
+--   RE001 the property does not exist;       RE002 the property is SOLD;
+--   RE003 it is held by an unexpired reservation; RE004 its workspace is not ACTIVE;
+--   RE010 an argument is NULL or p_ttl is not a positive interval.
+-- Concurrency: the property row is locked FOR UPDATE, so of two concurrent reservations of
+-- the same property exactly one wins and the other gets RE003.
+CREATE OR REPLACE FUNCTION real_estate.reserve_property(
+    p_property_id uuid,
+    p_reserved_by_id uuid,
+    p_ttl interval DEFAULT interval '24 hours'
+)
+RETURNS timestamptz
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_status text;
+    v_reserved_until timestamptz;
+    v_activation_status text;
+    v_new_reserved_until timestamptz;
+BEGIN
+    IF p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
+        RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
+            USING ERRCODE = 'RE010';
+    END IF;
+    IF p_ttl IS NULL OR p_ttl <= interval '0' THEN
+        RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    SELECT p.status, p.reserved_until, w.activation_status
+      INTO v_status, v_reserved_until, v_activation_status
+      FROM real_estate.property AS p
+      JOIN real_estate.workspace AS w ON w.id = p.workspace_id
+     WHERE p.id = p_property_id
+       FOR UPDATE OF p;
+
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'property % does not exist', p_property_id
+            USING ERRCODE = 'RE001';
+    ELSIF v_activation_status <> 'ACTIVE' THEN
+        RAISE EXCEPTION 'property % belongs to a % workspace', p_property_id, v_activation_status
+            USING ERRCODE = 'RE004';
+    ELSIF v_status = 'SOLD' THEN
+        RAISE EXCEPTION 'property % is sold', p_property_id
+            USING ERRCODE = 'RE002';
+    ELSIF v_status = 'RESERVED' AND v_reserved_until > now() THEN
+        RAISE EXCEPTION 'property % is reserved until %', p_property_id, v_reserved_until
+            USING ERRCODE = 'RE003';
+    ELSIF v_status = 'RESERVED' THEN
+        PERFORM real_estate.release_reservation(p_property_id);
+    END IF;
+
+    v_new_reserved_until := now() + p_ttl;
+
+    UPDATE real_estate.property AS p
+       SET status = 'RESERVED', reserved_by_id = p_reserved_by_id, reserved_until = v_new_reserved_until
+     WHERE p.id = p_property_id;
+    RETURN v_new_reserved_until;
+END;
+$function$;
+
+-- real_estate.purge_release_log(p_retention): deletes release runs (and their events)
+-- that started more than p_retention ago, and, when pg_cron lives in this database, this
+-- job's rows in cron.job_run_details older than that (keyed on start_time: a failed run can
+-- have no end_time). Returns the number of release_run rows deleted. Idempotent.
+CREATE OR REPLACE FUNCTION real_estate.purge_release_log(p_retention interval DEFAULT interval '30 days')
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_cutoff timestamptz;
+    v_run_ids bigint[];
+BEGIN
+    IF p_retention IS NULL OR p_retention <= interval '0' THEN
+        RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+    v_cutoff := now() - p_retention;
+
+    SELECT coalesce(array_agg(r.id), '{}') INTO v_run_ids
+      FROM real_estate.release_run AS r
+     WHERE r.started_at < v_cutoff;
+    DELETE FROM real_estate.release_event AS e WHERE e.run_id = ANY (v_run_ids);
+    DELETE FROM real_estate.release_run AS r WHERE r.id = ANY (v_run_ids);
+
+    IF current_setting('cron.database_name', true) = current_database()
+       AND to_regclass('cron.job_run_details') IS NOT NULL THEN
+        EXECUTE $sql$
+            DELETE FROM cron.job_run_details AS d
+             WHERE d.start_time < $1
+               AND d.jobid IN (SELECT j.jobid FROM cron.job AS j
+                                WHERE j.jobname = 'release-expired-reservations'
+                                  AND j.database = current_database())
+        $sql$ USING v_cutoff;
+    END IF;
+    RETURN cardinality(v_run_ids);
+END;
+$function$;
+
+-- real_estate.run_release_job(p_batch_size, p_retention): the scheduled run, what pg_cron
+-- executes (CALL real_estate.run_release_job()). Records a 'pg_cron' run and commits it at
+-- once (a run killed midway stays visible as unfinished), then releases expired
+-- reservations batch by batch, COMMITTING AFTER EACH BATCH so that no row lock on a
+-- property or a project counter is held for longer than one batch, then purges log rows
+-- older than p_retention.
+-- Promises: the same as real_estate.release_expired_reservations (SKIP LOCKED, each
+-- reservation released once, failures recorded, never waits on rows held elsewhere); runs
+-- that queue up back to back or overlap simply share the work.
+-- A procedure that commits can be neither SECURITY DEFINER nor carry a SET clause, so the
+-- body stays minimal, every name is schema-qualified, every operator is pg_catalog's, and
+-- the work is done by pinned-search_path functions.
+CREATE OR REPLACE PROCEDURE real_estate.run_release_job(
+    p_batch_size integer DEFAULT 1000,
+    p_retention interval DEFAULT interval '30 days'
+)
+LANGUAGE plpgsql
+AS $procedure$
+DECLARE
+    v_batch record;
+    v_run_id bigint;
+    v_skip_ids uuid[] := '{}';
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'batch size must be a positive integer, got %', pg_catalog.coalesce(p_batch_size::pg_catalog.text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+    IF p_retention IS NULL OR p_retention OPERATOR(pg_catalog.<=) interval '0' THEN
+        RAISE EXCEPTION 'retention must be a positive interval, got %', pg_catalog.coalesce(p_retention::pg_catalog.text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    v_run_id := real_estate.begin_release_run('pg_cron');
+    COMMIT;
+
+    LOOP
+        SELECT * INTO v_batch
+          FROM real_estate.release_batch('pg_cron', p_batch_size, v_run_id, v_skip_ids);
+        v_skip_ids := v_skip_ids OPERATOR(pg_catalog.||) v_batch.failed_ids;
+        PERFORM real_estate.record_release_run(v_run_id, v_batch.released,
+            pg_catalog.cardinality(v_batch.failed_ids), v_batch.error, false);
+        COMMIT;
+        EXIT WHEN v_batch.picked OPERATOR(pg_catalog.<) p_batch_size;
+    END LOOP;
+
+    PERFORM real_estate.purge_release_log(p_retention);
+    PERFORM real_estate.record_release_run(v_run_id, 0, 0, NULL, true);
+    COMMIT;
+END;
+$procedure$;
+
+-- real_estate.property_sync_available_plots(): statement-level trigger function that keeps
+-- real_estate.project.available_plots equal to the number of the project's AVAILABLE
+-- properties after every INSERT, UPDATE, DELETE or TRUNCATE on real_estate.property,
+-- whoever issued it.
+-- Promises: one counter UPDATE per statement (not per row), computed from the transition
+-- tables; project rows are locked in id order first, so concurrent writers touching the
+-- same projects in different orders cannot deadlock on the counters. SECURITY DEFINER so
+-- that roles without UPDATE on available_plots still get exact counters.
+CREATE OR REPLACE FUNCTION real_estate.property_sync_available_plots()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_project_ids uuid[];
+    v_deltas integer[];
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM 1 FROM real_estate.project AS pr ORDER BY pr.id FOR NO KEY UPDATE;
+        UPDATE real_estate.project AS pr SET available_plots = 0 WHERE pr.available_plots <> 0;
+        RETURN NULL;
+    ELSIF TG_OP = 'INSERT' THEN
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
+          INTO v_project_ids, v_deltas
+          FROM (SELECT n.project_id, count(*)::integer AS delta
+                  FROM new_rows AS n
+                 WHERE n.status = 'AVAILABLE' AND n.project_id IS NOT NULL
+                 GROUP BY n.project_id) AS d;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
+          INTO v_project_ids, v_deltas
+          FROM (SELECT o.project_id, -count(*)::integer AS delta
+                  FROM old_rows AS o
+                 WHERE o.status = 'AVAILABLE' AND o.project_id IS NOT NULL
+                 GROUP BY o.project_id) AS d;
+    ELSE
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
+          INTO v_project_ids, v_deltas
+          FROM (SELECT c.project_id, sum(c.delta)::integer AS delta
+                  FROM (SELECT o.project_id, -1 AS delta
+                          FROM old_rows AS o
+                         WHERE o.status = 'AVAILABLE' AND o.project_id IS NOT NULL
+                        UNION ALL
+                        SELECT n.project_id, 1 AS delta
+                          FROM new_rows AS n
+                         WHERE n.status = 'AVAILABLE' AND n.project_id IS NOT NULL) AS c
+                 GROUP BY c.project_id
+                HAVING sum(c.delta) <> 0) AS d;
+    END IF;
+
+    IF v_project_ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    PERFORM 1 FROM real_estate.project AS pr
+     WHERE pr.id = ANY (v_project_ids)
+     ORDER BY pr.id
+       FOR NO KEY UPDATE;
+
+    UPDATE real_estate.project AS pr
+       SET available_plots = pr.available_plots + d.delta
+      FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)
+     WHERE pr.id = d.project_id;
+    RETURN NULL;
+END;
+$function$;
+
+-- real_estate.project_guard_available_plots(): row-level BEFORE INSERT OR UPDATE trigger
+-- function on real_estate.project. available_plots belongs to the database: a new project
+-- starts at 0 (it has no properties yet), and a direct UPDATE of the counter is refused;
+-- only the counter trigger on real_estate.property (one trigger level down) may change it.
+CREATE OR REPLACE FUNCTION real_estate.project_guard_available_plots()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        NEW.available_plots := 0;
+    ELSIF NEW.available_plots IS DISTINCT FROM OLD.available_plots AND pg_trigger_depth() < 2 THEN
+        RAISE EXCEPTION 'real_estate.project.available_plots is maintained by the database'
+            USING ERRCODE = 'RE011',
+                  HINT = 'Change real_estate.property rows; the counter follows them.';
+    END IF;
+    RETURN NEW;
+END;
+$function$;
+
+CREATE TRIGGER property_sync_available_plots_insert
+    AFTER INSERT ON real_estate.property
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+CREATE TRIGGER property_sync_available_plots_update
+    AFTER UPDATE ON real_estate.property
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+CREATE TRIGGER property_sync_available_plots_delete
+    AFTER DELETE ON real_estate.property
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+CREATE TRIGGER property_sync_available_plots_truncate
+    AFTER TRUNCATE ON real_estate.property
+    FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+CREATE TRIGGER project_guard_available_plots
+    BEFORE INSERT OR UPDATE ON real_estate.project
+    FOR EACH ROW EXECUTE FUNCTION real_estate.project_guard_available_plots();
+
+-- Functions are executable by PUBLIC by default: nothing here is.
+REVOKE ALL ON ALL ROUTINES IN SCHEMA real_estate FROM PUBLIC;

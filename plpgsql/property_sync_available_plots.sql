@@ -1,0 +1,67 @@
+-- real_estate.property_sync_available_plots(): statement-level trigger function that keeps
+-- real_estate.project.available_plots equal to the number of the project's AVAILABLE
+-- properties after every INSERT, UPDATE, DELETE or TRUNCATE on real_estate.property,
+-- whoever issued it.
+-- Promises: one counter UPDATE per statement (not per row), computed from the transition
+-- tables; project rows are locked in id order first, so concurrent writers touching the
+-- same projects in different orders cannot deadlock on the counters. SECURITY DEFINER so
+-- that roles without UPDATE on available_plots still get exact counters.
+CREATE OR REPLACE FUNCTION real_estate.property_sync_available_plots()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_project_ids uuid[];
+    v_deltas integer[];
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM 1 FROM real_estate.project AS pr ORDER BY pr.id FOR NO KEY UPDATE;
+        UPDATE real_estate.project AS pr SET available_plots = 0 WHERE pr.available_plots <> 0;
+        RETURN NULL;
+    ELSIF TG_OP = 'INSERT' THEN
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
+          INTO v_project_ids, v_deltas
+          FROM (SELECT n.project_id, count(*)::integer AS delta
+                  FROM new_rows AS n
+                 WHERE n.status = 'AVAILABLE' AND n.project_id IS NOT NULL
+                 GROUP BY n.project_id) AS d;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
+          INTO v_project_ids, v_deltas
+          FROM (SELECT o.project_id, -count(*)::integer AS delta
+                  FROM old_rows AS o
+                 WHERE o.status = 'AVAILABLE' AND o.project_id IS NOT NULL
+                 GROUP BY o.project_id) AS d;
+    ELSE
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
+          INTO v_project_ids, v_deltas
+          FROM (SELECT c.project_id, sum(c.delta)::integer AS delta
+                  FROM (SELECT o.project_id, -1 AS delta
+                          FROM old_rows AS o
+                         WHERE o.status = 'AVAILABLE' AND o.project_id IS NOT NULL
+                        UNION ALL
+                        SELECT n.project_id, 1 AS delta
+                          FROM new_rows AS n
+                         WHERE n.status = 'AVAILABLE' AND n.project_id IS NOT NULL) AS c
+                 GROUP BY c.project_id
+                HAVING sum(c.delta) <> 0) AS d;
+    END IF;
+
+    IF v_project_ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    PERFORM 1 FROM real_estate.project AS pr
+     WHERE pr.id = ANY (v_project_ids)
+     ORDER BY pr.id
+       FOR NO KEY UPDATE;
+
+    UPDATE real_estate.project AS pr
+       SET available_plots = pr.available_plots + d.delta
+      FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)
+     WHERE pr.id = d.project_id;
+    RETURN NULL;
+END;
+$function$;

@@ -1,0 +1,36 @@
+-- real_estate.release_reservation(p_property_id): the precise single release (what a
+-- per-reservation delayed job does). Returns true when it released the reservation, false
+-- when the property is unknown, not reserved, not yet expired, or its workspace is not
+-- ACTIVE. Waits for a row lock held elsewhere, then decides on the row as committed, so a
+-- reservation is never released twice and a property sold meanwhile is left alone.
+-- Idempotent: a second call returns false.
+CREATE OR REPLACE FUNCTION real_estate.release_reservation(p_property_id uuid)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_run_id bigint;
+    v_released integer;
+BEGIN
+    PERFORM 1
+       FROM real_estate.property AS p
+      WHERE p.id = p_property_id
+        AND p.status = 'RESERVED'
+        AND p.reserved_until <= now()
+        AND EXISTS (SELECT 1
+                      FROM real_estate.workspace AS w
+                     WHERE w.id = p.workspace_id
+                       AND w.activation_status = 'ACTIVE')
+        FOR UPDATE OF p;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+
+    v_run_id := real_estate.begin_release_run('call');
+    v_released := real_estate.release_rows(v_run_id, ARRAY[p_property_id]);
+    PERFORM real_estate.record_release_run(v_run_id, v_released, 0, NULL, true);
+    RETURN v_released = 1;
+END;
+$function$;

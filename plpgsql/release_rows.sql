@@ -1,0 +1,41 @@
+-- real_estate.release_rows(p_run_id, p_property_ids): releases those of the given
+-- properties that hold an expired reservation (reserved_until <= now()) in an ACTIVE
+-- workspace, writes one real_estate.release_event per released row (keeping the previous
+-- holder and expiry) and returns how many it released. Rows are locked FOR UPDATE and the
+-- expiry is checked under the lock, so a row is never released twice and a row that changed
+-- meanwhile (sold, re-reserved) is left alone. Counters follow through the property trigger.
+CREATE OR REPLACE FUNCTION real_estate.release_rows(p_run_id bigint, p_property_ids uuid[])
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_released integer;
+BEGIN
+    WITH target AS (
+        SELECT p.id, p.workspace_id, p.project_id, p.reserved_by_id, p.reserved_until
+          FROM real_estate.property AS p
+         WHERE p.id = ANY (p_property_ids)
+           AND p.status = 'RESERVED'
+           AND p.reserved_until <= now()
+           AND EXISTS (SELECT 1
+                         FROM real_estate.workspace AS w
+                        WHERE w.id = p.workspace_id
+                          AND w.activation_status = 'ACTIVE')
+           FOR UPDATE OF p
+    ), released AS (
+        UPDATE real_estate.property AS p
+           SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
+          FROM target AS t
+         WHERE p.id = t.id
+        RETURNING t.id, t.workspace_id, t.project_id, t.reserved_by_id, t.reserved_until
+    )
+    INSERT INTO real_estate.release_event
+        (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at)
+    SELECT p_run_id, r.id, r.workspace_id, r.project_id, r.reserved_by_id, r.reserved_until, now()
+      FROM released AS r;
+    GET DIAGNOSTICS v_released = ROW_COUNT;
+    RETURN v_released;
+END;
+$function$;

@@ -1,0 +1,50 @@
+-- real_estate.run_release_job(p_batch_size, p_retention): the scheduled run, what pg_cron
+-- executes (CALL real_estate.run_release_job()). Records a 'pg_cron' run and commits it at
+-- once (a run killed midway stays visible as unfinished), then releases expired
+-- reservations batch by batch, COMMITTING AFTER EACH BATCH so that no row lock on a
+-- property or a project counter is held for longer than one batch, then purges log rows
+-- older than p_retention.
+-- Promises: the same as real_estate.release_expired_reservations (SKIP LOCKED, each
+-- reservation released once, failures recorded, never waits on rows held elsewhere); runs
+-- that queue up back to back or overlap simply share the work.
+-- A procedure that commits can be neither SECURITY DEFINER nor carry a SET clause, so the
+-- body stays minimal, every name is schema-qualified, every operator is pg_catalog's, and
+-- the work is done by pinned-search_path functions.
+CREATE OR REPLACE PROCEDURE real_estate.run_release_job(
+    p_batch_size integer DEFAULT 1000,
+    p_retention interval DEFAULT interval '30 days'
+)
+LANGUAGE plpgsql
+AS $procedure$
+DECLARE
+    v_batch record;
+    v_run_id bigint;
+    v_skip_ids uuid[] := '{}';
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'batch size must be a positive integer, got %', pg_catalog.coalesce(p_batch_size::pg_catalog.text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+    IF p_retention IS NULL OR p_retention OPERATOR(pg_catalog.<=) interval '0' THEN
+        RAISE EXCEPTION 'retention must be a positive interval, got %', pg_catalog.coalesce(p_retention::pg_catalog.text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    v_run_id := real_estate.begin_release_run('pg_cron');
+    COMMIT;
+
+    LOOP
+        SELECT * INTO v_batch
+          FROM real_estate.release_batch('pg_cron', p_batch_size, v_run_id, v_skip_ids);
+        v_skip_ids := v_skip_ids OPERATOR(pg_catalog.||) v_batch.failed_ids;
+        PERFORM real_estate.record_release_run(v_run_id, v_batch.released,
+            pg_catalog.cardinality(v_batch.failed_ids), v_batch.error, false);
+        COMMIT;
+        EXIT WHEN v_batch.picked OPERATOR(pg_catalog.<) p_batch_size;
+    END LOOP;
+
+    PERFORM real_estate.purge_release_log(p_retention);
+    PERFORM real_estate.record_release_run(v_run_id, 0, 0, NULL, true);
+    COMMIT;
+END;
+$procedure$;

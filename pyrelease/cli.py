@@ -1,0 +1,220 @@
+"""The `pyrelease` command line: migrate, rollback, release, status, schedule, unschedule.
+
+Every failure is one line on stderr and a non-zero exit (1: the operation failed, 2: bad
+usage), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from . import api, cron, migrations
+from .errors import DatabaseUnavailable, PyreleaseError, translate, translated
+from .queries import QUERIES
+
+PROG = "pyrelease"
+
+
+def resolve_dsn(cli_dsn: str | None) -> str:
+    """--dsn, else DATABASE_URL, else "" (libpq then reads the PG* variables)."""
+    dsn = cli_dsn if cli_dsn is not None else os.environ.get("DATABASE_URL", "")
+    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://"):
+        if dsn.startswith(prefix):
+            dsn = "postgresql://" + dsn[len(prefix) :]
+    try:
+        params = conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise DatabaseUnavailable(f"invalid connection string: {_line(exc)}") from exc
+    if "connect_timeout" not in params and "PGCONNECT_TIMEOUT" not in os.environ:
+        dsn = make_conninfo(dsn, connect_timeout=10)
+    return dsn
+
+
+def connect(dsn: str) -> psycopg.Connection[Any]:
+    with translated():
+        return psycopg.connect(dsn, autocommit=True)
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    if args.break_lock:
+        migrations.break_lock(args.dsn)
+        print("migration lock cleared")
+    applied = migrations.migrate(args.dsn)
+    print(f"applied {', '.join(applied)}" if applied else "already up to date")
+
+
+def cmd_rollback(args: argparse.Namespace) -> None:
+    undone = migrations.rollback(args.dsn, "all" if args.all else args.steps)
+    print(f"rolled back {', '.join(undone)}" if undone else "nothing to roll back")
+
+
+def cmd_release(args: argparse.Namespace) -> None:
+    with connect(args.dsn) as conn:
+        if args.property_id is not None:
+            done = api.release_reservation(conn, args.property_id)
+            outcome = "released" if done else "nothing to release"
+            print(f"{args.property_id}: {outcome}")
+        else:
+            count = api.release_expired(conn, args.batch_size)
+            print(f"released {count} expired reservation(s)")
+
+
+def cmd_schedule(args: argparse.Namespace) -> None:
+    with connect(args.dsn) as conn:
+        job = cron.schedule(conn, args.cron, args.retention)
+    print(
+        f"job {job.name!r} (id {job.jobid}) runs {job.command!r} at {job.schedule!r}"
+        f" in database {job.database!r} (pg_cron in {job.cron_database!r})"
+    )
+
+
+def cmd_unschedule(args: argparse.Namespace) -> None:
+    with connect(args.dsn) as conn:
+        removed = cron.unschedule(conn)
+    print("release job removed" if removed else "no release job was scheduled")
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    with connect(args.dsn) as conn:
+        job = cron.job(conn)
+        with translated():
+            backlog = conn.execute(QUERIES["backlog"]).fetchone()
+            runs = conn.execute(QUERIES["last_runs"], {"limit": 5}).fetchall()
+        cron_runs = cron.job_runs(conn, job) if job is not None else []
+        database = conn.info.dbname
+    print(f"database: {database}")
+    if job is None:
+        print("schedule: none (`pyrelease schedule` creates it; it needs pg_cron)")
+    else:
+        state = "active" if job.active else "INACTIVE"
+        print(
+            f"schedule: {job.name!r} {job.schedule!r} {state},"
+            f" pg_cron in {job.cron_database!r}, job id {job.jobid}"
+        )
+    assert backlog is not None
+    expired, oldest_age = backlog
+    age = f", oldest expired {_age(oldest_age)} ago" if expired else ""
+    print(f"backlog: {expired} expired reservation(s) not yet released{age}")
+    print("last pg_cron runs:" if cron_runs else "last pg_cron runs: none")
+    for r in cron_runs:
+        took = f" ({_age(r.end_time - r.start_time)})" if r.start_time and r.end_time else ""
+        message = f" {r.return_message}" if r.return_message else ""
+        print(f"  {_ts(r.start_time)} {r.status}{took}{message}")
+    print("last release runs:" if runs else "last release runs: none")
+    for run_id, source, started, finished, released, failed, error in runs:
+        end = _ts(finished) if finished else "unfinished"
+        tail = f" error: {error}" if error else ""
+        counts = f"{released} released, {failed} failed{tail}"
+        print(f"  #{run_id} {source} {_ts(started)} -> {end}: {counts}")
+
+
+def _ts(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S%z") if value else "-"
+
+
+def _age(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    if seconds < 120:
+        return f"{value.total_seconds():.1f}s"
+    hours, rest = divmod(seconds, 3600)
+    return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1 or value > 2**31 - 1:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {2**31 - 1}, got {text}")
+    return value
+
+
+def _uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a UUID: {text!r}") from None
+
+
+def _line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Release expired property reservations inside PostgreSQL."
+    )
+    parser.add_argument(
+        "--dsn",
+        help="libpq connection string or URL (default: $DATABASE_URL, else the PG* variables)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], None], text: str) -> Any:
+        p = sub.add_parser(name, help=text, description=text)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("migrate", cmd_migrate, "apply pending migrations (and schedule the job)")
+    p.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="first remove a migration lock left by a migration killed half-way",
+    )
+    p = add("rollback", cmd_rollback, "roll back migrations (default: the last one)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--steps", type=_positive_int, default=1, metavar="N")
+    group.add_argument("--all", action="store_true", help="roll back every migration")
+    p = add("release", cmd_release, "release expired reservations now")
+    p.add_argument("--batch-size", type=_positive_int, default=api.DEFAULT_BATCH_SIZE, metavar="N")
+    p.add_argument(
+        "--property-id", type=_uuid, metavar="UUID", help="release only this property, if expired"
+    )
+    add("status", cmd_status, "show the schedule, the last runs and the backlog")
+    p = add("schedule", cmd_schedule, "create or update the pg_cron job")
+    p.add_argument("--cron", default=cron.DEFAULT_SCHEDULE, metavar="EXPR")
+    p.add_argument(
+        "--retention",
+        default=cron.DEFAULT_RETENTION,
+        metavar="INTERVAL",
+        help="keep run logs this long (default: %(default)s)",
+    )
+    add("unschedule", cmd_unschedule, "remove the pg_cron job")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s", stream=sys.stderr)
+    logging.getLogger(PROG).setLevel(logging.INFO)
+    args = build_parser().parse_args(argv)
+    try:
+        args.dsn = resolve_dsn(args.dsn)
+        args.func(args)
+    except PyreleaseError as exc:
+        return _fail(str(exc))
+    except psycopg.Error as exc:
+        mapped = translate(exc)
+        return _fail(str(mapped) if mapped is not None else _line(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+    return 0
+
+
+def _fail(message: str, code: int = 1) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""The package's exception types, and the one place where database errors become them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+
+
+class PyreleaseError(Exception):
+    """Base class of every error pyrelease raises on purpose."""
+
+
+class InvalidArgument(PyreleaseError, ValueError):
+    """An argument was rejected (SQLSTATE RE010 and PostgreSQL's own data errors)."""
+
+
+class PropertyNotFound(PyreleaseError, LookupError):
+    """The property does not exist (SQLSTATE RE001)."""
+
+
+class PropertyNotAvailable(PyreleaseError):
+    """The property cannot be reserved now (base of the three below)."""
+
+
+class PropertySold(PropertyNotAvailable):
+    """The property is SOLD (SQLSTATE RE002)."""
+
+
+class PropertyReserved(PropertyNotAvailable):
+    """The property is held by a reservation that has not expired (SQLSTATE RE003)."""
+
+
+class WorkspaceNotActive(PropertyNotAvailable):
+    """The property's workspace is INACTIVE or SUSPENDED (SQLSTATE RE004)."""
+
+
+class CounterIsReadOnly(PyreleaseError):
+    """available_plots was written directly; the database maintains it (SQLSTATE RE011)."""
+
+
+class DatabaseUnavailable(PyreleaseError):
+    """The server could not be reached, or the connection string is unusable."""
+
+
+class ScheduleError(PyreleaseError):
+    """pg_cron is missing or refused to (un)schedule the release job."""
+
+
+class MigrationError(PyreleaseError):
+    """Applying or rolling back migrations failed; nothing of the failed step was kept."""
+
+
+class NotMigrated(PyreleaseError):
+    """The database has no real_estate schema yet: run `pyrelease migrate`."""
+
+
+_BY_SQLSTATE: dict[str, type[PyreleaseError]] = {
+    "RE001": PropertyNotFound,
+    "RE002": PropertySold,
+    "RE003": PropertyReserved,
+    "RE004": WorkspaceNotActive,
+    "RE010": InvalidArgument,
+    "RE011": CounterIsReadOnly,
+    # PostgreSQL's own rejections of a bad value (malformed uuid, out-of-range
+    # interval or integer, NULL where not allowed) are bad input too.
+    "22P02": InvalidArgument,
+    "22007": InvalidArgument,
+    "22008": InvalidArgument,
+    "22003": InvalidArgument,
+    "22004": InvalidArgument,
+    "3F000": NotMigrated,
+    "42883": NotMigrated,
+}
+
+
+def translate(exc: BaseException) -> PyreleaseError | None:
+    """Return the package's exception for a database error, or None to let it pass."""
+    if isinstance(exc, PyreleaseError):
+        return exc
+    if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
+        return DatabaseUnavailable(_first_line(exc))
+    if isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None:
+        return DatabaseUnavailable(_first_line(exc))
+    if isinstance(exc, psycopg.Error) and exc.sqlstate in _BY_SQLSTATE:
+        return _BY_SQLSTATE[exc.sqlstate](_first_line(exc))
+    return None
+
+
+@contextmanager
+def translated() -> Iterator[None]:
+    """Re-raise database errors as the package's exception types (cause kept)."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        mapped = translate(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or str(exc) or type(exc).__name__
+    return text.strip().splitlines()[0]

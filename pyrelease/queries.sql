@@ -1,0 +1,68 @@
+-- The SQL that the Python package sends, one named query per block ("-- name: X",
+-- then a one-line description, then the statement). Each wrapper sends exactly one.
+
+-- name: release_expired
+-- Release every expired reservation, in batches.
+SELECT real_estate.release_expired_reservations(%(batch_size)s::integer);
+
+-- name: release_reservation
+-- Release one reservation if it has expired.
+SELECT real_estate.release_reservation(%(property_id)s::uuid);
+
+-- name: reserve
+-- Reserve a property; returns the new reserved_until.
+SELECT real_estate.reserve_property(%(property_id)s::uuid, %(reserved_by_id)s::uuid, %(ttl)s::interval);
+
+-- name: backlog
+-- Expired reservations not yet released, and the oldest one's age.
+SELECT expired_reservations, oldest_age FROM real_estate.release_backlog;
+
+-- name: last_runs
+-- The latest rows of the package's run log.
+SELECT id, source, started_at, finished_at, released, failed, error
+  FROM real_estate.release_run
+ ORDER BY id DESC
+ LIMIT %(limit)s;
+
+-- name: cron_settings
+-- Where pg_cron runs (NULL when it is not loaded) and the current database.
+SELECT current_setting('cron.database_name', true) AS cron_database,
+       current_database() AS database,
+       current_user AS username;
+
+-- name: cron_installed
+-- Whether the pg_cron extension exists in the connected database.
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron');
+
+-- name: find_job
+-- The release job of this user by name, if any.
+SELECT jobid, schedule, command, database, active
+  FROM cron.job
+ WHERE jobname = %(jobname)s AND username = current_user;
+
+-- name: schedule_job
+-- Register the release job for a database (pg_cron's own upsert happens in alter_job).
+SELECT cron.schedule_in_database(%(jobname)s, %(schedule)s, %(command)s, %(database)s);
+
+-- name: alter_job
+-- Re-point an existing job: schedule, command, database and active flag.
+SELECT cron.alter_job(%(jobid)s, %(schedule)s, %(command)s, %(database)s, NULL, true);
+
+-- name: unschedule_job
+-- Remove the job by id.
+SELECT cron.unschedule(%(jobid)s::bigint);
+
+-- name: job_runs
+-- The latest pg_cron runs of the release job.
+SELECT d.runid, d.status, d.start_time, d.end_time, d.return_message
+  FROM cron.job_run_details AS d
+ WHERE d.jobid = %(jobid)s
+ ORDER BY d.start_time DESC
+ LIMIT %(limit)s;
+
+-- name: purge_job_runs
+-- pg_cron's run history of the given jobs older than the retention (keyed on start_time:
+-- a failed run can have no end_time).
+DELETE FROM cron.job_run_details
+ WHERE jobid = ANY (%(jobids)s::bigint[])
+   AND start_time < now() - %(retention)s::interval;
