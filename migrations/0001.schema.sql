@@ -52,10 +52,7 @@ CREATE TABLE real_estate.property (
 );
 CREATE INDEX property_workspace_id_idx ON real_estate.property (workspace_id);
 CREATE INDEX property_project_id_idx ON real_estate.property (project_id);
--- The release scan: only reserved rows are in it, so it stays small however large the
--- table grows, and expired ones are found oldest first.
-CREATE INDEX property_reserved_until_idx ON real_estate.property (reserved_until)
-    WHERE status = 'RESERVED';
+-- The release scan's partial index is built CONCURRENTLY by migration 0004.
 COMMENT ON CONSTRAINT property_reservation_check ON real_estate.property IS
     'reserved_by_id and reserved_until are set exactly when status is RESERVED';
 

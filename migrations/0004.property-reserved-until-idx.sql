@@ -1,0 +1,30 @@
+-- transactional: false
+-- depends: 0003.release-job
+-- pyrelease 0004: the partial index the release scan uses. Only reserved rows are in it, so
+-- it stays small however large the table grows, and expired ones come oldest first.
+-- Built CONCURRENTLY, so migrating onto a table that already holds rows never blocks its
+-- writers. A build that failed (lock timeout, cancel) leaves an INVALID index behind: it is
+-- detected and dropped first, then rebuilt. Re-running this migration is always safe.
+
+SET lock_timeout = '10s';
+
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1
+                 FROM pg_catalog.pg_index AS i
+                 JOIN pg_catalog.pg_class AS c ON c.oid = i.indexrelid
+                 JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+                WHERE n.nspname = 'real_estate'
+                  AND c.relname = 'property_reserved_until_idx'
+                  AND NOT i.indisvalid) THEN
+        RAISE NOTICE 'pyrelease: dropping INVALID index real_estate.property_reserved_until_idx left by a failed build';
+        DROP INDEX real_estate.property_reserved_until_idx;
+    END IF;
+END
+$$;
+
+RESET lock_timeout;
+
+CREATE INDEX CONCURRENTLY IF NOT EXISTS property_reserved_until_idx
+    ON real_estate.property (reserved_until)
+    WHERE status = 'RESERVED';
