@@ -19,14 +19,14 @@ AS $procedure$
 DECLARE
     v_batch record;
     v_run_id bigint;
-    v_skip_ids uuid[] := '{}';
+    v_skip_ids pg_catalog.uuid[] := '{}';
 BEGIN
     IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 THEN
-        RAISE EXCEPTION 'batch size must be a positive integer, got %', pg_catalog.coalesce(p_batch_size::pg_catalog.text, 'NULL')
+        RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::pg_catalog.text, 'NULL')
             USING ERRCODE = 'RE010';
     END IF;
     IF p_retention IS NULL OR p_retention OPERATOR(pg_catalog.<=) interval '0' THEN
-        RAISE EXCEPTION 'retention must be a positive interval, got %', pg_catalog.coalesce(p_retention::pg_catalog.text, 'NULL')
+        RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::pg_catalog.text, 'NULL')
             USING ERRCODE = 'RE010';
     END IF;
 
