@@ -88,10 +88,12 @@ def cmd_status(args: argparse.Namespace) -> None:
     with connect(args.dsn) as conn:
         job = cron.job(conn)
         with translated():
-            backlog = conn.execute(QUERIES["backlog"]).fetchone()
+            health = conn.execute(QUERIES["health"]).fetchone()
             runs = conn.execute(QUERIES["last_runs"], {"limit": 5}).fetchall()
         cron_runs = cron.job_runs(conn, job) if job is not None else []
         database = conn.info.dbname
+    assert health is not None
+    expired, oldest_age, last_finished, since_last = health
     print(f"database: {database}")
     if job is None:
         print("schedule: none (`pyrelease schedule` creates it; it needs pg_cron)")
@@ -101,10 +103,10 @@ def cmd_status(args: argparse.Namespace) -> None:
             f"schedule: {job.name!r} {job.schedule!r} {state},"
             f" pg_cron in {job.cron_database!r}, job id {job.jobid}"
         )
-    assert backlog is not None
-    expired, oldest_age = backlog
     age = f", oldest expired {_age(oldest_age)} ago" if expired else ""
     print(f"backlog: {expired} expired reservation(s) not yet released{age}")
+    last = f"{_ts(last_finished)} ({_age(since_last)} ago)" if last_finished else "never"
+    print(f"last scheduled run finished: {last}")
     print("last pg_cron runs:" if cron_runs else "last pg_cron runs: none")
     for r in cron_runs:
         took = f" ({_age(r.end_time - r.start_time)})" if r.start_time and r.end_time else ""
@@ -116,6 +118,39 @@ def cmd_status(args: argparse.Namespace) -> None:
         tail = f" error: {error}" if error else ""
         counts = f"{released} released, {failed} failed{tail}"
         print(f"  #{run_id} {source} {_ts(started)} -> {end}: {counts}")
+    if args.check:
+        problems = _health_problems(job, expired, oldest_age, since_last)
+        if problems:
+            raise Unhealthy("; ".join(problems))
+        print("health: ok")
+
+
+class Unhealthy(PyreleaseError):
+    """`status --check` found the scheduled release not doing its job."""
+
+
+def _health_problems(
+    job: cron.Job | None,
+    expired: int,
+    oldest_age: timedelta | None,
+    since_last: timedelta | None,
+) -> list[str]:
+    if job is None:
+        return ["unhealthy: no release job is scheduled (or pg_cron is missing)"]
+    problems = []
+    if not job.active:
+        problems.append(f"job {job.name!r} is inactive")
+    limit = 2 * cron.schedule_interval(job.schedule)
+    if since_last is None:
+        problems.append("no scheduled run has finished yet")
+    elif since_last > limit:
+        problems.append(f"last scheduled run finished {_age(since_last)} ago (limit {_age(limit)})")
+    if expired and oldest_age is not None and oldest_age > limit:
+        problems.append(
+            f"{expired} expired reservation(s) waiting, oldest {_age(oldest_age)}"
+            f" (limit {_age(limit)})"
+        )
+    return [f"unhealthy: {'; '.join(problems)}"] if problems else []
 
 
 def _ts(value: datetime | None) -> str:
@@ -181,7 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--property-id", type=_uuid, metavar="UUID", help="release only this property, if expired"
     )
-    add("status", cmd_status, "show the schedule, the last runs and the backlog")
+    p = add("status", cmd_status, "show the schedule, the last runs and the backlog")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit non-zero when the job is missing or inactive, or runs or releases are late",
+    )
     p = add("schedule", cmd_schedule, "create or update the pg_cron job")
     p.add_argument("--cron", default=cron.DEFAULT_SCHEDULE, metavar="EXPR")
     p.add_argument(

@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import psycopg
@@ -236,3 +237,43 @@ def _cron_connection(
         yield other
     finally:
         other.close()
+
+
+def schedule_interval(expr: str) -> timedelta:
+    """The longest gap between two runs of a 5-field cron schedule (minutes and hours
+    expanded exactly; a restricted day field counts as a week, or a month)."""
+    fields = expr.split()
+    if len(fields) != 5:
+        raise InvalidArgument(f"invalid cron expression {expr!r}: expected 5 fields")
+    minute, hour, day, month, weekday = fields
+    if day != "*" or month != "*":
+        return timedelta(days=31)
+    if weekday != "*":
+        return timedelta(days=7)
+    times = sorted(h * 60 + m for h in _expand(hour, 0, 23) for m in _expand(minute, 0, 59))
+    if not times:
+        raise InvalidArgument(f"invalid cron expression {expr!r}")
+    gaps = [b - a for a, b in pairwise(times)]
+    gaps.append(times[0] + 24 * 60 - times[-1])
+    return timedelta(minutes=max(gaps))
+
+
+def _expand(field: str, low: int, high: int) -> set[int]:
+    values: set[int] = set()
+    for part in field.split(","):
+        rng, _, step_text = part.partition("/")
+        try:
+            step = int(step_text) if step_text else 1
+            if rng == "*":
+                start, stop = low, high
+            elif "-" in rng:
+                start, stop = (int(x) for x in rng.split("-", 1))
+            else:
+                start = int(rng)
+                stop = high if step_text else start
+        except ValueError:
+            raise InvalidArgument(f"invalid cron field {field!r}") from None
+        if step < 1 or not low <= start <= stop <= high:
+            raise InvalidArgument(f"invalid cron field {field!r}")
+        values.update(range(start, stop + 1, step))
+    return values

@@ -13,9 +13,14 @@ SELECT real_estate.release_reservation(%(property_id)s::uuid);
 -- Reserve a property; returns the new reserved_until.
 SELECT real_estate.reserve_property(%(property_id)s::uuid, %(reserved_by_id)s::uuid, %(ttl)s::interval);
 
--- name: backlog
--- Expired reservations not yet released, and the oldest one's age.
-SELECT expired_reservations, oldest_age FROM real_estate.release_backlog;
+-- name: health
+-- Expired reservations not yet released, the oldest one's age, and when the last scheduled
+-- run finished and how long ago.
+SELECT b.expired_reservations, b.oldest_age, r.last_finished, now() - r.last_finished
+  FROM real_estate.release_backlog AS b,
+       (SELECT max(finished_at) AS last_finished
+          FROM real_estate.release_run
+         WHERE source = 'pg_cron') AS r;
 
 -- name: last_runs
 -- The latest rows of the package's run log.
