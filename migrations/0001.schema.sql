@@ -1,6 +1,9 @@
 -- pyrelease 0001: the real_estate schema, its tables, constraints, indexes and views.
 -- All objects are new, so nothing here locks an existing table.
 
+-- Fail fast instead of queueing behind a long transaction (and blocking others behind us).
+SET LOCAL lock_timeout = '10s';
+
 CREATE SCHEMA real_estate;
 COMMENT ON SCHEMA real_estate IS 'pyrelease: properties, reservations and their release';
 

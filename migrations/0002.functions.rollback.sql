@@ -1,4 +1,7 @@
 -- Rolls back pyrelease 0002: the triggers, then the functions and the procedure.
+-- Fail fast instead of queueing behind a long transaction (and blocking others behind us).
+SET LOCAL lock_timeout = '10s';
+
 DROP TRIGGER project_guard_available_plots ON real_estate.project;
 DROP TRIGGER property_sync_available_plots_truncate ON real_estate.property;
 DROP TRIGGER property_sync_available_plots_delete ON real_estate.property;

@@ -4,6 +4,9 @@
 -- (tests/test_migrations.py proves the migrated database defines exactly what plpgsql/
 -- defines); a later change to a function ships as a new migration with its full text.
 
+-- Fail fast instead of queueing behind a long transaction (and blocking others behind us).
+SET LOCAL lock_timeout = '10s';
+
 -- real_estate.begin_release_run(p_source): opens a row in real_estate.release_run and
 -- returns its id. p_source is 'pg_cron' (the scheduled run) or 'call' (everything else).
 CREATE OR REPLACE FUNCTION real_estate.begin_release_run(p_source text)
