@@ -15,6 +15,6 @@ DROP FUNCTION real_estate.reserve_property(uuid, uuid, interval);
 DROP FUNCTION real_estate.release_reservation(uuid);
 DROP FUNCTION real_estate.release_expired_reservations(integer);
 DROP FUNCTION real_estate.release_batch(text, integer, bigint, uuid[]);
-DROP FUNCTION real_estate.release_rows(bigint, uuid[]);
+DROP FUNCTION real_estate.release_rows(bigint, uuid[], uuid[]);
 DROP FUNCTION real_estate.record_release_run(bigint, integer, integer, text, boolean);
 DROP FUNCTION real_estate.begin_release_run(text);

@@ -60,13 +60,20 @@ BEGIN
 END;
 $function$;
 
--- real_estate.release_rows(p_run_id, p_property_ids): releases those of the given
--- properties that hold an expired reservation (reserved_until <= now()) in an ACTIVE
+-- real_estate.release_rows(p_run_id, p_property_ids, p_project_ids): releases those of the
+-- given properties that hold an expired reservation (reserved_until <= now()) in an ACTIVE
 -- workspace, writes one real_estate.release_event per released row (keeping the previous
--- holder and expiry) and returns how many it released. Rows are locked FOR UPDATE and the
--- expiry is checked under the lock, so a row is never released twice and a row that changed
--- meanwhile (sold, re-reserved) is left alone. Counters follow through the property trigger.
-CREATE OR REPLACE FUNCTION real_estate.release_rows(p_run_id bigint, p_property_ids uuid[])
+-- holder and expiry) and returns how many it released. Rows are locked FOR UPDATE SKIP
+-- LOCKED and the expiry is checked under the lock, so a row is never released twice, a row
+-- another transaction holds is left alone (callers that must wait lock it first), and a row
+-- that changed meanwhile (sold, re-reserved) is not touched. When p_project_ids is given,
+-- only rows of those projects (whose counter rows the caller has locked) or of no project
+-- are released, so the counter trigger never waits. Counters follow through that trigger.
+CREATE OR REPLACE FUNCTION real_estate.release_rows(
+    p_run_id bigint,
+    p_property_ids uuid[],
+    p_project_ids uuid[] DEFAULT NULL
+)
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -81,11 +88,12 @@ BEGIN
          WHERE p.id = ANY (p_property_ids)
            AND p.status = 'RESERVED'
            AND p.reserved_until <= now()
+           AND (p_project_ids IS NULL OR p.project_id IS NULL OR p.project_id = ANY (p_project_ids))
            AND EXISTS (SELECT 1
                          FROM real_estate.workspace AS w
                         WHERE w.id = p.workspace_id
                           AND w.activation_status = 'ACTIVE')
-           FOR UPDATE OF p
+           FOR UPDATE OF p SKIP LOCKED
     ), released AS (
         UPDATE real_estate.property AS p
            SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
@@ -102,16 +110,20 @@ BEGIN
 END;
 $function$;
 
--- real_estate.release_batch(...): one batch of the release. Picks at most p_batch_size
--- expired reservations of ACTIVE workspaces, oldest first, through the partial index
--- real_estate.property_reserved_until_idx, with FOR UPDATE SKIP LOCKED: a row that another
--- transaction holds is neither waited on nor released twice; the next run takes it.
+-- real_estate.release_batch(...): one batch of the release. Takes the (at most
+-- p_batch_size) oldest expired reservations of ACTIVE workspaces through the partial index
+-- real_estate.property_reserved_until_idx, locks their projects' counter rows in id order
+-- with SKIP LOCKED, then releases those rows (locked FOR UPDATE SKIP LOCKED) whose project
+-- it holds. So a batch never waits on a row another transaction holds (a property, or a
+-- project whose counter an application transaction is changing): such rows are left for the
+-- next run, and concurrent runs can neither block nor deadlock each other.
 -- The batch is released in one statement; if that fails (a host trigger or constraint
--- raises), it is retried row by row and each failing row is reported in failed_ids/error
--- (callers pass them back in p_skip_ids so the run does not pick them again) while the
--- others are released. The run row is created on the first non-empty batch when p_run_id
--- is NULL, so a call that finds nothing to do writes nothing.
--- picked counts the rows this batch locked: fewer than p_batch_size means the run is done.
+-- raises), it is retried row by row and each failing row is counted in failed and named in
+-- error while the others are released. Rows taken but not released (failed, busy, or
+-- skipped by a host trigger) come back in skipped_ids: callers pass them in p_skip_ids so
+-- the run does not take them again. The run row is created on the first batch that has
+-- something to release when p_run_id is NULL, so a call that finds nothing writes nothing.
+-- picked counts the rows this batch took: fewer than p_batch_size means the run is done.
 CREATE OR REPLACE FUNCTION real_estate.release_batch(
     p_source text,
     p_batch_size integer,
@@ -120,7 +132,8 @@ CREATE OR REPLACE FUNCTION real_estate.release_batch(
     OUT run_id bigint,
     OUT picked integer,
     OUT released integer,
-    OUT failed_ids uuid[],
+    OUT failed integer,
+    OUT skipped_ids uuid[],
     OUT error text
 )
 LANGUAGE plpgsql
@@ -129,17 +142,21 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_ids uuid[];
+    v_project_of uuid[];
+    v_locked uuid[];
+    v_ready uuid[];
     v_id uuid;
     v_message text;
     v_sqlstate text;
 BEGIN
     run_id := p_run_id;
     released := 0;
-    failed_ids := '{}';
+    failed := 0;
+    skipped_ids := '{}';
 
-    SELECT coalesce(array_agg(c.id), '{}')
-      INTO v_ids
-      FROM (SELECT p.id
+    SELECT coalesce(array_agg(c.id), '{}'), coalesce(array_agg(c.project_id), '{}')
+      INTO v_ids, v_project_of
+      FROM (SELECT p.id, p.project_id
               FROM real_estate.property AS p
              WHERE p.status = 'RESERVED'
                AND p.reserved_until <= now()
@@ -149,32 +166,51 @@ BEGIN
                             WHERE w.id = p.workspace_id
                               AND w.activation_status = 'ACTIVE')
              ORDER BY p.reserved_until
-             LIMIT p_batch_size
-               FOR UPDATE OF p SKIP LOCKED) AS c;
+             LIMIT p_batch_size) AS c;
     picked := cardinality(v_ids);
     IF picked = 0 THEN
         RETURN;
     END IF;
 
-    IF run_id IS NULL THEN
-        run_id := real_estate.begin_release_run(p_source);
+    SELECT coalesce(array_agg(l.id), '{}')
+      INTO v_locked
+      FROM (SELECT pr.id
+              FROM real_estate.project AS pr
+             WHERE pr.id = ANY (v_project_of)
+             ORDER BY pr.id
+               FOR NO KEY UPDATE SKIP LOCKED) AS l;
+    SELECT coalesce(array_agg(u.id), '{}')
+      INTO v_ready
+      FROM unnest(v_ids, v_project_of) AS u(id, project_id)
+     WHERE u.project_id IS NULL OR u.project_id = ANY (v_locked);
+
+    IF cardinality(v_ready) > 0 THEN
+        IF run_id IS NULL THEN
+            run_id := real_estate.begin_release_run(p_source);
+        END IF;
+        BEGIN
+            released := real_estate.release_rows(run_id, v_ready, v_locked);
+        EXCEPTION WHEN OTHERS THEN
+            FOREACH v_id IN ARRAY v_ready LOOP
+                BEGIN
+                    released := released + real_estate.release_rows(run_id, ARRAY[v_id], v_locked);
+                EXCEPTION WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
+                    failed := failed + 1;
+                    error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
+                    RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)', v_id, v_message, v_sqlstate;
+                END;
+            END LOOP;
+        END;
     END IF;
 
-    BEGIN
-        released := real_estate.release_rows(run_id, v_ids);
-    EXCEPTION WHEN OTHERS THEN
-        -- Our row locks were taken outside this block and survive its rollback.
-        FOREACH v_id IN ARRAY v_ids LOOP
-            BEGIN
-                released := released + real_estate.release_rows(run_id, ARRAY[v_id]);
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
-                failed_ids := failed_ids || v_id;
-                error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
-                RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)', v_id, v_message, v_sqlstate;
-            END;
-        END LOOP;
-    END;
+    IF released < picked THEN
+        -- Failed, busy, or silently skipped by a host trigger: left for the next run.
+        skipped_ids := ARRAY(SELECT p.id
+                               FROM real_estate.property AS p
+                              WHERE p.id = ANY (v_ids)
+                                AND p.status = 'RESERVED');
+    END IF;
 END;
 $function$;
 
@@ -185,8 +221,9 @@ $function$;
 -- commits per batch instead).
 -- Promises: idempotent and safe under any concurrency: rows are picked with
 -- FOR UPDATE SKIP LOCKED, so concurrent runs split the work, a row held elsewhere is left
--- for the next run, and each reservation is released and logged exactly once. A row that
--- cannot be released is recorded as a failure on the run and does not stop the others.
+-- for the next run (so is a row whose project counter another transaction is changing), and
+-- each reservation is released and logged exactly once; concurrent calls never deadlock. A
+-- row that cannot be released is recorded as a failure on the run and does not stop the others.
 -- A call that finds nothing to release writes nothing (no run row).
 CREATE OR REPLACE FUNCTION real_estate.release_expired_reservations(p_batch_size integer DEFAULT 1000)
 RETURNS integer
@@ -199,6 +236,7 @@ DECLARE
     v_run_id bigint;
     v_skip_ids uuid[] := '{}';
     v_released integer := 0;
+    v_failed integer := 0;
     v_error text;
 BEGIN
     IF p_batch_size IS NULL OR p_batch_size < 1 THEN
@@ -211,13 +249,14 @@ BEGIN
           FROM real_estate.release_batch('call', p_batch_size, v_run_id, v_skip_ids);
         v_run_id := v_batch.run_id;
         v_released := v_released + v_batch.released;
-        v_skip_ids := v_skip_ids || v_batch.failed_ids;
+        v_failed := v_failed + v_batch.failed;
+        v_skip_ids := v_skip_ids || v_batch.skipped_ids;
         v_error := coalesce(v_error, v_batch.error);
         EXIT WHEN v_batch.picked < p_batch_size;
     END LOOP;
 
     IF v_run_id IS NOT NULL THEN
-        PERFORM real_estate.record_release_run(v_run_id, v_released, cardinality(v_skip_ids), v_error, true);
+        PERFORM real_estate.record_release_run(v_run_id, v_released, v_failed, v_error, true);
     END IF;
     RETURN v_released;
 END;
@@ -290,7 +329,10 @@ BEGIN
         RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
             USING ERRCODE = 'RE010';
     END IF;
-    IF p_ttl IS NULL OR p_ttl <= interval '0' THEN
+    -- Compared as a point in time: interval comparison counts a month as 30 days, so
+    -- '-1 year 360 days' would pass a "p_ttl > 0" test yet end in the past.
+    v_new_reserved_until := now() + p_ttl;
+    IF v_new_reserved_until IS NULL OR v_new_reserved_until <= now() THEN
         RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
             USING ERRCODE = 'RE010';
     END IF;
@@ -318,8 +360,6 @@ BEGIN
         PERFORM real_estate.release_reservation(p_property_id);
     END IF;
 
-    v_new_reserved_until := now() + p_ttl;
-
     UPDATE real_estate.property AS p
        SET status = 'RESERVED', reserved_by_id = p_reserved_by_id, reserved_until = v_new_reserved_until
      WHERE p.id = p_property_id;
@@ -341,7 +381,7 @@ DECLARE
     v_cutoff timestamptz;
     v_run_ids bigint[];
 BEGIN
-    IF p_retention IS NULL OR p_retention <= interval '0' THEN
+    IF p_retention IS NULL OR now() - p_retention >= now() THEN
         RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::text, 'NULL')
             USING ERRCODE = 'RE010';
     END IF;
@@ -394,7 +434,8 @@ BEGIN
         RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::pg_catalog.text, 'NULL')
             USING ERRCODE = 'RE010';
     END IF;
-    IF p_retention IS NULL OR p_retention OPERATOR(pg_catalog.<=) interval '0' THEN
+    IF p_retention IS NULL
+       OR pg_catalog.now() OPERATOR(pg_catalog.-) p_retention OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
         RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::pg_catalog.text, 'NULL')
             USING ERRCODE = 'RE010';
     END IF;
@@ -405,9 +446,9 @@ BEGIN
     LOOP
         SELECT * INTO v_batch
           FROM real_estate.release_batch('pg_cron', p_batch_size, v_run_id, v_skip_ids);
-        v_skip_ids := v_skip_ids OPERATOR(pg_catalog.||) v_batch.failed_ids;
-        PERFORM real_estate.record_release_run(v_run_id, v_batch.released,
-            pg_catalog.cardinality(v_batch.failed_ids), v_batch.error, false);
+        v_skip_ids := v_skip_ids OPERATOR(pg_catalog.||) v_batch.skipped_ids;
+        PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
+            v_batch.error, false);
         COMMIT;
         EXIT WHEN v_batch.picked OPERATOR(pg_catalog.<) p_batch_size;
     END LOOP;
@@ -488,20 +529,28 @@ $function$;
 
 -- real_estate.project_guard_available_plots(): row-level BEFORE INSERT OR UPDATE trigger
 -- function on real_estate.project. available_plots belongs to the database: a new project
--- starts at 0 (it has no properties yet), and a direct UPDATE of the counter is refused;
--- only the counter trigger on real_estate.property (one trigger level down) may change it.
+-- starts at 0 (it has no properties yet), and any write of the counter is refused unless it
+-- comes straight from the counter trigger function real_estate.property_sync_available_plots
+-- (checked on the call stack, so neither the application nor another trigger can write it).
 CREATE OR REPLACE FUNCTION real_estate.project_guard_available_plots()
 RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $function$
+DECLARE
+    v_context text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         NEW.available_plots := 0;
-    ELSIF NEW.available_plots IS DISTINCT FROM OLD.available_plots AND pg_trigger_depth() < 2 THEN
-        RAISE EXCEPTION 'real_estate.project.available_plots is maintained by the database'
-            USING ERRCODE = 'RE011',
-                  HINT = 'Change real_estate.property rows; the counter follows them.';
+    ELSIF NEW.available_plots IS DISTINCT FROM OLD.available_plots THEN
+        -- The call stack reads: this function, the UPDATE statement, then whoever issued it.
+        GET DIAGNOSTICS v_context = PG_CONTEXT;
+        IF (regexp_match(v_context, E'\nPL/pgSQL function ([^ ]+) '))[1]
+           IS DISTINCT FROM 'real_estate.property_sync_available_plots()' THEN
+            RAISE EXCEPTION 'real_estate.project.available_plots is maintained by the database'
+                USING ERRCODE = 'RE011',
+                      HINT = 'Change real_estate.property rows; the counter follows them.';
+        END IF;
     END IF;
     RETURN NEW;
 END;

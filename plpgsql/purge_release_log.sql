@@ -12,7 +12,7 @@ DECLARE
     v_cutoff timestamptz;
     v_run_ids bigint[];
 BEGIN
-    IF p_retention IS NULL OR p_retention <= interval '0' THEN
+    IF p_retention IS NULL OR now() - p_retention >= now() THEN
         RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::text, 'NULL')
             USING ERRCODE = 'RE010';
     END IF;

@@ -1,13 +1,17 @@
--- real_estate.release_batch(...): one batch of the release. Picks at most p_batch_size
--- expired reservations of ACTIVE workspaces, oldest first, through the partial index
--- real_estate.property_reserved_until_idx, with FOR UPDATE SKIP LOCKED: a row that another
--- transaction holds is neither waited on nor released twice; the next run takes it.
+-- real_estate.release_batch(...): one batch of the release. Takes the (at most
+-- p_batch_size) oldest expired reservations of ACTIVE workspaces through the partial index
+-- real_estate.property_reserved_until_idx, locks their projects' counter rows in id order
+-- with SKIP LOCKED, then releases those rows (locked FOR UPDATE SKIP LOCKED) whose project
+-- it holds. So a batch never waits on a row another transaction holds (a property, or a
+-- project whose counter an application transaction is changing): such rows are left for the
+-- next run, and concurrent runs can neither block nor deadlock each other.
 -- The batch is released in one statement; if that fails (a host trigger or constraint
--- raises), it is retried row by row and each failing row is reported in failed_ids/error
--- (callers pass them back in p_skip_ids so the run does not pick them again) while the
--- others are released. The run row is created on the first non-empty batch when p_run_id
--- is NULL, so a call that finds nothing to do writes nothing.
--- picked counts the rows this batch locked: fewer than p_batch_size means the run is done.
+-- raises), it is retried row by row and each failing row is counted in failed and named in
+-- error while the others are released. Rows taken but not released (failed, busy, or
+-- skipped by a host trigger) come back in skipped_ids: callers pass them in p_skip_ids so
+-- the run does not take them again. The run row is created on the first batch that has
+-- something to release when p_run_id is NULL, so a call that finds nothing writes nothing.
+-- picked counts the rows this batch took: fewer than p_batch_size means the run is done.
 CREATE OR REPLACE FUNCTION real_estate.release_batch(
     p_source text,
     p_batch_size integer,
@@ -16,7 +20,8 @@ CREATE OR REPLACE FUNCTION real_estate.release_batch(
     OUT run_id bigint,
     OUT picked integer,
     OUT released integer,
-    OUT failed_ids uuid[],
+    OUT failed integer,
+    OUT skipped_ids uuid[],
     OUT error text
 )
 LANGUAGE plpgsql
@@ -25,17 +30,21 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_ids uuid[];
+    v_project_of uuid[];
+    v_locked uuid[];
+    v_ready uuid[];
     v_id uuid;
     v_message text;
     v_sqlstate text;
 BEGIN
     run_id := p_run_id;
     released := 0;
-    failed_ids := '{}';
+    failed := 0;
+    skipped_ids := '{}';
 
-    SELECT coalesce(array_agg(c.id), '{}')
-      INTO v_ids
-      FROM (SELECT p.id
+    SELECT coalesce(array_agg(c.id), '{}'), coalesce(array_agg(c.project_id), '{}')
+      INTO v_ids, v_project_of
+      FROM (SELECT p.id, p.project_id
               FROM real_estate.property AS p
              WHERE p.status = 'RESERVED'
                AND p.reserved_until <= now()
@@ -45,31 +54,50 @@ BEGIN
                             WHERE w.id = p.workspace_id
                               AND w.activation_status = 'ACTIVE')
              ORDER BY p.reserved_until
-             LIMIT p_batch_size
-               FOR UPDATE OF p SKIP LOCKED) AS c;
+             LIMIT p_batch_size) AS c;
     picked := cardinality(v_ids);
     IF picked = 0 THEN
         RETURN;
     END IF;
 
-    IF run_id IS NULL THEN
-        run_id := real_estate.begin_release_run(p_source);
+    SELECT coalesce(array_agg(l.id), '{}')
+      INTO v_locked
+      FROM (SELECT pr.id
+              FROM real_estate.project AS pr
+             WHERE pr.id = ANY (v_project_of)
+             ORDER BY pr.id
+               FOR NO KEY UPDATE SKIP LOCKED) AS l;
+    SELECT coalesce(array_agg(u.id), '{}')
+      INTO v_ready
+      FROM unnest(v_ids, v_project_of) AS u(id, project_id)
+     WHERE u.project_id IS NULL OR u.project_id = ANY (v_locked);
+
+    IF cardinality(v_ready) > 0 THEN
+        IF run_id IS NULL THEN
+            run_id := real_estate.begin_release_run(p_source);
+        END IF;
+        BEGIN
+            released := real_estate.release_rows(run_id, v_ready, v_locked);
+        EXCEPTION WHEN OTHERS THEN
+            FOREACH v_id IN ARRAY v_ready LOOP
+                BEGIN
+                    released := released + real_estate.release_rows(run_id, ARRAY[v_id], v_locked);
+                EXCEPTION WHEN OTHERS THEN
+                    GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
+                    failed := failed + 1;
+                    error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
+                    RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)', v_id, v_message, v_sqlstate;
+                END;
+            END LOOP;
+        END;
     END IF;
 
-    BEGIN
-        released := real_estate.release_rows(run_id, v_ids);
-    EXCEPTION WHEN OTHERS THEN
-        -- Our row locks were taken outside this block and survive its rollback.
-        FOREACH v_id IN ARRAY v_ids LOOP
-            BEGIN
-                released := released + real_estate.release_rows(run_id, ARRAY[v_id]);
-            EXCEPTION WHEN OTHERS THEN
-                GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
-                failed_ids := failed_ids || v_id;
-                error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
-                RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)', v_id, v_message, v_sqlstate;
-            END;
-        END LOOP;
-    END;
+    IF released < picked THEN
+        -- Failed, busy, or silently skipped by a host trigger: left for the next run.
+        skipped_ids := ARRAY(SELECT p.id
+                               FROM real_estate.property AS p
+                              WHERE p.id = ANY (v_ids)
+                                AND p.status = 'RESERVED');
+    END IF;
 END;
 $function$;

@@ -5,8 +5,9 @@
 -- commits per batch instead).
 -- Promises: idempotent and safe under any concurrency: rows are picked with
 -- FOR UPDATE SKIP LOCKED, so concurrent runs split the work, a row held elsewhere is left
--- for the next run, and each reservation is released and logged exactly once. A row that
--- cannot be released is recorded as a failure on the run and does not stop the others.
+-- for the next run (so is a row whose project counter another transaction is changing), and
+-- each reservation is released and logged exactly once; concurrent calls never deadlock. A
+-- row that cannot be released is recorded as a failure on the run and does not stop the others.
 -- A call that finds nothing to release writes nothing (no run row).
 CREATE OR REPLACE FUNCTION real_estate.release_expired_reservations(p_batch_size integer DEFAULT 1000)
 RETURNS integer
@@ -19,6 +20,7 @@ DECLARE
     v_run_id bigint;
     v_skip_ids uuid[] := '{}';
     v_released integer := 0;
+    v_failed integer := 0;
     v_error text;
 BEGIN
     IF p_batch_size IS NULL OR p_batch_size < 1 THEN
@@ -31,13 +33,14 @@ BEGIN
           FROM real_estate.release_batch('call', p_batch_size, v_run_id, v_skip_ids);
         v_run_id := v_batch.run_id;
         v_released := v_released + v_batch.released;
-        v_skip_ids := v_skip_ids || v_batch.failed_ids;
+        v_failed := v_failed + v_batch.failed;
+        v_skip_ids := v_skip_ids || v_batch.skipped_ids;
         v_error := coalesce(v_error, v_batch.error);
         EXIT WHEN v_batch.picked < p_batch_size;
     END LOOP;
 
     IF v_run_id IS NOT NULL THEN
-        PERFORM real_estate.record_release_run(v_run_id, v_released, cardinality(v_skip_ids), v_error, true);
+        PERFORM real_estate.record_release_run(v_run_id, v_released, v_failed, v_error, true);
     END IF;
     RETURN v_released;
 END;

@@ -1,10 +1,17 @@
--- real_estate.release_rows(p_run_id, p_property_ids): releases those of the given
--- properties that hold an expired reservation (reserved_until <= now()) in an ACTIVE
+-- real_estate.release_rows(p_run_id, p_property_ids, p_project_ids): releases those of the
+-- given properties that hold an expired reservation (reserved_until <= now()) in an ACTIVE
 -- workspace, writes one real_estate.release_event per released row (keeping the previous
--- holder and expiry) and returns how many it released. Rows are locked FOR UPDATE and the
--- expiry is checked under the lock, so a row is never released twice and a row that changed
--- meanwhile (sold, re-reserved) is left alone. Counters follow through the property trigger.
-CREATE OR REPLACE FUNCTION real_estate.release_rows(p_run_id bigint, p_property_ids uuid[])
+-- holder and expiry) and returns how many it released. Rows are locked FOR UPDATE SKIP
+-- LOCKED and the expiry is checked under the lock, so a row is never released twice, a row
+-- another transaction holds is left alone (callers that must wait lock it first), and a row
+-- that changed meanwhile (sold, re-reserved) is not touched. When p_project_ids is given,
+-- only rows of those projects (whose counter rows the caller has locked) or of no project
+-- are released, so the counter trigger never waits. Counters follow through that trigger.
+CREATE OR REPLACE FUNCTION real_estate.release_rows(
+    p_run_id bigint,
+    p_property_ids uuid[],
+    p_project_ids uuid[] DEFAULT NULL
+)
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -19,11 +26,12 @@ BEGIN
          WHERE p.id = ANY (p_property_ids)
            AND p.status = 'RESERVED'
            AND p.reserved_until <= now()
+           AND (p_project_ids IS NULL OR p.project_id IS NULL OR p.project_id = ANY (p_project_ids))
            AND EXISTS (SELECT 1
                          FROM real_estate.workspace AS w
                         WHERE w.id = p.workspace_id
                           AND w.activation_status = 'ACTIVE')
-           FOR UPDATE OF p
+           FOR UPDATE OF p SKIP LOCKED
     ), released AS (
         UPDATE real_estate.property AS p
            SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL

@@ -28,7 +28,10 @@ BEGIN
         RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
             USING ERRCODE = 'RE010';
     END IF;
-    IF p_ttl IS NULL OR p_ttl <= interval '0' THEN
+    -- Compared as a point in time: interval comparison counts a month as 30 days, so
+    -- '-1 year 360 days' would pass a "p_ttl > 0" test yet end in the past.
+    v_new_reserved_until := now() + p_ttl;
+    IF v_new_reserved_until IS NULL OR v_new_reserved_until <= now() THEN
         RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
             USING ERRCODE = 'RE010';
     END IF;
@@ -55,8 +58,6 @@ BEGIN
     ELSIF v_status = 'RESERVED' THEN
         PERFORM real_estate.release_reservation(p_property_id);
     END IF;
-
-    v_new_reserved_until := now() + p_ttl;
 
     UPDATE real_estate.property AS p
        SET status = 'RESERVED', reserved_by_id = p_reserved_by_id, reserved_until = v_new_reserved_until

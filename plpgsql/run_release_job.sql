@@ -25,7 +25,8 @@ BEGIN
         RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::pg_catalog.text, 'NULL')
             USING ERRCODE = 'RE010';
     END IF;
-    IF p_retention IS NULL OR p_retention OPERATOR(pg_catalog.<=) interval '0' THEN
+    IF p_retention IS NULL
+       OR pg_catalog.now() OPERATOR(pg_catalog.-) p_retention OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
         RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::pg_catalog.text, 'NULL')
             USING ERRCODE = 'RE010';
     END IF;
@@ -36,9 +37,9 @@ BEGIN
     LOOP
         SELECT * INTO v_batch
           FROM real_estate.release_batch('pg_cron', p_batch_size, v_run_id, v_skip_ids);
-        v_skip_ids := v_skip_ids OPERATOR(pg_catalog.||) v_batch.failed_ids;
-        PERFORM real_estate.record_release_run(v_run_id, v_batch.released,
-            pg_catalog.cardinality(v_batch.failed_ids), v_batch.error, false);
+        v_skip_ids := v_skip_ids OPERATOR(pg_catalog.||) v_batch.skipped_ids;
+        PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
+            v_batch.error, false);
         COMMIT;
         EXIT WHEN v_batch.picked OPERATOR(pg_catalog.<) p_batch_size;
     END LOOP;

@@ -54,7 +54,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
-    undone = migrations.rollback(args.dsn, "all" if args.all else args.steps)
+    undone = migrations.rollback(args.dsn, "all" if args.all else args.steps or 1)
     print(f"rolled back {', '.join(undone)}" if undone else "nothing to roll back")
 
 
@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p = add("rollback", cmd_rollback, "roll back migrations (default: the last one)")
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--steps", type=_positive_int, default=1, metavar="N")
+    group.add_argument("--steps", type=_positive_int, metavar="N", help="default: 1")
     group.add_argument("--all", action="store_true", help="roll back every migration")
     p = add("release", cmd_release, "release expired reservations now")
     p.add_argument("--batch-size", type=_positive_int, default=api.DEFAULT_BATCH_SIZE, metavar="N")
@@ -237,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format=f"{PROG}: %(message)s", stream=sys.stderr)
     logging.getLogger(PROG).setLevel(logging.INFO)
+    # yoyo logs a failed step with its traceback; the error reaches the user as one line.
+    logging.getLogger("yoyo").propagate = False
+    logging.getLogger("yoyo").addHandler(logging.NullHandler())
     args = build_parser().parse_args(argv)
     try:
         args.dsn = resolve_dsn(args.dsn)

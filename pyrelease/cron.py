@@ -17,6 +17,7 @@ name alone would keep an old database or a paused ``active`` flag).
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,18 +29,21 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from .errors import InvalidArgument, ScheduleError, translated
+from .errors import DatabaseUnavailable, InvalidArgument, ScheduleError, translated
 from .queries import QUERIES
 
 JOB_NAME = "release-expired-reservations"
 DEFAULT_SCHEDULE = "*/5 * * * *"
 DEFAULT_RETENTION = "30 days"
 PURGE_SCHEDULE = "17 3 * * *"
+MAX_JOB_NAME_BYTES = 63  # pg_cron keeps job names in a name column
+DEFAULT_CRON_DATABASE = "postgres"
 
 NO_PG_CRON = (
     "pg_cron is not available: no release schedule was created; "
     "add shared_preload_libraries = 'pg_cron' and cron.database_name to postgresql.conf, "
     "restart, run CREATE EXTENSION pg_cron in that database, then run `pyrelease schedule`"
+    " (a role that is not superuser also needs pg_read_all_settings to find that database)"
 )
 
 
@@ -56,11 +60,23 @@ class CronSetup:
 
     @property
     def job_name(self) -> str:
-        return JOB_NAME if self.in_app_database else f"{JOB_NAME}:{self.database}"
+        return JOB_NAME if self.in_app_database else _name(JOB_NAME, self.database)
 
     @property
     def purge_job_name(self) -> str:
-        return f"{JOB_NAME}-purge:{self.database}"
+        return _name(f"{JOB_NAME}-purge", self.database)
+
+
+def _name(prefix: str, database: str) -> str:
+    """prefix:database, within pg_cron's 63-byte job names: a database name too long to fit
+    is cut and ends in a hash of the whole name, so long names sharing a prefix stay apart."""
+    name = f"{prefix}:{database}"
+    if len(name.encode()) <= MAX_JOB_NAME_BYTES:
+        return name
+    digest = "~" + hashlib.sha256(database.encode()).hexdigest()[:8]
+    room = MAX_JOB_NAME_BYTES - len(prefix) - 1 - len(digest)
+    cut = database.encode()[:room].decode(errors="ignore")
+    return f"{prefix}:{cut}{digest}"
 
 
 @dataclass(frozen=True)
@@ -84,16 +100,30 @@ class JobRun:
 
 
 def cron_setup(conn: psycopg.Connection[Any]) -> CronSetup | None:
-    """Where pg_cron runs, or None when it is not loaded or its extension is missing."""
+    """Where pg_cron runs, or None when it is not loaded or its extension is missing.
+
+    The extension can only be created in cron.database_name, so finding it here settles it.
+    Otherwise cron.database_name tells, when this role may read it (it is superuser-only
+    unless the role has pg_read_all_settings); when it may not, pg_cron's default database
+    is tried."""
     with translated():
         row = conn.execute(QUERIES["cron_settings"]).fetchone()
     assert row is not None
-    cron_database, database, _ = row
-    if not cron_database:
+    here, readable, cron_database, database = row
+    if here:
+        return CronSetup(cron_database=database, database=database)
+    if readable and not cron_database:
         return None
-    setup = CronSetup(cron_database=cron_database, database=database)
-    with _cron_connection(conn, setup) as cron, translated():
-        installed = cron.execute(QUERIES["cron_installed"]).fetchone()
+    setup = CronSetup(cron_database=cron_database or DEFAULT_CRON_DATABASE, database=database)
+    if setup.in_app_database:
+        return None
+    try:
+        with _cron_connection(conn, setup) as cron, translated():
+            installed = cron.execute(QUERIES["cron_installed"]).fetchone()
+    except DatabaseUnavailable:
+        if readable:
+            raise
+        return None
     return setup if installed and installed[0] else None
 
 
@@ -184,7 +214,7 @@ def _upsert(
                 cron_conn.execute(QUERIES["alter_job"], {**params, "jobid": existing.jobid})
     except psycopg.Error as exc:
         message = str(exc).strip().splitlines()[0]
-        if "schedule" in message:
+        if exc.sqlstate == "22023" and "invalid schedule" in message:
             raise InvalidArgument(f"invalid cron expression {cron!r}: {message}") from exc
         raise ScheduleError(f"pg_cron refused the job {name!r}: {message}") from exc
     found = _find(cron_conn, setup, name)
@@ -239,9 +269,26 @@ def _cron_connection(
         other.close()
 
 
+MACROS = {
+    "@yearly": timedelta(days=366),
+    "@annually": timedelta(days=366),
+    "@monthly": timedelta(days=31),
+    "@weekly": timedelta(days=7),
+    "@daily": timedelta(days=1),
+    "@midnight": timedelta(days=1),
+    "@hourly": timedelta(hours=1),
+}
+
+
 def schedule_interval(expr: str) -> timedelta:
     """The longest gap between two runs of a 5-field cron schedule (minutes and hours
     expanded exactly; a restricted day field counts as a week, or a month)."""
+    expr = expr.strip()
+    if expr.lower() in MACROS:
+        return MACROS[expr.lower()]
+    words = expr.split()
+    if len(words) == 2 and words[0].isdigit() and words[1] in ("second", "seconds"):
+        return timedelta(seconds=int(words[0]))
     fields = expr.split()
     if len(fields) != 5:
         raise InvalidArgument(f"invalid cron expression {expr!r}: expected 5 fields")

@@ -71,6 +71,7 @@ _BY_SQLSTATE: dict[str, type[PyreleaseError]] = {
     "22003": InvalidArgument,
     "22004": InvalidArgument,
     "3F000": NotMigrated,
+    "42P01": NotMigrated,
     "42883": NotMigrated,
 }
 
@@ -84,7 +85,12 @@ def translate(exc: BaseException) -> PyreleaseError | None:
     if isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None:
         return DatabaseUnavailable(_first_line(exc))
     if isinstance(exc, psycopg.Error) and exc.sqlstate in _BY_SQLSTATE:
-        return _BY_SQLSTATE[exc.sqlstate](_first_line(exc))
+        kind = _BY_SQLSTATE[exc.sqlstate]
+        if kind is NotMigrated:
+            return NotMigrated(
+                f"{_first_line(exc)} (is the database migrated? run `pyrelease migrate`)"
+            )
+        return kind(_first_line(exc))
     return None
 
 

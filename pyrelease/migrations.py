@@ -60,7 +60,10 @@ def _run(action: Any, migrations: Any) -> None:
     except Exception as exc:
         mapped = translate(exc)
         message = str(mapped) if mapped is not None else _first_line(exc)
-        raise MigrationError(f"migration failed and was rolled back: {message}") from exc
+        raise MigrationError(
+            f"migration failed: {message} (a transactional migration was rolled back whole;"
+            " fix the cause and run `pyrelease migrate` again)"
+        ) from exc
 
 
 @contextmanager

@@ -30,10 +30,14 @@ SELECT id, source, started_at, finished_at, released, failed, error
  LIMIT %(limit)s;
 
 -- name: cron_settings
--- Where pg_cron runs (NULL when it is not loaded) and the current database.
-SELECT current_setting('cron.database_name', true) AS cron_database,
-       current_database() AS database,
-       current_user AS username;
+-- Where pg_cron runs, seen from here: whether its extension is in this database, and
+-- cron.database_name when this role may read it (the setting is superuser-only unless the
+-- role has pg_read_all_settings; NULL also when pg_cron is not loaded).
+SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') AS here,
+       pg_catalog.pg_has_role('pg_read_all_settings', 'MEMBER') AS readable,
+       CASE WHEN pg_catalog.pg_has_role('pg_read_all_settings', 'MEMBER')
+            THEN pg_catalog.current_setting('cron.database_name', true) END AS cron_database,
+       pg_catalog.current_database() AS database;
 
 -- name: cron_installed
 -- Whether the pg_cron extension exists in the connected database.
