@@ -1,0 +1,117 @@
+"""Small data helpers shared by the tests: rows are created with plain SQL, as a host would."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+import psycopg
+from psycopg.abc import Query
+
+Conn = psycopg.Connection[Any]
+Status = Literal["AVAILABLE", "RESERVED", "SOLD"]
+ActivationStatus = Literal["ACTIVE", "INACTIVE", "SUSPENDED"]
+
+
+def make_workspace(conn: Conn, status: ActivationStatus = "ACTIVE", name: str = "ws") -> uuid.UUID:
+    row = conn.execute(
+        "INSERT INTO real_estate.workspace (name, activation_status) VALUES (%s, %s) RETURNING id",
+        (name, status),
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def make_project(conn: Conn, workspace_id: uuid.UUID, name: str = "project") -> uuid.UUID:
+    row = conn.execute(
+        "INSERT INTO real_estate.project (workspace_id, name) VALUES (%s, %s) RETURNING id",
+        (workspace_id, name),
+    ).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def make_properties(
+    conn: Conn,
+    workspace_id: uuid.UUID,
+    project_id: uuid.UUID | None,
+    n: int,
+    status: Status = "AVAILABLE",
+    expired: bool = True,
+    reserved_by_id: uuid.UUID | None = None,
+    reserved_until: datetime | None = None,
+) -> list[uuid.UUID]:
+    """Insert n properties in one statement; return their ids in insertion order.
+
+    RESERVED rows get a holder (reserved_by_id, else a random one per row) and an expiry:
+    reserved_until if given, else distinct values in the past (expired=True: the first row
+    is the oldest) or in the future (expired=False).
+    """
+    ids = [uuid.uuid4() for _ in range(n)]
+    conn.execute(
+        """
+        INSERT INTO real_estate.property
+            (id, workspace_id, project_id, name, status, reserved_by_id, reserved_until)
+        SELECT (%(ids)s::uuid[])[g], %(ws)s, %(project)s, 'property ' || g, %(status)s,
+               CASE WHEN %(status)s = 'RESERVED'
+                    THEN coalesce(%(holder)s::uuid, gen_random_uuid()) END,
+               CASE WHEN %(status)s = 'RESERVED'
+                    THEN coalesce(%(until)s::timestamptz,
+                                  CASE WHEN %(expired)s
+                                       THEN now() - interval '1 hour' - (%(n)s - g) * interval '1 s'
+                                       ELSE now() + interval '1 hour' + g * interval '1 s'
+                                  END) END
+          FROM generate_series(1, %(n)s) AS g
+        """,
+        {
+            "ids": ids,
+            "ws": workspace_id,
+            "project": project_id,
+            "status": status,
+            "holder": reserved_by_id,
+            "until": reserved_until,
+            "expired": expired,
+            "n": n,
+        },
+    )
+    return ids
+
+
+def property_row(conn: Conn, property_id: uuid.UUID) -> tuple[Any, ...]:
+    """The whole stored row, every column, for byte-for-byte comparisons."""
+    row = conn.execute(
+        "SELECT p.*, p::text FROM real_estate.property AS p WHERE p.id = %s", (property_id,)
+    ).fetchone()
+    assert row is not None, f"no property {property_id}"
+    return tuple(row)
+
+
+def available_plots(conn: Conn, project_id: uuid.UUID) -> int:
+    row = conn.execute(
+        "SELECT available_plots FROM real_estate.project WHERE id = %s", (project_id,)
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def scalar(conn: Conn, query: Query, params: Any = None) -> Any:
+    row = conn.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def assert_counters_exact(conn: Conn) -> dict[uuid.UUID, int]:
+    """Every project's available_plots equals its count of AVAILABLE properties."""
+    rows = conn.execute(
+        """
+        SELECT pr.id, pr.available_plots,
+               count(p.id) FILTER (WHERE p.status = 'AVAILABLE')::integer
+          FROM real_estate.project AS pr
+          LEFT JOIN real_estate.property AS p ON p.project_id = pr.id
+         GROUP BY pr.id, pr.available_plots
+        """
+    ).fetchall()
+    wrong = {r[0]: (r[1], r[2]) for r in rows if r[1] != r[2]}
+    assert not wrong, f"available_plots (stored, actual) differ: {wrong}"
+    return {r[0]: r[1] for r in rows}

@@ -1,0 +1,714 @@
+"""The release of expired reservations: real_estate.release_expired_reservations,
+real_estate.run_release_job, real_estate.release_reservation (AC 2.4.x)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import psycopg
+import pytest
+from factories import (
+    Conn,
+    Status,
+    assert_counters_exact,
+    available_plots,
+    make_project,
+    make_properties,
+    make_workspace,
+    property_row,
+    scalar,
+)
+from psycopg import sql
+
+Connect = Callable[..., Conn]
+
+RELEASE = "SELECT real_estate.release_expired_reservations(%s)"
+
+
+def release(conn: Conn, batch_size: int = 1000) -> int:
+    return int(scalar(conn, RELEASE, (batch_size,)))
+
+
+def release_one(conn: Conn, property_id: uuid.UUID) -> bool:
+    return bool(scalar(conn, "SELECT real_estate.release_reservation(%s)", (property_id,)))
+
+
+def status_of(conn: Conn, property_id: uuid.UUID) -> str:
+    return str(
+        scalar(conn, "SELECT status FROM real_estate.property WHERE id = %s", (property_id,))
+    )
+
+
+def count(conn: Conn, table: str) -> int:
+    return int(
+        scalar(conn, sql.SQL("SELECT count(*) FROM real_estate.{}").format(sql.Identifier(table)))
+    )
+
+
+def runs(conn: Conn) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT id, source, started_at, finished_at, released, failed, error"
+        " FROM real_estate.release_run ORDER BY id"
+    ).fetchall()
+
+
+def add_failing_trigger(conn: Conn, property_id: uuid.UUID) -> None:
+    """A host's BEFORE UPDATE trigger that refuses any change of one property."""
+    conn.execute(
+        """
+        CREATE FUNCTION public.refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'host refuses to change property %', OLD.id;
+        END $$
+        """
+    )
+    conn.execute(
+        sql.SQL(
+            "CREATE TRIGGER refuse_one BEFORE UPDATE ON real_estate.property FOR EACH ROW"
+            " WHEN (OLD.id = {}) EXECUTE FUNCTION public.refuse_one()"
+        ).format(sql.Literal(property_id))
+    )
+
+
+# --------------------------------------------------------------------- AC 2.4.2 - 2.4.4
+
+
+def test_ac_2_4_2_should_release_expired_reservations(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    make_properties(conn, ws, project, 3)
+    holder = uuid.uuid4()
+    [expired] = make_properties(conn, ws, project, 1, status="RESERVED", reserved_by_id=holder)
+    until: datetime = scalar(
+        conn, "SELECT reserved_until FROM real_estate.property WHERE id = %s", (expired,)
+    )
+    assert available_plots(conn, project) == 3
+
+    assert release(conn) == 1
+
+    row = conn.execute(
+        "SELECT status, reserved_by_id, reserved_until FROM real_estate.property WHERE id = %s",
+        (expired,),
+    ).fetchone()
+    assert row == ("AVAILABLE", None, None)
+    assert available_plots(conn, project) == 4
+    [run] = runs(conn)
+    run_id, source, started_at, finished_at, released, failed, error = run
+    assert (source, released, failed, error) == ("call", 1, 0, None)
+    assert finished_at is not None and finished_at >= started_at
+    events = conn.execute(
+        "SELECT run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until"
+        " FROM real_estate.release_event"
+    ).fetchall()
+    assert events == [(run_id, expired, ws, project, holder, until)]
+    assert_counters_exact(conn)
+
+
+def test_ac_2_4_3_should_not_release_non_expired_reservations(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    pending = make_properties(conn, ws, project, 3, status="RESERVED", expired=False)
+    before = [property_row(conn, p) for p in pending]
+
+    assert release(conn) == 0
+
+    assert [property_row(conn, p) for p in pending] == before
+    assert available_plots(conn, project) == 0
+    assert count(conn, "release_event") == 0
+    assert count(conn, "release_run") == 0
+
+
+def test_ac_2_4_4_should_be_idempotent(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    make_properties(conn, ws, project, 2)
+    expired = make_properties(conn, ws, project, 5, status="RESERVED")
+    make_properties(conn, ws, project, 2, status="RESERVED", expired=False)
+
+    assert [release(conn) for _ in range(3)] == [5, 0, 0]
+
+    assert available_plots(conn, project) == 7
+    event_ids = conn.execute("SELECT property_id FROM real_estate.release_event").fetchall()
+    assert sorted(e[0] for e in event_ids) == sorted(expired)
+    assert count(conn, "release_run") == 1
+    assert_counters_exact(conn)
+
+
+def test_should_update_project_available_plots(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    p1, p2, p3 = (make_project(conn, ws, f"p{i}") for i in (1, 2, 3))
+    make_properties(conn, ws, p1, 2)
+    make_properties(conn, ws, p1, 3, status="RESERVED")
+    make_properties(conn, ws, p1, 1, status="RESERVED", expired=False)
+    make_properties(conn, ws, p1, 1, status="SOLD")
+    make_properties(conn, ws, p2, 4, status="RESERVED")
+    make_properties(conn, ws, p3, 1)
+    make_properties(conn, ws, p3, 2, status="RESERVED", expired=False)
+    make_properties(conn, ws, None, 2, status="RESERVED")  # no project: no counter
+    assert [available_plots(conn, p) for p in (p1, p2, p3)] == [2, 0, 1]
+
+    assert release(conn) == 3 + 4 + 2
+
+    assert [available_plots(conn, p) for p in (p1, p2, p3)] == [5, 4, 1]
+    assert_counters_exact(conn)
+
+
+@pytest.mark.parametrize("activation_status", ["INACTIVE", "SUSPENDED"])
+def test_should_not_release_reservations_of_non_active_workspaces(
+    conn: Conn, activation_status: str
+) -> None:
+    active = make_workspace(conn)
+    other = make_workspace(conn, activation_status)  # type: ignore[arg-type]
+    active_project = make_project(conn, active)
+    other_project = make_project(conn, other)
+    released_ids = make_properties(conn, active, active_project, 2, status="RESERVED")
+    kept = make_properties(conn, other, other_project, 3, status="RESERVED")
+    before = [property_row(conn, p) for p in kept]
+
+    assert release(conn) == 2
+
+    assert [property_row(conn, p) for p in kept] == before
+    assert available_plots(conn, other_project) == 0
+    assert [status_of(conn, p) for p in released_ids] == ["AVAILABLE"] * 2
+    event_ids = {r[0] for r in conn.execute("SELECT property_id FROM real_estate.release_event")}
+    assert event_ids == set(released_ids)
+    assert not any(release_one(conn, p) for p in kept)
+    assert_counters_exact(conn)
+
+
+def test_should_never_release_sold_properties(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    sold = make_properties(conn, ws, project, 3, status="SOLD")
+    before = [property_row(conn, p) for p in sold]
+
+    assert release(conn) == 0
+    assert not release_one(conn, sold[0])
+
+    assert [property_row(conn, p) for p in sold] == before
+    assert available_plots(conn, project) == 0
+    assert count(conn, "release_run") == 0
+
+
+def test_reservation_expiring_exactly_now_is_expired(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    at_now, just_after = make_properties(conn, ws, project, 2, status="RESERVED", expired=False)
+    with conn.transaction():  # now() is the transaction's start: the same in both statements
+        conn.execute(
+            "UPDATE real_estate.property SET reserved_until = now() WHERE id = %s", (at_now,)
+        )
+        conn.execute(
+            "UPDATE real_estate.property SET reserved_until = now() + interval '1 microsecond'"
+            " WHERE id = %s",
+            (just_after,),
+        )
+        assert release(conn) == 1
+    assert status_of(conn, at_now) == "AVAILABLE"
+    assert status_of(conn, just_after) == "RESERVED"
+
+
+# --------------------------------------------------------------------- batches
+
+
+@pytest.mark.parametrize("batch_size", [1000, 7])
+def test_backlog_larger_than_batch_is_released_by_one_call(conn: Conn, batch_size: int) -> None:
+    ws = make_workspace(conn)
+    p1, p2 = make_project(conn, ws, "p1"), make_project(conn, ws, "p2")
+    make_properties(conn, ws, p1, 1500, status="RESERVED")
+    make_properties(conn, ws, p2, 1000, status="RESERVED")
+    make_properties(conn, ws, p2, 10, status="RESERVED", expired=False)
+
+    assert release(conn, batch_size) == 2500
+
+    assert [available_plots(conn, p) for p in (p1, p2)] == [1500, 1000]
+    assert count(conn, "release_event") == 2500
+    [run] = runs(conn)
+    assert run[1] == "call" and run[4:6] == (2500, 0) and run[3] is not None
+    assert scalar(conn, "SELECT expired_reservations FROM real_estate.release_backlog") == 0
+
+
+def test_backlog_larger_than_batch_is_released_by_one_job_run(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    make_properties(conn, ws, project, 2500, status="RESERVED")
+    make_properties(conn, ws, project, 3, status="RESERVED", expired=False)
+
+    conn.execute("CALL real_estate.run_release_job(p_batch_size => 100)")
+
+    assert available_plots(conn, project) == 2500
+    assert count(conn, "release_event") == 2500
+    [run] = runs(conn)
+    _, source, started_at, finished_at, released, failed, error = run
+    assert (source, released, failed, error) == ("pg_cron", 2500, 0, None)
+    assert finished_at is not None and finished_at >= started_at
+    assert_counters_exact(conn)
+
+
+# --------------------------------------------------------------------- concurrency
+
+
+def test_concurrent_releases_release_each_row_exactly_once(connect: Connect) -> None:
+    setup = connect()
+    ws = make_workspace(setup)
+    projects = [make_project(setup, ws, f"p{i}") for i in range(4)]
+    for project in projects:  # interleaved expiries: every batch touches every project
+        make_properties(setup, ws, project, 400, status="RESERVED")
+    total = 4 * 400
+    barrier = threading.Barrier(2)
+    results: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        c = connect()
+        try:
+            barrier.wait(timeout=10)
+            results.append(release(c, 50))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+
+    assert not errors, errors
+    assert len(results) == 2 and sum(results) == total
+    assert count(setup, "release_event") == total
+    assert scalar(setup, "SELECT count(DISTINCT property_id) FROM real_estate.release_event") == (
+        total
+    )
+    assert [available_plots(setup, p) for p in projects] == [400] * 4
+    assert_counters_exact(setup)
+
+
+def _wait_until(predicate: Callable[[], bool], what: str, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.02)
+
+
+def _waiting_on(conn: Conn, pid: int) -> str | None:
+    row = conn.execute(
+        "SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE pid = %s", (pid,)
+    ).fetchone()
+    return f"{row[0]}:{row[1]}" if row and row[0] == "Lock" else None
+
+
+def test_concurrent_releases_with_disjoint_batches_do_not_deadlock(connect: Connect) -> None:
+    """Two calls whose batches touch projects in opposite orders must both finish cleanly.
+
+    Expiry order (batch size 7): g1 = 7 rows of P1, g2 = 7 rows of P2, g3 = 7 rows of P2,
+    g4 = 7 rows of P1. Call A releases g1 (locking P1's counter) and is held by a host trigger
+    (an advisory lock, only to fix the timing) while releasing g2; call B then releases g3
+    (locking P2's counter) and g4 (waiting for P1, held by A). When A goes on it needs P2's
+    counter, held by B: a lock cycle. Expected: both calls finish, every row released once.
+    """
+    setup = connect()
+    ws = make_workspace(setup)
+    p1, p2 = make_project(setup, ws, "p1"), make_project(setup, ws, "p2")
+    groups = [(p1, 4), (p2, 3), (p2, 2), (p1, 1)]  # (project, hours ago): g1 is the oldest
+    ids: list[list[uuid.UUID]] = []
+    for project, hours in groups:
+        ids.append(
+            make_properties(
+                setup,
+                ws,
+                project,
+                7,
+                status="RESERVED",
+                reserved_until=scalar(setup, "SELECT now() - %s * interval '1 hour'", (hours,)),
+            )
+        )
+    gate_row = ids[1][0]
+    setup.execute(
+        """
+        CREATE FUNCTION public.gate() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_advisory_xact_lock_shared(4242);
+            RETURN NEW;
+        END $$
+        """
+    )
+    setup.execute(
+        sql.SQL(
+            "CREATE TRIGGER gate BEFORE UPDATE ON real_estate.property FOR EACH ROW"
+            " WHEN (OLD.id = {}) EXECUTE FUNCTION public.gate()"
+        ).format(sql.Literal(gate_row))
+    )
+    gatekeeper = connect()
+    gatekeeper.execute("SELECT pg_advisory_lock(4242)")
+    a, b = connect(), connect()
+    for c in (a, b):  # superuser-only setting: detect the lock cycle in 0.1 s instead of 1 s
+        c.execute("SET deadlock_timeout = '100ms'")
+    results: dict[str, int] = {}
+    errors: dict[str, BaseException] = {}
+
+    def worker(name: str, c: Conn) -> None:
+        try:
+            results[name] = release(c, 7)
+        except BaseException as exc:
+            errors[name] = exc
+
+    ta = threading.Thread(target=worker, args=("a", a))
+    ta.start()
+    _wait_until(lambda: _waiting_on(setup, a.info.backend_pid) is not None, "A is at the gate")
+    tb = threading.Thread(target=worker, args=("b", b))
+    tb.start()
+    _wait_until(
+        lambda: not tb.is_alive() or _waiting_on(setup, b.info.backend_pid) is not None,
+        "B is blocked or done",
+    )
+    gatekeeper.execute("SELECT pg_advisory_unlock(4242)")
+    ta.join(timeout=30)
+    tb.join(timeout=30)
+
+    assert not errors, {k: f"{type(v).__name__}: {v}" for k, v in errors.items()}
+    failures = setup.execute(
+        "SELECT failed, error FROM real_estate.release_run WHERE failed > 0"
+    ).fetchall()
+    assert not failures, failures
+    assert results["a"] + results["b"] == 28
+    assert [available_plots(setup, p) for p in (p1, p2)] == [14, 14]
+    assert_counters_exact(setup)
+
+
+def test_row_locked_elsewhere_is_skipped_without_waiting(connect: Connect) -> None:
+    conn, holder = connect(), connect(autocommit=False)
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    ids = make_properties(conn, ws, project, 5, status="RESERVED")
+    locked = ids[2]
+    holder.execute("SELECT 1 FROM real_estate.property WHERE id = %s FOR UPDATE", (locked,))
+    conn.execute("SET lock_timeout = '5s'")  # waiting for the row would take at least this
+
+    started = time.monotonic()
+    assert release(conn) == 4
+    assert time.monotonic() - started < 5
+    assert conn.execute("SELECT failed, error FROM real_estate.release_run").fetchall() == [
+        (0, None)
+    ]
+
+    assert status_of(conn, locked) == "RESERVED"
+    assert available_plots(conn, project) == 4
+    holder.rollback()
+    assert release(conn) == 1
+    assert status_of(conn, locked) == "AVAILABLE"
+    assert available_plots(conn, project) == 5
+    released = conn.execute("SELECT property_id FROM real_estate.release_event").fetchall()
+    assert sorted(r[0] for r in released) == sorted(ids)
+
+
+def test_open_transaction_on_the_same_project_does_not_block_the_release(
+    connect: Connect,
+) -> None:
+    conn, app = connect(), connect(autocommit=False)
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    [other] = make_properties(conn, ws, project, 1)
+    [expired] = make_properties(conn, ws, project, 1, status="RESERVED")
+    # The application reserves another property of the project and has not committed yet.
+    app.execute("SELECT real_estate.reserve_property(%s, gen_random_uuid())", (other,))
+    conn.execute("SET lock_timeout = '1s'")
+
+    started = time.monotonic()
+    first = release(conn)
+    elapsed = time.monotonic() - started
+    failures = conn.execute(
+        "SELECT failed, error FROM real_estate.release_run WHERE failed > 0"
+    ).fetchall()
+    app.commit()
+    second = release(conn)
+
+    assert elapsed < 1, f"the release waited {elapsed:.1f} s for the project counter row"
+    assert not failures, failures
+    assert first + second == 1
+    assert status_of(conn, expired) == "AVAILABLE"
+    assert_counters_exact(conn)
+
+
+# --------------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize("batch_size", [1000, 2])
+def test_row_failing_in_a_host_trigger_does_not_stop_the_others(
+    conn: Conn, batch_size: int
+) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    ids = make_properties(conn, ws, project, 5, status="RESERVED")
+    bad = ids[1]
+    add_failing_trigger(conn, bad)
+    before = property_row(conn, bad)
+
+    assert release(conn, batch_size) == 4  # does not raise
+
+    assert property_row(conn, bad) == before
+    assert [status_of(conn, p) for p in ids if p != bad] == ["AVAILABLE"] * 4
+    assert available_plots(conn, project) == 4
+    [run] = runs(conn)
+    _, source, _, finished_at, released, failed, error = run
+    assert (source, released, failed) == ("call", 4, 1)
+    assert finished_at is not None
+    assert error is not None and str(bad) in error and "host refuses" in error
+    events = {r[0] for r in conn.execute("SELECT property_id FROM real_estate.release_event")}
+    assert events == set(ids) - {bad}
+    assert_counters_exact(conn)
+
+
+def test_job_run_records_a_row_failing_in_a_host_trigger(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    ids = make_properties(conn, ws, project, 5, status="RESERVED")
+    add_failing_trigger(conn, ids[3])
+
+    conn.execute("CALL real_estate.run_release_job(p_batch_size => 2)")
+
+    [run] = runs(conn)
+    _, source, _, finished_at, released, failed, error = run
+    assert (source, released, failed) == ("pg_cron", 4, 1)
+    assert finished_at is not None and str(ids[3]) in error
+    assert available_plots(conn, project) == 4
+
+
+def test_rows_vetoed_by_a_host_trigger_do_not_loop_forever(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    ids = make_properties(conn, ws, project, 3, status="RESERVED")
+    vetoed = ids[:2]  # the two oldest: exactly one batch of 2
+    conn.execute(
+        "CREATE FUNCTION public.veto() RETURNS trigger LANGUAGE plpgsql AS"
+        " $$ BEGIN RETURN NULL; END $$"
+    )
+    conn.execute(
+        sql.SQL(
+            "CREATE TRIGGER veto BEFORE UPDATE ON real_estate.property FOR EACH ROW"
+            " WHEN (OLD.id = ANY ({})) EXECUTE FUNCTION public.veto()"
+        ).format(sql.Literal(vetoed))
+    )
+    conn.execute("SET statement_timeout = '1s'")
+
+    assert release(conn, 2) == 1
+
+    assert status_of(conn, ids[2]) == "AVAILABLE"
+    assert [status_of(conn, p) for p in vetoed] == ["RESERVED"] * 2
+
+
+# --------------------------------------------------------------------- release_reservation
+
+
+@pytest.mark.parametrize(
+    "case", ["unknown", "available", "sold", "not_expired", "inactive_workspace"]
+)
+def test_release_reservation_returns_false(conn: Conn, case: str) -> None:
+    ws = make_workspace(conn, "INACTIVE" if case == "inactive_workspace" else "ACTIVE")
+    project = make_project(conn, ws)
+    status: Status = (
+        "AVAILABLE" if case == "available" else "SOLD" if case == "sold" else "RESERVED"
+    )
+    [pid] = make_properties(conn, ws, project, 1, status=status, expired=case != "not_expired")
+    target = uuid.uuid4() if case == "unknown" else pid
+    before = property_row(conn, pid)
+
+    assert release_one(conn, target) is False
+
+    assert property_row(conn, pid) == before
+    assert count(conn, "release_run") == 0
+    assert count(conn, "release_event") == 0
+
+
+def test_release_reservation_releases_an_expired_one_once(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    holder = uuid.uuid4()
+    target, other = make_properties(conn, ws, project, 2, status="RESERVED", reserved_by_id=holder)
+
+    assert release_one(conn, target) is True
+    assert release_one(conn, target) is False  # already released
+
+    assert status_of(conn, target) == "AVAILABLE"
+    assert status_of(conn, other) == "RESERVED"  # only the one asked for
+    assert available_plots(conn, project) == 1
+    [run] = runs(conn)
+    assert run[1] == "call" and run[4:7] == (1, 0, None) and run[3] is not None
+    events = conn.execute(
+        "SELECT run_id, property_id, reserved_by_id FROM real_estate.release_event"
+    ).fetchall()
+    assert events == [(run[0], target, holder)]
+
+
+def test_release_reservation_waits_and_decides_on_the_committed_row(connect: Connect) -> None:
+    setup = connect()
+    ws = make_workspace(setup)
+    project = make_project(setup, ws)
+    [target] = make_properties(setup, ws, project, 1, status="RESERVED")
+    app, releaser = connect(autocommit=False), connect()
+    outcome: list[bool] = []
+
+    # Another transaction takes the expired reservation over (and releases it itself).
+    app.execute("SELECT real_estate.reserve_property(%s, gen_random_uuid())", (target,))
+    thread = threading.Thread(target=lambda: outcome.append(release_one(releaser, target)))
+    thread.start()
+    _wait_until(
+        lambda: _waiting_on(setup, releaser.info.backend_pid) is not None,
+        "release_reservation waits for the row",
+    )
+    app.commit()
+    thread.join(timeout=10)
+
+    assert outcome == [False]  # the row as committed holds a fresh reservation
+    assert status_of(setup, target) == "RESERVED"
+    assert count(setup, "release_event") == 1  # the takeover's, not a second one
+    assert_counters_exact(setup)
+
+
+# --------------------------------------------------------------------- the partial index
+
+# The pick query of plpgsql/release_batch.sql, as written there (p_skip_ids and p_batch_size
+# are its parameters); the test checks the function still contains it.
+PICK_QUERY = """
+SELECT p.id, p.project_id
+  FROM real_estate.property AS p
+ WHERE p.status = 'RESERVED'
+   AND p.reserved_until <= now()
+   AND p.id <> ALL (p_skip_ids)
+   AND EXISTS (SELECT 1
+                 FROM real_estate.workspace AS w
+                WHERE w.id = p.workspace_id
+                  AND w.activation_status = 'ACTIVE')
+ ORDER BY p.reserved_until
+ LIMIT p_batch_size
+"""
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    nodes = [plan]
+    for child in plan.get("Plans", []):
+        nodes.extend(_plan_nodes(child))
+    return nodes
+
+
+def _explain(conn: Conn) -> list[dict[str, Any]]:
+    query = PICK_QUERY.replace("p_skip_ids", "'{}'::uuid[]").replace("p_batch_size", "1000")
+    [[result]] = conn.execute("EXPLAIN (FORMAT JSON) " + query).fetchall()
+    return _plan_nodes(result[0]["Plan"])
+
+
+def test_release_pick_query_uses_the_partial_index(conn: Conn) -> None:
+    source = scalar(
+        conn, "SELECT prosrc FROM pg_proc WHERE oid = 'real_estate.release_batch'::regproc"
+    )
+    assert _squash(PICK_QUERY) in _squash(source), "the copied pick query is out of date"
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    conn.execute(
+        """
+        INSERT INTO real_estate.property
+            (workspace_id, project_id, name, status, reserved_by_id, reserved_until)
+        SELECT %(ws)s, %(project)s, 'p' || g,
+               CASE WHEN g %% 400 = 0 THEN 'RESERVED' WHEN g %% 3 = 0 THEN 'SOLD'
+                    ELSE 'AVAILABLE' END,
+               CASE WHEN g %% 400 = 0 THEN gen_random_uuid() END,
+               CASE WHEN g %% 400 = 0 THEN now() + (g %% 800 - 400) * interval '1 minute' END
+          FROM generate_series(1, 200000) AS g
+        """,
+        {"ws": ws, "project": project},
+    )
+    conn.execute("ANALYZE real_estate.property")
+    conn.execute("ANALYZE real_estate.workspace")
+
+    nodes = _explain(conn)
+    index_scans = [
+        n
+        for n in nodes
+        if n["Node Type"] == "Index Scan" and n.get("Index Name") == "property_reserved_until_idx"
+    ]
+    assert index_scans, [n["Node Type"] for n in nodes]
+    assert not [
+        n for n in nodes if n["Node Type"] == "Seq Scan" and n["Relation Name"] == "property"
+    ]
+
+    # Without the index the planner scans the whole table: the table is big enough for
+    # the index choice above to mean something.
+    with conn.transaction():
+        conn.execute("DROP INDEX real_estate.property_reserved_until_idx")
+        nodes = _explain(conn)
+        seq_scans = [
+            n for n in nodes if n["Node Type"] == "Seq Scan" and n["Relation Name"] == "property"
+        ]
+        assert seq_scans, [n["Node Type"] for n in nodes]
+        raise psycopg.Rollback()
+    assert scalar(conn, "SELECT to_regclass('real_estate.property_reserved_until_idx')::text")
+
+
+# --------------------------------------------------------------------- the scheduled run
+
+
+def test_job_run_purges_logs_older_than_retention(conn: Conn) -> None:
+    def old_run(days: int, source: str) -> int:
+        run_id = int(
+            scalar(
+                conn,
+                "INSERT INTO real_estate.release_run (source, started_at, finished_at, released)"
+                " VALUES (%s, now() - %s * interval '1 day', now() - %s * interval '1 day', 1)"
+                " RETURNING id",
+                (source, days, days),
+            )
+        )
+        conn.execute(
+            "INSERT INTO real_estate.release_event (run_id, property_id, workspace_id,"
+            " reserved_by_id, reserved_until, released_at) VALUES (%s, gen_random_uuid(),"
+            " gen_random_uuid(), gen_random_uuid(), now() - %s * interval '1 day' - interval"
+            " '1 hour', now() - %s * interval '1 day')",
+            (run_id, days, days),
+        )
+        return run_id
+
+    purged = [old_run(40, "pg_cron"), old_run(31, "call")]
+    kept = [old_run(29, "pg_cron"), old_run(10, "call")]
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    make_properties(conn, ws, project, 2, status="RESERVED")
+
+    conn.execute("CALL real_estate.run_release_job()")  # retention: 30 days by default
+
+    remaining = runs(conn)
+    assert [r[0] for r in remaining][:2] == kept
+    assert not {r[0] for r in remaining} & set(purged)
+    new = remaining[2:]
+    assert [(r[1], r[4], r[3] is not None) for r in new] == [("pg_cron", 2, True)]
+    event_runs = {r[0] for r in conn.execute("SELECT run_id FROM real_estate.release_event")}
+    assert event_runs == {*kept, new[0][0]}
+
+    conn.execute("CALL real_estate.run_release_job(p_retention => interval '20 days')")
+    assert kept[0] not in {r[0] for r in runs(conn)}
+    assert kept[1] in {r[0] for r in runs(conn)}
+
+
+def test_steady_state_release_writes_nothing(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    make_properties(conn, ws, project, 3)
+    make_properties(conn, ws, project, 2, status="RESERVED", expired=False)
+    make_properties(conn, ws, project, 1, status="SOLD")
+    inactive = make_workspace(conn, "INACTIVE")
+    make_properties(conn, inactive, None, 2, status="RESERVED")  # expired, but never released
+
+    assert [release(conn) for _ in range(3)] == [0, 0, 0]
+
+    assert count(conn, "release_run") == 0
+    assert count(conn, "release_event") == 0
+    assert available_plots(conn, project) == 3
