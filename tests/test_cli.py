@@ -1,0 +1,660 @@
+"""The `pyrelease` command line: every command, DSN resolution, and failures that are one
+line on stderr with a non-zero exit, never a traceback, and change nothing."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import psycopg
+import pytest
+from factories import make_project, make_properties, make_workspace, scalar
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+from pyrelease import DatabaseUnavailable
+from pyrelease.cli import main, resolve_dsn
+
+Conn = psycopg.Connection[Any]
+JOB = "release-expired-reservations"
+COMMAND = "CALL real_estate.run_release_job()"
+NEVER_SOON = "0 0 1 1 *"  # a schedule that does not fire while a test runs
+TABLES = ("workspace", "project", "property", "release_run", "release_event")
+ERROR_LINE = re.compile(r"^pyrelease: error: \S")
+USAGE_ERROR_LINE = re.compile(r"^pyrelease(?: [a-z]+)?: error: \S")
+COMMANDS = (
+    ["migrate"],
+    ["rollback", "--all"],
+    ["release"],
+    ["release", "--property-id", str(uuid.uuid4())],
+    ["status"],
+    ["status", "--check"],
+    ["schedule"],
+    ["unschedule"],
+)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """main() in-process: (exit code, stdout, stderr); argparse's SystemExit is an exit."""
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(extra)
+    return env
+
+
+def run_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pyrelease.cli", *args],
+        cwd="/",
+        env=env if env is not None else clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_one_error_line(code: int, err: str, expected: int = 1) -> str:
+    assert code == expected, err
+    assert "Traceback" not in err
+    lines = err.splitlines()
+    if expected == 2:  # argparse: usage, then one error line
+        assert USAGE_ERROR_LINE.match(lines[-1]), err
+        assert all(line.startswith(("usage:", " ")) for line in lines[:-1]), err
+        return lines[-1]
+    assert len(lines) == 1, err
+    assert ERROR_LINE.match(lines[0]), err
+    return lines[0]
+
+
+def connect(dsn: str) -> Conn:
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def current_db(dsn: str) -> str:
+    with connect(dsn) as c:
+        return str(scalar(c, "SELECT current_database()"))
+
+
+def job_names(dbname: str) -> list[str]:
+    return [f"{JOB}:{dbname}", f"{JOB}-purge:{dbname}"]
+
+
+def cron_jobs(server: Any, dbname: str) -> list[tuple[Any, ...]]:
+    with connect(server.dsn_for(server.cron_database)) as c:
+        return c.execute(
+            "SELECT jobid, jobname::text, schedule, command, database, active FROM cron.job"
+            " WHERE (database = %s AND database <> %s) OR jobname = ANY (%s::name[])"
+            " ORDER BY jobid",
+            (dbname, server.cron_database, job_names(dbname)),
+        ).fetchall()
+
+
+def drop_jobs(server: Any, dbname: str) -> None:
+    with connect(server.dsn_for(server.cron_database)) as c:
+        c.execute(
+            "SELECT cron.unschedule(jobid) FROM cron.job"
+            " WHERE (database = %s AND database <> %s) OR jobname = ANY (%s::name[])",
+            (dbname, server.cron_database, job_names(dbname)),
+        )
+
+
+def state(server: Any, dsn: str) -> dict[str, Any]:
+    """What a command could change: row counts, the property rows, the applied migrations,
+    the migration lock and this database's pg_cron jobs."""
+    with connect(dsn) as c:
+        snap: dict[str, Any] = {}
+        migrated = scalar(c, "SELECT to_regnamespace('real_estate') IS NOT NULL")
+        if migrated:
+            for table in TABLES:
+                snap[table] = scalar(c, f"SELECT count(*) FROM real_estate.{table}")
+            snap["property rows"] = scalar(
+                c,
+                "SELECT md5(coalesce(string_agg(p::text, ',' ORDER BY p.id), ''))"
+                " FROM real_estate.property AS p",
+            )
+        if scalar(c, "SELECT to_regclass('public._yoyo_migration') IS NOT NULL"):
+            snap["applied"] = c.execute(
+                "SELECT migration_id FROM public._yoyo_migration ORDER BY 1"
+            ).fetchall()
+            snap["lock"] = scalar(c, "SELECT count(*) FROM public.yoyo_lock")
+        name = scalar(c, "SELECT current_database()")
+    snap["jobs"] = cron_jobs(server, name)
+    return snap
+
+
+def migration_ids() -> list[str]:
+    folder = Path(__file__).resolve().parent.parent / "migrations"
+    return sorted(
+        {
+            p.name.removesuffix(".sql").removesuffix(".py")
+            for p in folder.iterdir()
+            if p.suffix in {".sql", ".py"} and not p.name.endswith(".rollback.sql")
+        }
+    )
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def as_url(dsn: str, scheme: str = "postgresql") -> str:
+    params = {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
+    dbname = params.pop("dbname")
+    query = urlencode(params)
+    return f"{scheme}:///{quote(dbname, safe='')}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="module")
+def shared(server: Any, template_db: str) -> Iterator[str]:
+    """One migrated database for the tests that must change nothing (each one checks that)."""
+    name = f"pyrelease_cli_{os.getpid()}"
+    with connect(server.admin_dsn) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template_db)
+            )
+        )
+    try:
+        yield server.dsn_for(name)
+    finally:
+        drop_jobs(server, name)
+        with connect(server.admin_dsn) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+@pytest.fixture
+def app(server: Any, db: str) -> Iterator[str]:
+    """`db` (migrated, no job); its jobs are removed before it is dropped."""
+    yield db
+    drop_jobs(server, current_db(db))
+
+
+@pytest.fixture
+def fresh(server: Any, fresh_db: str) -> Iterator[str]:
+    yield fresh_db
+    drop_jobs(server, current_db(fresh_db))
+
+
+@pytest.fixture
+def expired(app: str) -> list[uuid.UUID]:
+    """Two expired reservations (oldest first) and one that has not expired, in `app`."""
+    with connect(app) as c:
+        workspace = make_workspace(c)
+        project = make_project(c, workspace)
+        ids = make_properties(c, workspace, project, 2, "RESERVED", expired=True)
+        make_properties(c, workspace, project, 1, "RESERVED", expired=False)
+    return ids
+
+
+# --------------------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize(
+    "bad_dsn",
+    [
+        "host=/nonexistent port=1",
+        "not a dsn =",
+        "postgresql://postgres@localhost:{port}/postgres",
+        "host=127.0.0.1 port={port} dbname=postgres user=postgres",
+    ],
+    ids=["missing socket", "unparsable", "closed port url", "closed port"],
+)
+def test_unusable_dsn_is_one_line_for_every_command(
+    capsys: pytest.CaptureFixture[str], server: Any, shared: str, bad_dsn: str
+) -> None:
+    bad_dsn = bad_dsn.format(port=closed_port())
+    before = state(server, shared)
+    for command in COMMANDS:
+        code, out, err = run(capsys, "--dsn", bad_dsn, *command)
+        line = assert_one_error_line(code, err)
+        assert out == ""
+        if bad_dsn == "not a dsn =":
+            assert line.startswith("pyrelease: error: invalid connection string:"), line
+    assert state(server, shared) == before
+
+
+def test_unusable_dsn_in_a_subprocess_has_no_traceback() -> None:
+    for dsn, command in (
+        ("host=/nonexistent port=1", "migrate"),
+        ("not a dsn =", "status"),
+        (f"host=localhost port={closed_port()}", "schedule"),
+    ):
+        done = run_process("--dsn", dsn, command)
+        assert_one_error_line(done.returncode, done.stderr)
+        assert done.stdout == ""
+
+
+@pytest.mark.parametrize("existing_job", [False, True])
+def test_invalid_cron_expression(
+    capsys: pytest.CaptureFixture[str], server: Any, shared: str, existing_job: bool
+) -> None:
+    if existing_job:  # a job that does not fire during the test
+        assert run(capsys, "--dsn", shared, "schedule", "--cron", NEVER_SOON)[0] == 0
+    try:
+        before = state(server, shared)
+        code, out, err = run(capsys, "--dsn", shared, "schedule", "--cron", "every day")
+        line = assert_one_error_line(code, err)
+        assert line.startswith("pyrelease: error: invalid cron expression 'every day'"), line
+        assert out == ""
+        assert state(server, shared) == before
+    finally:
+        drop_jobs(server, current_db(shared))
+
+
+def test_invalid_cron_expression_in_a_subprocess(server: Any, shared: str) -> None:
+    before = state(server, shared)
+    done = run_process("--dsn", shared, "schedule", "--cron", "every day")
+    assert_one_error_line(done.returncode, done.stderr)
+    assert state(server, shared) == before
+
+
+@pytest.mark.parametrize("retention", ["banana", "-1 day", "0"])
+def test_invalid_retention(
+    capsys: pytest.CaptureFixture[str], server: Any, shared: str, retention: str
+) -> None:
+    before = state(server, shared)
+    code, _, err = run(capsys, "--dsn", shared, "schedule", "--retention", retention)
+    assert "retention" in assert_one_error_line(code, err)
+    assert state(server, shared) == before
+
+
+USAGE_ERRORS: list[list[str]] = [
+    ["release", "--property-id", "nope"],
+    ["release", "--batch-size", "0"],
+    ["release", "--batch-size", "-5"],
+    ["release", "--batch-size", "abc"],
+    ["release", "--batch-size", str(2**31)],
+    ["rollback", "--steps", "0"],
+    ["rollback", "--steps", "-1"],
+    ["rollback", "--steps", "2", "--all"],
+    ["rollback", "--all", "--steps", "3"],
+    ["schedule", "--cron"],
+    ["frobnicate"],
+    [],
+]
+
+
+@pytest.mark.parametrize("args", USAGE_ERRORS, ids=lambda a: " ".join(a) or "no command")
+def test_usage_errors_exit_2(
+    capsys: pytest.CaptureFixture[str], server: Any, shared: str, args: list[str]
+) -> None:
+    before = state(server, shared)
+    code, out, err = run(capsys, "--dsn", shared, *args)
+    assert_one_error_line(code, err, expected=2)
+    assert out == ""
+    assert state(server, shared) == before
+
+
+def test_rollback_steps_1_and_all_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], server: Any, app: str
+) -> None:
+    before = state(server, app)
+    code, _, err = run(capsys, "--dsn", app, "rollback", "--steps", "1", "--all")
+    assert_one_error_line(code, err, expected=2)
+    assert state(server, app) == before
+
+
+def test_usage_errors_in_a_subprocess(server: Any, shared: str) -> None:
+    before = state(server, shared)
+    for args in (["release", "--property-id", "nope"], ["rollback", "--steps", "0"]):
+        done = run_process("--dsn", shared, *args)
+        line = assert_one_error_line(done.returncode, done.stderr, expected=2)
+        assert line.startswith(f"pyrelease {args[0]}: error: argument"), line
+    assert state(server, shared) == before
+
+
+@pytest.mark.parametrize(
+    "command", [["status"], ["release"], ["release", "--property-id", str(uuid.uuid4())]]
+)
+def test_commands_on_a_database_not_migrated(
+    capsys: pytest.CaptureFixture[str], server: Any, fresh: str, command: list[str]
+) -> None:
+    before = state(server, fresh)
+    code, _, err = run(capsys, "--dsn", fresh, *command)
+    assert_one_error_line(code, err)
+    assert state(server, fresh) == before
+
+
+# --------------------------------------------------------------------------- DSN resolution
+
+
+def test_dsn_option_beats_database_url(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, shared: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{closed_port()}/nope")
+    code, out, err = run(capsys, "--dsn", shared, "status")
+    assert code == 0, err
+    assert out.splitlines()[0] == f"database: {current_db(shared)}"
+
+
+def test_database_url_beats_pg_variables(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, shared: str
+) -> None:
+    monkeypatch.setenv("PGHOST", "127.0.0.1")
+    monkeypatch.setenv("PGPORT", str(closed_port()))
+    monkeypatch.setenv("PGDATABASE", "nope")
+    monkeypatch.setenv("DATABASE_URL", shared)
+    code, out, err = run(capsys, "status")
+    assert code == 0, err
+    assert out.splitlines()[0] == f"database: {current_db(shared)}"
+
+    # without DATABASE_URL, the wrong PG* variables are used (and fail in one line)
+    monkeypatch.delenv("DATABASE_URL")
+    code, _, err = run(capsys, "status")
+    assert_one_error_line(code, err)
+
+
+def test_database_url_may_carry_a_driver_suffix(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, shared: str
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", as_url(shared, "postgresql+psycopg"))
+    code, out, err = run(capsys, "status")
+    assert code == 0, err
+    assert out.splitlines()[0] == f"database: {current_db(shared)}"
+
+
+def test_pg_variables_are_used_when_nothing_else_is_given(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, server: Any, app: str
+) -> None:
+    params = conninfo_to_dict(app)
+    name = current_db(app)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for var in ("PGSERVICE", "PGHOSTADDR", "PGOPTIONS"):
+        monkeypatch.delenv(var, raising=False)
+    for key, var in {
+        "host": "PGHOST",
+        "port": "PGPORT",
+        "user": "PGUSER",
+        "password": "PGPASSWORD",
+    }.items():
+        if params.get(key):
+            monkeypatch.setenv(var, str(params[key]))
+    monkeypatch.setenv("PGDATABASE", name)
+
+    code, out, err = run(capsys, "status")
+    assert code == 0, err
+    assert out.splitlines()[0] == f"database: {name}"
+
+    # pg_cron lives in another database: its connection is derived from the same variables
+    code, out, err = run(capsys, "schedule")
+    assert code == 0, err
+    assert [j[1] for j in cron_jobs(server, name)] == job_names(name)
+    code, out, err = run(capsys, "unschedule")
+    assert (code, out) == (0, "release job removed\n"), err
+    assert cron_jobs(server, name) == []
+
+
+def test_resolve_dsn(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
+    assert conninfo_to_dict(resolve_dsn(None)) == {"connect_timeout": "10"}
+    assert conninfo_to_dict(resolve_dsn("dbname=x connect_timeout=3"))["connect_timeout"] == "3"
+    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h:5433/d")
+    assert conninfo_to_dict(resolve_dsn(None)) == {
+        "user": "u",
+        "host": "h",
+        "port": "5433",
+        "dbname": "d",
+        "connect_timeout": "10",
+    }
+    assert conninfo_to_dict(resolve_dsn("dbname=other"))["dbname"] == "other"
+    monkeypatch.setenv("PGCONNECT_TIMEOUT", "5")
+    assert resolve_dsn("dbname=x") == "dbname=x"
+    with pytest.raises(DatabaseUnavailable, match="invalid connection string"):
+        resolve_dsn("not a dsn =")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def test_migrate_and_rollback(capsys: pytest.CaptureFixture[str], server: Any, fresh: str) -> None:
+    ids_dir = migration_ids()
+    assert len(ids_dir) >= 4
+    with connect(fresh) as c:
+        assert scalar(c, "SELECT to_regnamespace('real_estate')") is None
+    name = current_db(fresh)
+
+    code, out, err = run(capsys, "--dsn", fresh, "migrate")
+    assert code == 0, err
+    assert out == f"applied {', '.join(ids_dir)}\n"
+    assert "Traceback" not in err
+    assert [j[1] for j in cron_jobs(server, name)] == job_names(name)
+
+    code, out, _ = run(capsys, "--dsn", fresh, "migrate")
+    assert (code, out) == (0, "already up to date\n")
+
+    code, out, _ = run(capsys, "--dsn", fresh, "rollback")
+    assert (code, out) == (0, f"rolled back {ids_dir[-1]}\n")
+    code, out, _ = run(capsys, "--dsn", fresh, "rollback", "--steps", "2")
+    assert (code, out) == (0, f"rolled back {ids_dir[-2]}, {ids_dir[-3]}\n")
+    code, out, _ = run(capsys, "--dsn", fresh, "rollback", "--all")
+    assert (code, out) == (0, f"rolled back {', '.join(reversed(ids_dir[:-3]))}\n")
+    code, out, _ = run(capsys, "--dsn", fresh, "rollback", "--all")
+    assert (code, out) == (0, "nothing to roll back\n")
+
+    with connect(fresh) as c:
+        assert scalar(c, "SELECT to_regnamespace('real_estate')") is None
+    assert cron_jobs(server, name) == []
+
+
+def test_migrate_break_lock(capsys: pytest.CaptureFixture[str], app: str) -> None:
+    with connect(app) as c:
+        c.execute("INSERT INTO public.yoyo_lock (locked, ctime, pid) VALUES (1, now(), 4242)")
+    code, out, err = run(capsys, "--dsn", app, "migrate", "--break-lock")
+    assert code == 0, err
+    assert out == "migration lock cleared\nalready up to date\n"
+    with connect(app) as c:
+        assert scalar(c, "SELECT count(*) FROM public.yoyo_lock") == 0
+
+
+@pytest.mark.slow
+def test_migrate_behind_a_stale_lock_says_how_to_clear_it(
+    capsys: pytest.CaptureFixture[str], server: Any, app: str
+) -> None:
+    with connect(app) as c:
+        c.execute("INSERT INTO public.yoyo_lock (locked, ctime, pid) VALUES (1, now(), 4242)")
+    before = state(server, app)
+    code, _, err = run(capsys, "--dsn", app, "migrate")
+    line = assert_one_error_line(code, err)
+    assert "--break-lock" in line
+    assert state(server, app) == before
+
+
+def test_status_release_and_release_one(
+    capsys: pytest.CaptureFixture[str], app: str, expired: list[uuid.UUID]
+) -> None:
+    name = current_db(app)
+    code, out, err = run(capsys, "--dsn", app, "status")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0] == f"database: {name}"
+    assert lines[1] == "schedule: none (`pyrelease schedule` creates it; it needs pg_cron)"
+    assert re.fullmatch(
+        r"backlog: 2 expired reservation\(s\) not yet released, oldest expired \S+ ago", lines[2]
+    ), lines[2]
+    assert "last release runs: none" in lines
+
+    first, _ = expired
+    code, out, err = run(capsys, "--dsn", app, "release", "--property-id", str(first))
+    assert (code, out) == (0, f"{first}: released\n"), err
+    code, out, _ = run(capsys, "--dsn", app, "release", "--property-id", str(first))
+    assert (code, out) == (0, f"{first}: nothing to release\n")
+
+    code, out, err = run(capsys, "--dsn", app, "release", "--batch-size", "1")
+    assert (code, out) == (0, "released 1 expired reservation(s)\n"), err
+    code, out, _ = run(capsys, "--dsn", app, "release")
+    assert (code, out) == (0, "released 0 expired reservation(s)\n")
+
+    with connect(app) as c:
+        runs = c.execute(
+            "SELECT source, released, failed, finished_at IS NOT NULL"
+            " FROM real_estate.release_run ORDER BY id"
+        ).fetchall()
+        assert runs == [("call", 1, 0, True), ("call", 1, 0, True)]
+        statuses = c.execute(
+            "SELECT status FROM real_estate.property WHERE id = ANY (%s)", (expired,)
+        ).fetchall()
+        assert statuses == [("AVAILABLE",), ("AVAILABLE",)]
+        run_ids = [r[0] for r in c.execute("SELECT id FROM real_estate.release_run ORDER BY id")]
+
+    code, out, _ = run(capsys, "--dsn", app, "status")
+    lines = out.splitlines()
+    assert "backlog: 0 expired reservation(s) not yet released" in lines
+    assert "last release runs:" in lines
+    runs_shown = lines[lines.index("last release runs:") + 1 :]
+    assert [
+        re.match(r"  #(\d+) call .* -> .*: 1 released, 0 failed$", x) is not None
+        for x in runs_shown
+    ] == [True, True], runs_shown
+    assert runs_shown[0].startswith(f"  #{run_ids[-1]} ")
+
+
+def test_schedule_status_unschedule(
+    capsys: pytest.CaptureFixture[str], server: Any, app: str
+) -> None:
+    name = current_db(app)
+    code, out, err = run(capsys, "--dsn", app, "schedule", "--cron", "*/10 * * * *")
+    assert code == 0, err
+    [job] = [j for j in cron_jobs(server, name) if j[1] == f"{JOB}:{name}"]
+    assert job[2:] == ("*/10 * * * *", COMMAND, name, True)
+    assert out == (
+        f"job '{JOB}:{name}' (id {job[0]}) runs '{COMMAND}' at '*/10 * * * *'"
+        f" in database '{name}' (pg_cron in '{server.cron_database}')\n"
+    )
+
+    code, out, _ = run(capsys, "--dsn", app, "status")
+    assert code == 0
+    assert (
+        f"schedule: '{JOB}:{name}' '*/10 * * * *' active,"
+        f" pg_cron in '{server.cron_database}', job id {job[0]}"
+    ) in out.splitlines()
+
+    code, out, _ = run(capsys, "--dsn", app, "schedule", "--retention", "7 days")
+    assert code == 0
+    assert "p_retention => '7 days'" in out
+    assert len(cron_jobs(server, name)) == 2
+
+    code, out, _ = run(capsys, "--dsn", app, "unschedule")
+    assert (code, out) == (0, "release job removed\n")
+    assert cron_jobs(server, name) == []
+    code, out, _ = run(capsys, "--dsn", app, "unschedule")
+    assert (code, out) == (0, "no release job was scheduled\n")
+    code, out, _ = run(capsys, "--dsn", app, "status")
+    assert "schedule: none (`pyrelease schedule` creates it; it needs pg_cron)" in out
+
+
+def test_status_shows_pg_cron_runs(
+    capsys: pytest.CaptureFixture[str], server: Any, app: str
+) -> None:
+    name = current_db(app)
+    assert run(capsys, "--dsn", app, "schedule")[0] == 0
+    [job] = [j for j in cron_jobs(server, name) if j[1] == f"{JOB}:{name}"]
+    with connect(server.dsn_for(server.cron_database)) as c:
+        c.execute(
+            "INSERT INTO cron.job_run_details (jobid, runid, job_pid, database, username,"
+            " command, status, return_message, start_time, end_time)"
+            " VALUES (%s, nextval('cron.runid_seq'), 1, %s, current_user, %s, 'failed',"
+            " 'boom', now() - interval '3 s', now())",
+            (job[0], name, COMMAND),
+        )
+    try:
+        code, out, _ = run(capsys, "--dsn", app, "status")
+        assert code == 0
+        lines = out.splitlines()
+        shown = lines[lines.index("last pg_cron runs:") + 1]
+        assert re.fullmatch(r"  \S+ \S+ failed \(3\.\ds\) boom", shown), shown
+    finally:
+        with connect(server.dsn_for(server.cron_database)) as c:
+            c.execute("DELETE FROM cron.job_run_details WHERE jobid = %s", (job[0],))
+
+
+def test_status_check(capsys: pytest.CaptureFixture[str], server: Any, app: str) -> None:
+    code, out, err = run(capsys, "--dsn", app, "status", "--check")
+    line = assert_one_error_line(code, err)
+    assert "no release job is scheduled" in line
+    assert out.startswith("database: ")
+
+    assert run(capsys, "--dsn", app, "schedule", "--cron", NEVER_SOON)[0] == 0
+    code, _, err = run(capsys, "--dsn", app, "status", "--check")
+    assert "no scheduled run has finished yet" in assert_one_error_line(code, err)
+
+    with connect(app) as c:
+        c.execute(COMMAND)
+    code, out, err = run(capsys, "--dsn", app, "status", "--check")
+    assert code == 0, err
+    assert out.splitlines()[-1] == "health: ok"
+
+    name = current_db(app)
+    [job] = [j for j in cron_jobs(server, name) if j[1] == f"{JOB}:{name}"]
+    with connect(server.dsn_for(server.cron_database)) as c:
+        c.execute("SELECT cron.alter_job(%s, active := false)", (job[0],))
+    code, _, err = run(capsys, "--dsn", app, "status", "--check")
+    assert "is inactive" in assert_one_error_line(code, err)
+
+
+def test_status_check_with_a_macro_schedule(capsys: pytest.CaptureFixture[str], app: str) -> None:
+    code, _, err = run(capsys, "--dsn", app, "schedule", "--cron", "@hourly")
+    assert code == 0, err
+    with connect(app) as c:
+        c.execute(COMMAND)
+    code, out, err = run(capsys, "--dsn", app, "status", "--check")
+    assert code == 0, err
+    assert out.splitlines()[-1] == "health: ok"
+
+
+def test_status_in_a_subprocess(shared: str) -> None:
+    done = run_process("--dsn", shared, "status")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"database: {current_db(shared)}\n")
+    assert done.stderr == ""
+
+
+INDEX_MIGRATION = "0004.property-reserved-until-idx"
+
+
+def test_failed_non_transactional_migration_is_one_line(server: Any, fresh: str) -> None:
+    import pyrelease
+
+    ids = migration_ids()
+    if INDEX_MIGRATION not in ids:
+        pytest.skip(f"no migration {INDEX_MIGRATION}")
+    pyrelease.migrate(fresh)
+    pyrelease.rollback(fresh, steps=len(ids) - ids.index(INDEX_MIGRATION))
+    with connect(fresh) as c:
+        workspace = make_workspace(c)
+    blocker = psycopg.connect(fresh)  # a transaction that wrote to property and stays open
+    try:
+        make_properties(blocker, workspace, None, 1)
+        env = clean_env(PGOPTIONS="-c statement_timeout=1000")
+        done = run_process("--dsn", fresh, "migrate", env=env)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.splitlines()) == 1, done.stderr
+    pyrelease.rollback(fresh, steps="all")

@@ -1,0 +1,698 @@
+"""The pg_cron job: registered by migrating, upserted by schedule(), removed by unschedule()
+and rollback, in both set-ups (pg_cron in `postgres`, pg_cron in the application database),
+and without pg_cron at all. AC 2.4.1: the scheduled job really runs and is logged."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from factories import make_project, make_properties, make_workspace, scalar
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+
+import pyrelease
+from pyrelease import InvalidArgument, PyreleaseError, ScheduleError, cron
+from pyrelease.cli import main
+
+Conn = psycopg.Connection[Any]
+
+JOB = "release-expired-reservations"
+COMMAND = "CALL real_estate.run_release_job()"
+EVERY_5 = "*/5 * * * *"
+NO_SCHEDULE = "no release schedule was created"
+APP_DB = "pyrelease_app"  # the cron database of server_cron_in_app: never dropped
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def connect(dsn: str) -> Conn:
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def current_db(conn: Conn) -> str:
+    return str(scalar(conn, "SELECT current_database()"))
+
+
+def job_names(dbname: str) -> list[str]:
+    return [f"{JOB}:{dbname}", f"{JOB}-purge:{dbname}"]
+
+
+def cron_jobs(server: Any, dbname: str) -> list[tuple[Any, ...]]:
+    """(jobid, jobname, schedule, command, database, active) of every job of `dbname`, in the
+    server's cron database (names compared as pg_cron stores them: type name)."""
+    with connect(server.dsn_for(server.cron_database)) as c:
+        return c.execute(
+            "SELECT jobid, jobname::text, schedule, command, database, active FROM cron.job"
+            " WHERE (database = %s AND database <> %s) OR jobname = ANY (%s::name[])"
+            " ORDER BY jobid",
+            (dbname, server.cron_database, job_names(dbname)),
+        ).fetchall()
+
+
+def drop_jobs(server: Any, dbname: str) -> None:
+    with connect(server.dsn_for(server.cron_database)) as c:
+        c.execute(
+            "SELECT cron.unschedule(jobid) FROM cron.job"
+            " WHERE (database = %s AND database <> %s) OR jobname = ANY (%s::name[])",
+            (dbname, server.cron_database, job_names(dbname)),
+        )
+
+
+def release_job(server: Any, dbname: str) -> tuple[Any, ...]:
+    jobs = [j for j in cron_jobs(server, dbname) if j[1] == f"{JOB}:{dbname}"]
+    assert len(jobs) == 1, jobs
+    return jobs[0]
+
+
+@contextmanager
+def extra_database(server: Any, name: str | None = None, owner: str | None = None) -> Iterator[str]:
+    name = name or f"pyrelease_t_cron_{uuid.uuid4().hex[:8]}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if owner is not None:
+        create = sql.SQL("{} OWNER {}").format(create, sql.Identifier(owner))
+    with connect(server.admin_dsn) as admin:
+        admin.execute(create)
+    try:
+        yield name
+    finally:
+        drop_jobs(server, name)
+        with connect(server.admin_dsn) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+CRON_FUNCTIONS = (
+    "cron.schedule_in_database(text, text, text, text, text, boolean),"
+    " cron.alter_job(bigint, text, text, text, text, boolean), cron.unschedule(bigint)"
+)
+
+
+@contextmanager
+def owner_database(
+    server: Any, *, read_settings: bool, cron_grants: bool
+) -> Iterator[tuple[str, str, str]]:
+    """A database owned by a new non-superuser role (LOGIN CREATEROLE) that may use pg_cron
+    (USAGE on schema cron, and with cron_grants EXECUTE on what schedule() calls), as the
+    README's "migrate as the role that will own the objects and the job" suggests.
+    Yields (dsn as that role, database name, role name)."""
+    role = f"pyrelease_t_owner_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    ident = sql.Identifier(role)
+    with connect(server.admin_dsn) as admin:
+        admin.execute(
+            sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
+                ident, sql.Literal(password)
+            )
+        )
+        if read_settings:
+            admin.execute(sql.SQL("GRANT pg_read_all_settings TO {}").format(ident))
+    try:
+        with connect(server.dsn_for(server.cron_database)) as c:
+            c.execute(sql.SQL("GRANT USAGE ON SCHEMA cron TO {}").format(ident))
+            if cron_grants:
+                c.execute(
+                    sql.SQL("GRANT EXECUTE ON FUNCTION {} TO {}").format(
+                        sql.SQL(CRON_FUNCTIONS), ident
+                    )
+                )
+        with extra_database(server, owner=role) as name:
+            dsn = make_conninfo(server.dsn_for(name), user=role, password=password)
+            yield dsn, name, role
+    finally:
+        with connect(server.dsn_for(server.cron_database)) as c:
+            c.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+        with connect(server.admin_dsn) as admin:
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(ident))
+            admin.execute(sql.SQL("DROP ROLE {}").format(ident))
+
+
+def migration_count() -> int:
+    folder = Path(__file__).resolve().parent.parent / "migrations"
+    return len(
+        {
+            p.name.removesuffix(".sql").removesuffix(".py")
+            for p in folder.iterdir()
+            if p.suffix in {".sql", ".py"} and not p.name.endswith(".rollback.sql")
+        }
+    )
+
+
+@pytest.fixture
+def app(server: Any, conn: Conn) -> Iterator[Conn]:
+    """`conn` (the migrated `db`, no job yet); its jobs are removed before `db` is dropped."""
+    name = current_db(conn)
+    assert cron_jobs(server, name) == []
+    yield conn
+    drop_jobs(server, name)
+
+
+@pytest.fixture
+def fresh(server: Any, fresh_db: str) -> Iterator[str]:
+    with connect(fresh_db) as c:
+        name = current_db(c)
+    yield fresh_db
+    drop_jobs(server, name)
+
+
+# --------------------------------------------------------------------------- default set-up
+
+
+def test_migrating_registers_the_job(server: Any, fresh: str) -> None:
+    with connect(fresh) as c:
+        name = current_db(c)
+    pyrelease.migrate(fresh)
+
+    jobs = cron_jobs(server, name)
+    assert [j[1:] for j in jobs] == [
+        (f"{JOB}:{name}", EVERY_5, COMMAND, name, True),
+        (
+            f"{JOB}-purge:{name}",
+            cron.PURGE_SCHEDULE,
+            jobs[1][3],
+            server.cron_database,
+            True,
+        ),
+    ]
+    assert "DELETE FROM cron.job_run_details" in jobs[1][3]
+    assert "interval '30 days'" in jobs[1][3]
+
+    with connect(fresh) as c:
+        found = cron.job(c)
+    assert found == cron.Job(
+        jobid=jobs[0][0],
+        name=f"{JOB}:{name}",
+        schedule=EVERY_5,
+        command=COMMAND,
+        database=name,
+        active=True,
+        cron_database=server.cron_database,
+    )
+
+
+def test_rescheduling_and_remigrating_never_duplicate(server: Any, fresh: str) -> None:
+    with connect(fresh) as c:
+        name = current_db(c)
+    pyrelease.migrate(fresh)
+    first = cron_jobs(server, name)
+
+    with connect(fresh) as c:
+        assert cron.schedule(c).jobid == first[0][0]
+        assert cron.schedule(c).jobid == first[0][0]
+    assert pyrelease.migrate(fresh) == []
+    assert cron_jobs(server, name) == first
+
+    # 0003 rolled back (with what follows it) and applied again: still one job
+    with connect(fresh) as c:
+        ids = [r[0] for r in c.execute("SELECT migration_id FROM _yoyo_migration").fetchall()]
+    pyrelease.rollback(fresh, steps=len([i for i in ids if i >= "0003.release-job"]))
+    assert cron_jobs(server, name) == []
+    pyrelease.migrate(fresh)
+    assert [j[1:] for j in cron_jobs(server, name)] == [j[1:] for j in first]
+
+
+def test_schedule_twice_is_one_job(server: Any, app: Conn) -> None:
+    name = current_db(app)
+    one = cron.schedule(app)
+    two = cron.schedule(app)
+    assert one == two
+    assert [j[1] for j in cron_jobs(server, name)] == job_names(name)
+
+
+def test_schedule_reactivates_a_paused_job_and_applies_a_new_schedule(
+    server: Any, app: Conn
+) -> None:
+    name = current_db(app)
+    job = cron.schedule(app)
+    with connect(server.dsn_for(server.cron_database)) as c:
+        c.execute("SELECT cron.alter_job(%s, active := false)", (job.jobid,))
+    assert release_job(server, name)[5] is False
+    assert cron.job(app) == replace(job, active=False)
+
+    again = cron.schedule(app)
+    assert again == job
+    assert release_job(server, name)[5] is True
+
+    with connect(server.dsn_for(server.cron_database)) as c:
+        c.execute("SELECT cron.alter_job(%s, active := false)", (job.jobid,))
+    changed = cron.schedule(app, cron="*/7 * * * *")
+    assert changed.jobid == job.jobid
+    assert (changed.schedule, changed.active) == ("*/7 * * * *", True)
+    assert release_job(server, name)[2:] == ("*/7 * * * *", COMMAND, name, True)
+    assert len(cron_jobs(server, name)) == 2
+
+
+def test_schedule_repoints_a_job_that_runs_elsewhere(server: Any, app: Conn) -> None:
+    name = current_db(app)
+    job = cron.schedule(app)
+    with connect(server.dsn_for(server.cron_database)) as c:
+        c.execute(
+            "SELECT cron.alter_job(%s, command := 'SELECT 1', database := %s)",
+            (job.jobid, server.cron_database),
+        )
+    assert cron.schedule(app) == job
+    assert release_job(server, name)[2:] == (EVERY_5, COMMAND, name, True)
+
+
+def test_retention_goes_into_the_command(server: Any, app: Conn) -> None:
+    name = current_db(app)
+    job = cron.schedule(app, retention="7 days")
+    assert job.command == "CALL real_estate.run_release_job(p_retention => '7 days')"
+    purge = [j for j in cron_jobs(server, name) if j[1] == f"{JOB}-purge:{name}"]
+    assert len(purge) == 1
+    assert "interval '7 days'" in purge[0][3]
+
+    # both commands are valid SQL that runs
+    app.execute(job.command)
+    with connect(server.dsn_for(server.cron_database)) as c:
+        c.execute(purge[0][3])
+    assert scalar(app, "SELECT count(*) FROM real_estate.release_run WHERE source = 'pg_cron'")
+
+    assert cron.schedule(app, retention="720 hours").command == (
+        "CALL real_estate.run_release_job(p_retention => '720:00:00')"
+    )
+    assert cron.schedule(app, retention="30 days").command == COMMAND
+    assert cron.schedule(app).command == COMMAND
+
+
+@pytest.mark.parametrize("retention", ["banana", "-1 day", "0", ""])
+def test_bad_retention_is_rejected_and_changes_nothing(
+    server: Any, app: Conn, retention: str
+) -> None:
+    name = current_db(app)
+    cron.schedule(app)
+    before = cron_jobs(server, name)
+    with pytest.raises(InvalidArgument, match="retention"):
+        cron.schedule(app, retention=retention)
+    assert cron_jobs(server, name) == before
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_invalid_cron_expression_is_rejected_and_changes_nothing(
+    server: Any, app: Conn, existing: bool
+) -> None:
+    name = current_db(app)
+    if existing:
+        cron.schedule(app)
+    before = cron_jobs(server, name)
+    with pytest.raises(InvalidArgument, match="invalid cron expression 'every day'"):
+        cron.schedule(app, cron="every day")
+    assert cron_jobs(server, name) == before
+
+
+def test_two_databases_each_keep_their_own_job(server: Any, app: Conn, fresh: str) -> None:
+    a = current_db(app)
+    with connect(fresh) as c:
+        b = current_db(c)
+    cron.schedule(app)
+    pyrelease.migrate(fresh)
+    jobs_a, jobs_b = cron_jobs(server, a), cron_jobs(server, b)
+    assert [j[1] for j in jobs_a] == job_names(a)
+    assert [j[1] for j in jobs_b] == job_names(b)
+    assert release_job(server, a)[4] == a
+    assert release_job(server, b)[4] == b
+
+    assert cron.unschedule(app) is True
+    assert cron_jobs(server, a) == []
+    assert cron_jobs(server, b) == jobs_b
+    assert cron.unschedule(app) is False
+
+    cron.schedule(app)
+    jobs_a = cron_jobs(server, a)
+    pyrelease.rollback(fresh, steps="all")  # removes b's job, and only it
+    assert cron_jobs(server, b) == []
+    assert cron_jobs(server, a) == jobs_a
+
+
+@pytest.mark.parametrize("odd_name", [False, True], ids=["plain name", "odd name"])
+def test_purge_job_trims_only_this_databases_old_run_history(server: Any, odd_name: bool) -> None:
+    # quotes, comma, braces, backslash; short enough (<= 28 bytes) for pg_cron's job names
+    name = f'p_{uuid.uuid4().hex[:6]} "Odd", it\'s {{x}}\\' if odd_name else None
+    with extra_database(server, name) as name:
+        dsn = make_conninfo(server.admin_dsn, dbname=name)
+        pyrelease.migrate(dsn)
+        try:
+            jobs = cron_jobs(server, name)
+            assert [(j[1], j[4]) for j in jobs] == [
+                (f"{JOB}:{name}", name),
+                (f"{JOB}-purge:{name}", server.cron_database),
+            ]
+            release_id, purge_command = jobs[0][0], jobs[1][3]
+            other_id = -int(uuid.uuid4().int % 1_000_000) - 1  # some other job's history
+            with connect(server.dsn_for(server.cron_database)) as c:
+                c.execute(
+                    "INSERT INTO cron.job_run_details (jobid, status, start_time)"
+                    " VALUES (%(mine)s, 'succeeded', now() - interval '40 days'),"
+                    " (%(mine)s, 'succeeded', now() - interval '1 day'),"
+                    " (%(other)s, 'succeeded', now() - interval '40 days')",
+                    {"mine": release_id, "other": other_id},
+                )
+                try:
+                    c.execute(purge_command)
+                    left = c.execute(
+                        "SELECT jobid, now() - start_time > interval '30 days'"
+                        " FROM cron.job_run_details WHERE jobid IN (%s, %s) ORDER BY 1 DESC, 2",
+                        (release_id, other_id),
+                    ).fetchall()
+                finally:
+                    c.execute(
+                        "DELETE FROM cron.job_run_details WHERE jobid IN (%s, %s)",
+                        (release_id, other_id),
+                    )
+            assert left == [(release_id, False), (other_id, True)]
+        finally:
+            pyrelease.rollback(dsn, steps="all")
+        assert cron_jobs(server, name) == []
+
+
+def test_long_database_names_each_keep_their_own_job(server: Any) -> None:
+    prefix = f"pyrelease_t_long_{uuid.uuid4().hex[:8]}_xxxxxxxxxxxx"  # 38 characters
+    with (
+        extra_database(server, f"{prefix}_one") as one,
+        extra_database(server, f"{prefix}_two") as two,
+    ):
+        try:
+            pyrelease.migrate(server.dsn_for(one))
+            pyrelease.migrate(server.dsn_for(two))
+            with connect(server.dsn_for(one)) as c1, connect(server.dsn_for(two)) as c2:
+                job_one, job_two = cron.job(c1), cron.job(c2)
+            assert job_one is not None
+            assert job_two is not None
+            assert job_one.database == one
+            assert job_two.database == two
+            assert job_one.jobid != job_two.jobid
+        finally:
+            for name in (one, two):
+                pyrelease.rollback(server.dsn_for(name), steps="all")
+
+
+def test_owner_role_with_pg_cron_grants_and_pg_read_all_settings_owns_the_job(
+    server: Any,
+) -> None:
+    with owner_database(server, read_settings=True, cron_grants=True) as (dsn, name, role):
+        try:
+            assert len(pyrelease.migrate(dsn)) == migration_count()
+            with connect(server.dsn_for(server.cron_database)) as c:
+                owners = c.execute(
+                    "SELECT jobname::text, username FROM cron.job"
+                    " WHERE jobname = ANY (%s::name[]) ORDER BY jobid",
+                    (job_names(name),),
+                ).fetchall()
+            assert owners == [(n, role) for n in job_names(name)]
+        finally:
+            pyrelease.rollback(dsn, steps="all")
+        assert cron_jobs(server, name) == []
+
+
+def test_non_superuser_owner_with_pg_cron_grants_can_migrate(server: Any) -> None:
+    with owner_database(server, read_settings=False, cron_grants=True) as (dsn, name, _):
+        try:
+            assert len(pyrelease.migrate(dsn)) == migration_count()
+            assert [j[1] for j in cron_jobs(server, name)] == job_names(name)
+        finally:
+            pyrelease.rollback(dsn, steps="all")
+
+
+def test_pg_cron_permission_error_is_not_an_invalid_cron_expression(server: Any) -> None:
+    with owner_database(server, read_settings=True, cron_grants=False) as (dsn, _, _):
+        pyrelease.migrate(dsn)
+        try:
+            error: PyreleaseError | None = None
+            with connect(dsn) as c:
+                try:
+                    cron.schedule(c)
+                except PyreleaseError as exc:
+                    error = exc
+            assert isinstance(error, ScheduleError), repr(error)
+            assert "invalid cron expression" not in str(error)
+            assert "permission denied" in str(error)
+        finally:
+            pyrelease.rollback(dsn, steps="all")
+
+
+# --------------------------------------------------------------------------- pg_cron in the app db
+
+
+def test_cron_in_the_application_database(server_cron_in_app: Any) -> None:
+    server = server_cron_in_app
+    dsn = server.dsn_for(APP_DB)
+    pyrelease.rollback(dsn, steps="all")  # start from a clean database
+    try:
+        pyrelease.migrate(dsn)
+        with connect(dsn) as c:
+            jobs = c.execute(
+                "SELECT jobid, jobname::text, schedule, command, database, active FROM cron.job"
+                " WHERE jobname LIKE %s ORDER BY jobid",
+                (f"{JOB}%",),
+            ).fetchall()
+            assert [j[1:] for j in jobs] == [(JOB, EVERY_5, COMMAND, APP_DB, True)]
+            found = cron.job(c)
+            assert found is not None
+            assert (found.name, found.cron_database, found.database) == (JOB, APP_DB, APP_DB)
+            assert cron.schedule(c) == found
+            c.execute("SELECT cron.alter_job(%s, active := false)", (found.jobid,))
+            assert cron.schedule(c, cron="*/9 * * * *", retention="7 days") == replace(
+                found,
+                schedule="*/9 * * * *",
+                command="CALL real_estate.run_release_job(p_retention => '7 days')",
+            )
+            count = scalar(c, "SELECT count(*) FROM cron.job WHERE jobname LIKE %s", (f"{JOB}%",))
+            assert count == 1
+    finally:
+        pyrelease.rollback(dsn, steps="all")
+    with connect(dsn) as c:
+        assert scalar(c, "SELECT count(*) FROM cron.job WHERE jobname LIKE %s", (f"{JOB}%",)) == 0
+        assert scalar(c, "SELECT to_regnamespace('real_estate')") is None
+
+
+def test_other_database_on_a_server_whose_cron_lives_in_the_app_database(
+    server_cron_in_app: Any,
+) -> None:
+    server = server_cron_in_app
+    with extra_database(server) as name:
+        pyrelease.migrate(server.dsn_for(name))
+        jobs = cron_jobs(server, name)
+        assert [(j[1], j[4]) for j in jobs] == [
+            (f"{JOB}:{name}", name),
+            (f"{JOB}-purge:{name}", server.cron_database),
+        ]
+        pyrelease.rollback(server.dsn_for(name), steps="all")
+        assert cron_jobs(server, name) == []
+
+
+# --------------------------------------------------------------------------- without pg_cron
+
+PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
+
+
+@dataclass(frozen=True)
+class Cluster:
+    port: int
+    variant: str
+
+    @property
+    def admin_dsn(self) -> str:
+        return self.dsn_for("postgres")
+
+    def dsn_for(self, dbname: str) -> str:
+        return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname} connect_timeout=10"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_server_user(args: list[str]) -> subprocess.CompletedProcess[str]:
+    if os.geteuid() == 0:
+        args = ["runuser", "-u", "postgres", "--", *args]
+    return subprocess.run(args, cwd="/", capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module", params=["pg_cron not loaded", "pg_cron extension missing"])
+def cluster_without_pg_cron(request: pytest.FixtureRequest) -> Iterator[Cluster]:
+    """A throwaway PostgreSQL cluster where pg_cron is not usable."""
+    if not (PG_BINDIR / "initdb").exists():
+        pytest.skip(f"no PostgreSQL binaries in {PG_BINDIR}")
+    variant = str(request.param)
+    base = Path(tempfile.mkdtemp(prefix="pyrelease-nocron-", dir="/tmp"))
+    base.chmod(0o755)
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+    data = base / "data"
+    port = _free_port()
+    try:
+        done = _as_server_user(
+            [
+                str(PG_BINDIR / "initdb"),
+                *("-D", str(data), "-U", "postgres", "--auth=trust"),
+                *("--no-sync", "--encoding=UTF8", "--no-locale"),
+            ]
+        )
+        assert done.returncode == 0, done.stderr
+        settings = [
+            f"port = {port}",
+            "listen_addresses = '127.0.0.1'",
+            f"unix_socket_directories = '{base}'",
+            "fsync = off",
+        ]
+        if variant == "pg_cron extension missing":
+            settings += ["shared_preload_libraries = 'pg_cron'", "cron.database_name = 'postgres'"]
+        conf = data / "postgresql.conf"
+        conf.write_text(conf.read_text() + "\n" + "\n".join(settings) + "\n")
+        done = _as_server_user(
+            [
+                str(PG_BINDIR / "pg_ctl"),
+                *("-D", str(data), "-l", str(base / "log"), "-w", "-t", "60", "start"),
+            ]
+        )
+        assert done.returncode == 0, (base / "log").read_text()
+        cluster = Cluster(port=port, variant=variant)
+        with connect(cluster.admin_dsn) as c:
+            c.execute("CREATE DATABASE pyrelease_nocron")
+        yield cluster
+    finally:
+        _as_server_user([str(PG_BINDIR / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"])
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_without_pg_cron_migrate_warns_once_and_succeeds(
+    cluster_without_pg_cron: Cluster, caplog: pytest.LogCaptureFixture
+) -> None:
+    dsn = cluster_without_pg_cron.dsn_for("pyrelease_nocron")
+    caplog.set_level(logging.INFO, logger="pyrelease")
+    try:
+        ids = pyrelease.migrate(dsn)
+        assert "0003.release-job" in ids
+        warnings = [
+            r for r in caplog.records if r.name == "pyrelease" and r.levelno >= logging.WARNING
+        ]
+        assert len(warnings) == 1, [r.getMessage() for r in warnings]
+        message = warnings[0].getMessage()
+        assert NO_SCHEDULE in message
+        assert "\n" not in message
+        assert "pyrelease schedule" in message
+
+        with connect(dsn) as c:
+            assert cron.cron_setup(c) is None
+            assert cron.job(c) is None
+            with pytest.raises(ScheduleError, match=NO_SCHEDULE):
+                cron.schedule(c)
+            with pytest.raises(ScheduleError, match=NO_SCHEDULE):
+                cron.unschedule(c)
+    finally:
+        assert pyrelease.rollback(dsn, steps="all")
+    with connect(dsn) as c:
+        assert scalar(c, "SELECT to_regnamespace('real_estate')") is None
+
+
+def test_without_pg_cron_cli_schedule_fails_with_one_line(
+    cluster_without_pg_cron: Cluster, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dsn = cluster_without_pg_cron.dsn_for("pyrelease_nocron")
+    pyrelease.migrate(dsn)
+    try:
+        capsys.readouterr()
+        assert main(["--dsn", dsn, "schedule"]) == 1
+        out, err = capsys.readouterr()
+        assert out == ""
+        lines = err.splitlines()
+        assert len(lines) == 1, err
+        assert lines[0].startswith("pyrelease: error: pg_cron is not available")
+        assert NO_SCHEDULE in lines[0]
+
+        assert main(["--dsn", dsn, "status"]) == 0
+        out, _ = capsys.readouterr()
+        assert "schedule: none" in out
+    finally:
+        pyrelease.rollback(dsn, steps="all")
+
+
+# --------------------------------------------------------------------------- schedule_interval
+
+
+@pytest.mark.parametrize(
+    ("expr", "gap"),
+    [
+        ("*/5 * * * *", timedelta(minutes=5)),
+        ("* * * * *", timedelta(minutes=1)),
+        ("0 3 * * *", timedelta(days=1)),
+        ("0,30 * * * *", timedelta(minutes=30)),
+        ("*/10 9-17 * * *", timedelta(hours=15, minutes=10)),
+        ("0 * * * 1-5", timedelta(days=7)),
+        ("0 0 1 * *", timedelta(days=31)),
+    ],
+)
+def test_schedule_interval(expr: str, gap: timedelta) -> None:
+    assert cron.schedule_interval(expr) == gap
+
+
+@pytest.mark.parametrize("expr", ["every day", "61 * * * *", "* 24 * * *", "*/0 * * * *"])
+def test_schedule_interval_rejects_invalid_expressions(expr: str) -> None:
+    with pytest.raises(InvalidArgument):
+        cron.schedule_interval(expr)
+
+
+def test_schedule_interval_understands_pg_cron_macros() -> None:
+    assert cron.schedule_interval("@hourly") == timedelta(hours=1)
+    assert cron.schedule_interval("@daily") == timedelta(days=1)
+
+
+# --------------------------------------------------------------------------- AC 2.4.1
+
+
+@pytest.mark.slow
+def test_ac_2_4_1_scheduled_job_runs_and_is_logged(server: Any, app: Conn) -> None:
+    workspace = make_workspace(app)
+    project = make_project(app, workspace)
+    expired_at = scalar(app, "SELECT now() - interval '1 minute'")
+    [prop] = make_properties(app, workspace, project, 1, "RESERVED", reserved_until=expired_at)
+    job = cron.schedule(app, cron="* * * * *")
+
+    with connect(server.dsn_for(server.cron_database)) as cron_conn:
+        deadline = time.monotonic() + 75
+        status = run_status = logged = None
+        while time.monotonic() < deadline:
+            status = scalar(app, "SELECT status FROM real_estate.property WHERE id = %s", (prop,))
+            row = cron_conn.execute(
+                "SELECT status FROM cron.job_run_details WHERE jobid = %s"
+                " ORDER BY start_time DESC LIMIT 1",
+                (job.jobid,),
+            ).fetchone()
+            run_status = row[0] if row else None
+            logged = app.execute(
+                "SELECT released, failed, error FROM real_estate.release_run"
+                " WHERE source = 'pg_cron' AND finished_at IS NOT NULL AND released >= 1"
+            ).fetchall()
+            if status == "AVAILABLE" and run_status == "succeeded" and logged:
+                break
+            time.sleep(1)
+
+    assert status == "AVAILABLE"
+    assert run_status == "succeeded"
+    assert logged == [(1, 0, None)]
+    assert scalar(app, "SELECT available_plots FROM real_estate.project WHERE id = %s", (project,))
+    event = app.execute(
+        "SELECT e.reserved_until FROM real_estate.release_event AS e"
+        " JOIN real_estate.release_run AS r ON r.id = e.run_id"
+        " WHERE e.property_id = %s AND r.source = 'pg_cron'",
+        (prop,),
+    ).fetchall()
+    assert event == [(expired_at,)]

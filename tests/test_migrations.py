@@ -1,0 +1,760 @@
+"""The migrations: apply, re-apply, roll back, concurrency, failure, drift against plpgsql/,
+privileges, the yoyo command line, and the wheel that ships the SQL."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import uuid
+import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import psycopg
+import pytest
+from factories import make_properties, make_workspace
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+import pyrelease
+from pyrelease import MigrationError
+
+REPO = Path(__file__).resolve().parent.parent
+MIGRATIONS = REPO / "migrations"
+PLPGSQL = REPO / "plpgsql"
+SCHEMA = "real_estate"
+JOB = "release-expired-reservations"
+YOYO_TABLES = {"_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock"}
+
+Conn = psycopg.Connection[Any]
+Snapshot = dict[str, list[tuple[Any, ...]]]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def migration_ids() -> list[str]:
+    """The ids of the repository's migrations, in the order they apply (names sort that way)."""
+    ids = {
+        p.name.removesuffix(".sql").removesuffix(".py")
+        for p in MIGRATIONS.iterdir()
+        if p.suffix in {".sql", ".py"} and not p.name.endswith(".rollback.sql")
+    }
+    return sorted(ids)
+
+
+def plpgsql_files() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(PLPGSQL.glob("*.sql"))}
+
+
+def connect(dsn: str) -> Conn:
+    return psycopg.connect(dsn, autocommit=True)
+
+
+def dbname_of(dsn: str) -> str:
+    with connect(dsn) as conn:
+        row = conn.execute("SELECT current_database()").fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def applied(dsn: str) -> list[str]:
+    with connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT migration_id FROM public._yoyo_migration ORDER BY applied_at_utc, migration_id"
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+def job_names(dbname: str) -> list[str]:
+    return [f"{JOB}:{dbname}", f"{JOB}-purge:{dbname}"]
+
+
+def cron_jobs(server: Any, dbname: str) -> list[tuple[Any, ...]]:
+    """Every pg_cron job (in the server's cron database) that belongs to `dbname`."""
+    with connect(server.dsn_for(server.cron_database)) as conn:
+        return conn.execute(
+            "SELECT jobname::text, schedule, command, database, active FROM cron.job"
+            " WHERE (database = %s AND database <> %s) OR jobname::text = ANY (%s)"
+            " ORDER BY jobid",
+            (dbname, server.cron_database, job_names(dbname)),
+        ).fetchall()
+
+
+def drop_jobs(server: Any, dbname: str) -> None:
+    """Unschedule every job of `dbname` (never leave a job pointing at a dropped database)."""
+    with connect(server.dsn_for(server.cron_database)) as conn:
+        conn.execute(
+            "SELECT cron.unschedule(jobid) FROM cron.job"
+            " WHERE (database = %s AND database <> %s) OR jobname::text = ANY (%s)",
+            (dbname, server.cron_database, job_names(dbname)),
+        )
+
+
+@contextmanager
+def extra_database(server: Any, tag: str) -> Iterator[str]:
+    """A new empty database on `server` (name yielded), dropped with its jobs afterwards."""
+    name = f"pyrelease_t_{tag}_{uuid.uuid4().hex[:8]}"
+    with connect(server.admin_dsn) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        drop_jobs(server, name)
+        with connect(server.admin_dsn) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+SNAPSHOT_QUERIES: dict[str, str] = {
+    "schema": """
+        SELECT n.nspname, n.nspacl::text, obj_description(n.oid, 'pg_namespace')
+          FROM pg_namespace AS n WHERE n.nspname = %(s)s""",
+    "relations": """
+        SELECT c.relname, c.relkind, c.relacl::text, obj_description(c.oid, 'pg_class')
+          FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+         WHERE n.nspname = %(s)s ORDER BY 1""",
+    "columns": """
+        SELECT c.relname, a.attnum, a.attname, format_type(a.atttypid, a.atttypmod),
+               a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated,
+               a.attacl::text, col_description(c.oid, a.attnum)
+          FROM pg_attribute AS a
+          JOIN pg_class AS c ON c.oid = a.attrelid
+          JOIN pg_namespace AS n ON n.oid = c.relnamespace
+          LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+         WHERE n.nspname = %(s)s AND a.attnum > 0 AND NOT a.attisdropped
+         ORDER BY 1, 2""",
+    "constraints": """
+        SELECT co.conrelid::regclass::text, co.conname, co.contype, pg_get_constraintdef(co.oid),
+               obj_description(co.oid, 'pg_constraint')
+          FROM pg_constraint AS co JOIN pg_namespace AS n ON n.oid = co.connamespace
+         WHERE n.nspname = %(s)s ORDER BY 1, 2""",
+    "indexes": """
+        SELECT i.indexname, i.tablename, i.indexdef, x.indisvalid, x.indisready
+          FROM pg_indexes AS i
+          JOIN pg_class AS c ON c.relname = i.indexname
+          JOIN pg_namespace AS n ON n.oid = c.relnamespace AND n.nspname = i.schemaname
+          JOIN pg_index AS x ON x.indexrelid = c.oid
+         WHERE i.schemaname = %(s)s ORDER BY 1""",
+    "routines": """
+        SELECT p.oid::regprocedure::text, p.prokind, pg_get_functiondef(p.oid), p.proacl::text,
+               p.proconfig, p.prosecdef, obj_description(p.oid, 'pg_proc')
+          FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
+         WHERE n.nspname = %(s)s ORDER BY 1""",
+    "triggers": """
+        SELECT t.tgrelid::regclass::text, t.tgname, pg_get_triggerdef(t.oid), t.tgenabled
+          FROM pg_trigger AS t
+          JOIN pg_class AS c ON c.oid = t.tgrelid
+          JOIN pg_namespace AS n ON n.oid = c.relnamespace
+         WHERE n.nspname = %(s)s AND NOT t.tgisinternal ORDER BY 1, 2""",
+    "views": """
+        SELECT v.viewname, v.definition FROM pg_views AS v
+         WHERE v.schemaname = %(s)s ORDER BY 1""",
+    "types": """
+        SELECT t.typname, t.typtype FROM pg_type AS t
+          JOIN pg_namespace AS n ON n.oid = t.typnamespace
+         WHERE n.nspname = %(s)s AND t.typrelid = 0 AND t.typelem = 0 ORDER BY 1""",
+}
+
+
+def snapshot(dsn: str) -> Snapshot:
+    """Everything the migrations define in schema real_estate, as comparable rows."""
+    with connect(dsn) as conn:
+        return {
+            name: conn.execute(query, {"s": SCHEMA}).fetchall()
+            for name, query in SNAPSHOT_QUERIES.items()
+        }
+
+
+def user_objects(dsn: str) -> set[tuple[str, str]]:
+    """Every object of the database outside the system schemas, yoyo's own tables aside."""
+    system = "('pg_catalog', 'information_schema', 'pg_toast')"
+    with connect(dsn) as conn:
+        rows = conn.execute(
+            f"""
+            SELECT 'schema', n.nspname FROM pg_namespace AS n
+             WHERE n.nspname NOT IN {system} AND n.nspname <> 'public'
+               AND n.nspname !~ '^pg_(toast_)?temp_'
+            UNION ALL
+            SELECT 'schema acl', coalesce(n.nspacl::text, '') FROM pg_namespace AS n
+             WHERE n.nspname = 'public'
+            UNION ALL
+            SELECT 'relation', n.nspname || '.' || c.relname
+              FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+             WHERE n.nspname NOT IN {system} AND n.nspname !~ '^pg_(toast_)?temp_'
+            UNION ALL
+            SELECT 'routine', p.oid::regprocedure::text
+              FROM pg_proc AS p JOIN pg_namespace AS n ON n.oid = p.pronamespace
+             WHERE n.nspname NOT IN {system}
+            UNION ALL
+            SELECT 'type', n.nspname || '.' || t.typname
+              FROM pg_type AS t JOIN pg_namespace AS n ON n.oid = t.typnamespace
+             WHERE n.nspname NOT IN {system} AND t.typrelid = 0 AND t.typelem = 0
+            UNION ALL
+            SELECT 'event trigger', evtname FROM pg_event_trigger
+            UNION ALL
+            SELECT 'extension', extname FROM pg_extension
+            UNION ALL
+            SELECT 'default acl', defaclrole::regrole::text FROM pg_default_acl
+            UNION ALL
+            SELECT 'acl dependency', d.classid::regclass::text || ' -> ' || d.refobjid::regrole
+              FROM pg_shdepend AS d
+             WHERE d.dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+               AND d.deptype IN ('a', 'i', 'r')
+            """
+        ).fetchall()
+    yoyo = re.compile(r"^public\.(" + "|".join(sorted(YOYO_TABLES)) + r")(_pkey)?$")
+    return {(kind, name) for kind, name in rows if not (kind == "relation" and yoyo.match(name))}
+
+
+def schema_exists(dsn: str) -> bool:
+    with connect(dsn) as conn:
+        row = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (SCHEMA,)).fetchone()
+    assert row is not None
+    return bool(row[0])
+
+
+def routine_names(dsn: str) -> set[str]:
+    with connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT p.proname FROM pg_proc AS p WHERE p.pronamespace = to_regnamespace(%s)",
+            (SCHEMA,),
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def relation_names(dsn: str) -> set[str]:
+    with connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_class AS c WHERE c.relnamespace = to_regnamespace(%s)",
+            (SCHEMA,),
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def trigger_names(dsn: str) -> set[str]:
+    with connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT t.tgname FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid"
+            " WHERE c.relnamespace = to_regnamespace(%s) AND NOT t.tgisinternal",
+            (SCHEMA,),
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def yoyo_url(dsn: str) -> str:
+    """The libpq DSN as a yoyo URL; connection options travel as query arguments."""
+    params = {k: v for k, v in conninfo_to_dict(dsn).items() if v is not None}
+    dbname = str(params.pop("dbname"))
+    query = urlencode({k: str(v) for k, v in params.items()})
+    return f"postgresql+psycopg:///{quote(dbname, safe='')}" + (f"?{query}" if query else "")
+
+
+def yoyo_executable() -> str:
+    candidate = Path(sys.executable).parent / "yoyo"
+    return str(candidate) if candidate.exists() else "yoyo"
+
+
+@pytest.fixture
+def fresh(server: Any, fresh_db: str) -> Iterator[str]:
+    """fresh_db, whose pg_cron jobs are removed before it is dropped."""
+    name = dbname_of(fresh_db)
+    try:
+        yield fresh_db
+    finally:
+        drop_jobs(server, name)
+
+
+# --------------------------------------------------------------------------- apply / re-apply
+
+
+def test_migrate_applies_every_migration_in_order(server: Any, fresh: str) -> None:
+    expected = migration_ids()
+    assert expected[:3] == ["0001.schema", "0002.functions", "0003.release-job"]
+
+    assert pyrelease.migrate(fresh) == expected
+
+    assert applied(fresh) == expected
+    assert schema_exists(fresh)
+    assert set(plpgsql_files()) <= routine_names(fresh)
+
+
+def test_reapply_is_a_noop(fresh: str) -> None:
+    pyrelease.migrate(fresh)
+    before = snapshot(fresh)
+    objects = user_objects(fresh)
+
+    assert pyrelease.migrate(fresh) == []
+
+    assert snapshot(fresh) == before
+    assert user_objects(fresh) == objects
+    assert applied(fresh) == migration_ids()
+
+
+def test_rollback_all_removes_everything_and_reapply_is_identical(server: Any, fresh: str) -> None:
+    name = dbname_of(fresh)
+    pristine = user_objects(fresh)
+    ids = migration_ids()
+
+    assert pyrelease.migrate(fresh) == ids
+    first = snapshot(fresh)
+    assert first["relations"], "the snapshot must see the schema"
+    assert cron_jobs(server, name), "migrating registers the job"
+
+    assert pyrelease.rollback(fresh, steps="all") == list(reversed(ids))
+
+    assert not schema_exists(fresh)
+    assert cron_jobs(server, name) == []
+    assert applied(fresh) == []
+    assert user_objects(fresh) == pristine
+
+    assert pyrelease.migrate(fresh) == ids
+    assert snapshot(fresh) == first
+    assert len(cron_jobs(server, name)) == 2  # the release job and its purge job
+
+    assert pyrelease.rollback(fresh, steps="all") == list(reversed(ids))
+    assert cron_jobs(server, name) == []
+
+
+def test_rollback_nothing_applied_returns_empty(fresh: str) -> None:
+    assert pyrelease.rollback(fresh, steps="all") == []
+    assert pyrelease.rollback(fresh, steps=1) == []
+
+
+@pytest.mark.parametrize("steps", [0, -1, True, "1", 1.0, None])
+def test_rollback_rejects_bad_steps(fresh: str, steps: Any) -> None:
+    pyrelease.migrate(fresh)
+    with pytest.raises(MigrationError, match="steps must be a positive integer"):
+        pyrelease.rollback(fresh, steps=steps)
+    assert applied(fresh) == migration_ids()
+    pyrelease.rollback(fresh, steps="all")
+
+
+def test_rollback_one_step_at_a_time(server: Any, fresh: str) -> None:
+    """Each step undoes exactly its own migration: the index (0004), the job (0003), the
+    functions and triggers (0002), the schema (0001)."""
+    name = dbname_of(fresh)
+    ids = migration_ids()
+    pyrelease.migrate(fresh)
+    tables = {"workspace", "project", "property", "release_run", "release_event"}
+
+    for position in range(len(ids) - 1, -1, -1):
+        mid = ids[position]
+        routines_before = routine_names(fresh)
+        jobs_before = cron_jobs(server, name)
+
+        assert pyrelease.rollback(fresh, steps=1) == [mid]
+        assert applied(fresh) == ids[:position]
+
+        if mid == "0005.roles":
+            assert routine_names(fresh) == routines_before - {"check_invariants"}
+            assert cron_jobs(server, name) == jobs_before
+        elif mid == "0004.property-reserved-until-idx":
+            assert "property_reserved_until_idx" not in relation_names(fresh)
+            assert tables <= relation_names(fresh)
+            assert routine_names(fresh) == routines_before
+            assert cron_jobs(server, name) == jobs_before
+        elif mid == "0003.release-job":
+            assert jobs_before, "the job existed before its migration was rolled back"
+            assert cron_jobs(server, name) == []
+            assert routine_names(fresh) == routines_before  # only the job went
+            assert trigger_names(fresh)
+        elif mid == "0002.functions":
+            assert routine_names(fresh) == set()
+            assert trigger_names(fresh) == set()
+            assert tables <= relation_names(fresh)
+        elif mid == "0001.schema":
+            assert not schema_exists(fresh)
+
+    assert pyrelease.rollback(fresh, steps=1) == []
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_concurrent_installs_apply_the_schema_once(server: Any, fresh: str) -> None:
+    name = dbname_of(fresh)
+    barrier = threading.Barrier(2)
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+
+    def install() -> None:
+        barrier.wait()
+        try:
+            results.append(pyrelease.migrate(fresh))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=install) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+    assert errors == []
+    assert sorted(results, key=len) == [[], migration_ids()]
+    assert applied(fresh) == migration_ids()
+    with connect(fresh) as conn:
+        log = conn.execute(
+            "SELECT migration_id, count(*) FROM public._yoyo_log"
+            " WHERE operation = 'apply' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+        locks = conn.execute("SELECT count(*) FROM public.yoyo_lock").fetchone()
+    assert log == [(mid, 1) for mid in migration_ids()]
+    assert locks == (0,)
+    assert len(cron_jobs(server, name)) == 2
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_failing_first_migration_leaves_nothing(server: Any, fresh: str) -> None:
+    name = dbname_of(fresh)
+    with connect(fresh) as conn:
+        conn.execute("CREATE SCHEMA real_estate")
+
+    with pytest.raises(MigrationError) as info:
+        pyrelease.migrate(fresh)
+
+    message = str(info.value)
+    assert "\n" not in message
+    assert 'schema "real_estate" already exists' in message
+    assert applied(fresh) == []
+    assert relation_names(fresh) == set()
+    assert cron_jobs(server, name) == []
+    with connect(fresh) as conn:
+        assert conn.execute("SELECT count(*) FROM public.yoyo_lock").fetchone() == (0,)
+        conn.execute("DROP SCHEMA real_estate")
+
+    assert pyrelease.migrate(fresh) == migration_ids()  # the lock was released
+    pyrelease.rollback(fresh, steps="all")
+
+
+def test_migration_failing_half_way_keeps_nothing_of_itself(server: Any, fresh: str) -> None:
+    """0002 fails at its first CREATE TRIGGER, after it created its functions: none stays,
+    0001 stays applied, and migrating again once the obstacle is gone finishes the job."""
+    name = dbname_of(fresh)
+    with connect(fresh) as conn:
+        conn.execute(
+            """
+            CREATE FUNCTION public.pyrelease_test_refuse() RETURNS event_trigger
+            LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'test refuses CREATE TRIGGER'; END $$
+            """
+        )
+        conn.execute(
+            "CREATE EVENT TRIGGER pyrelease_test_refuse ON ddl_command_start"
+            " WHEN TAG IN ('CREATE TRIGGER') EXECUTE FUNCTION public.pyrelease_test_refuse()"
+        )
+    try:
+        with pytest.raises(MigrationError, match="test refuses CREATE TRIGGER") as info:
+            pyrelease.migrate(fresh)
+        assert "\n" not in str(info.value)
+        assert applied(fresh) == ["0001.schema"]
+        assert routine_names(fresh) == set()
+        assert trigger_names(fresh) == set()
+        assert cron_jobs(server, name) == []
+    finally:
+        with connect(fresh) as conn:
+            conn.execute("DROP EVENT TRIGGER pyrelease_test_refuse")
+            conn.execute("DROP FUNCTION public.pyrelease_test_refuse()")
+
+    assert pyrelease.migrate(fresh) == migration_ids()[1:]
+    assert set(plpgsql_files()) == routine_names(fresh)
+    pyrelease.rollback(fresh, steps="all")
+
+
+INDEX_MIGRATION = "0004.property-reserved-until-idx"
+
+
+def test_failed_concurrent_index_build_is_repaired_by_the_next_migrate(fresh: str) -> None:
+    """0004 is not transactional: a build cancelled half-way leaves an INVALID index and the
+    migration unapplied; the next migrate drops it and builds a valid one."""
+    ids = migration_ids()
+    if INDEX_MIGRATION not in ids:
+        pytest.skip(f"no migration {INDEX_MIGRATION}")
+    pyrelease.migrate(fresh)
+    pyrelease.rollback(fresh, steps=len(ids) - ids.index(INDEX_MIGRATION))
+    assert applied(fresh) == ids[: ids.index(INDEX_MIGRATION)]
+
+    with connect(fresh) as conn:
+        workspace = make_workspace(conn)
+    blocker = psycopg.connect(fresh)  # an open transaction that wrote to property
+    try:
+        make_properties(blocker, workspace, None, 1)
+        timeout_dsn = psycopg.conninfo.make_conninfo(fresh, options="-c statement_timeout=1000")
+        with pytest.raises(MigrationError, match="statement timeout"):
+            pyrelease.migrate(timeout_dsn)
+    finally:
+        blocker.rollback()
+        blocker.close()
+
+    assert INDEX_MIGRATION not in applied(fresh)
+    with connect(fresh) as conn:
+        left = conn.execute(
+            "SELECT indisvalid FROM pg_index"
+            " WHERE indexrelid = to_regclass('real_estate.property_reserved_until_idx')"
+        ).fetchall()
+    assert left in ([(False,)], []), left
+
+    assert pyrelease.migrate(fresh) == ids[ids.index(INDEX_MIGRATION) :]
+    with connect(fresh) as conn:
+        row = conn.execute(
+            "SELECT indisvalid, pg_get_expr(indpred, indrelid) FROM pg_index"
+            " WHERE indexrelid = 'real_estate.property_reserved_until_idx'::regclass"
+        ).fetchone()
+    assert row == (True, "(status = 'RESERVED'::text)")
+    pyrelease.rollback(fresh, steps="all")
+
+
+# --------------------------------------------------------------------------- drift / catalog
+
+
+def test_migrated_database_defines_exactly_what_plpgsql_defines(conn: Conn) -> None:
+    files = plpgsql_files()
+    query = (
+        "SELECT p.oid::regprocedure::text, p.proname, pg_get_functiondef(p.oid)"
+        " FROM pg_proc AS p WHERE p.pronamespace = 'real_estate'::regnamespace"
+    )
+    before = {sig: (name, definition) for sig, name, definition in conn.execute(query).fetchall()}
+
+    assert sorted(name for name, _ in before.values()) == sorted(files), (
+        "one routine per plpgsql/ file, named after it"
+    )
+
+    for path in files.values():
+        conn.execute(path.read_text(encoding="utf-8"))
+
+    after = {sig: (name, definition) for sig, name, definition in conn.execute(query).fetchall()}
+    assert after.keys() == before.keys(), "a plpgsql/ file defines another signature"
+    drifted = sorted(before[sig][0] for sig in before if before[sig] != after[sig])
+    assert drifted == [], f"the migrations and plpgsql/ disagree on: {drifted}"
+
+
+def test_plpgsql_files_document_one_routine_named_after_the_file() -> None:
+    files = plpgsql_files()
+    assert files, "plpgsql/ holds the functions"
+    create = re.compile(
+        r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE)\s+real_estate\.(\w+)\s*\(",
+        re.IGNORECASE | re.MULTILINE,
+    )
+    for stem, path in files.items():
+        text = path.read_text(encoding="utf-8")
+        first = text.splitlines()[0]
+        assert first.startswith(f"-- real_estate.{stem}("), f"{path.name}: {first!r}"
+        assert [m.group(2) for m in create.finditer(text)] == [stem], path.name
+
+
+def test_in_parameters_are_prefixed_p(conn: Conn) -> None:
+    rows = conn.execute(
+        "SELECT p.proname, p.proargnames, p.proargmodes::text[], p.pronargs"
+        " FROM pg_proc AS p WHERE p.pronamespace = 'real_estate'::regnamespace"
+    ).fetchall()
+    assert rows
+    offenders = []
+    for name, argnames, argmodes, nargs in rows:
+        names = argnames or []
+        modes = argmodes or ["i"] * len(names)
+        ins = [arg for arg, mode in zip(names, modes, strict=True) if mode in ("i", "b", "v")]
+        assert len(ins) == nargs, f"{name}: every IN parameter has a name"
+        offenders += [f"{name}({arg})" for arg in ins if not arg.startswith("p_")]
+    assert offenders == []
+
+
+def test_named_constraints_and_indexes_exist(conn: Conn) -> None:
+    index = conn.execute(
+        "SELECT pg_get_expr(x.indpred, x.indrelid), x.indisvalid, x.indisready,"
+        " pg_get_indexdef(x.indexrelid)"
+        " FROM pg_index AS x"
+        " WHERE x.indexrelid = 'real_estate.property_reserved_until_idx'::regclass"
+    ).fetchone()
+    assert index is not None
+    predicate, valid, ready, definition = index
+    assert predicate == "(status = 'RESERVED'::text)"
+    assert valid and ready
+    assert "ON real_estate.property USING btree (reserved_until)" in definition
+
+    constraints = dict(
+        conn.execute(
+            "SELECT conname, contype FROM pg_constraint"
+            " WHERE conrelid = 'real_estate.property'::regclass"
+        ).fetchall()
+    )
+    assert constraints["property_reservation_check"] == "c"
+    for name, kind in {
+        "property_pkey": "p",
+        "property_status_check": "c",
+        "property_workspace_id_fkey": "f",
+        "property_project_id_fkey": "f",
+    }.items():
+        assert constraints.get(name) == kind, name
+    check = conn.execute(
+        "SELECT pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conname = 'property_reservation_check'"
+        " AND conrelid = 'real_estate.property'::regclass"
+    ).fetchone()
+    assert check is not None
+    assert "reserved_by_id IS NOT NULL" in check[0]
+    assert "reserved_until IS NOT NULL" in check[0]
+
+
+def test_public_cannot_execute_any_routine(conn: Conn) -> None:
+    conn.execute(
+        "DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pyrelease_nobody')"
+        " THEN CREATE ROLE pyrelease_nobody NOLOGIN; END IF; END $$"
+    )
+    try:
+        rows = conn.execute(
+            "SELECT p.oid::regprocedure::text,"
+            " has_function_privilege('pyrelease_nobody', p.oid, 'EXECUTE'),"
+            " has_function_privilege('public', p.oid, 'EXECUTE'),"
+            " coalesce(p.proacl::text, '')"
+            " FROM pg_proc AS p WHERE p.pronamespace = 'real_estate'::regnamespace"
+        ).fetchall()
+        assert rows
+        for signature, nobody, public, acl in rows:
+            assert not nobody, signature
+            assert not public, signature
+            assert not re.search(r"[{,]=", acl), f"{signature}: PUBLIC entry in {acl}"
+    finally:
+        conn.execute("DROP ROLE IF EXISTS pyrelease_nobody")
+
+
+def test_every_function_pins_its_search_path(conn: Conn) -> None:
+    rows = conn.execute(
+        "SELECT p.proname, p.prokind, p.proconfig, p.prosecdef"
+        " FROM pg_proc AS p WHERE p.pronamespace = 'real_estate'::regnamespace"
+    ).fetchall()
+    procedures = [name for name, kind, _, _ in rows if kind == "p"]
+    assert procedures == ["run_release_job"]
+    for name, kind, config, secdef in rows:
+        if kind == "p":
+            assert not secdef, "a procedure that commits cannot be SECURITY DEFINER"
+            continue
+        settings = [c for c in config or [] if c.startswith("search_path=")]
+        assert settings, f"{name} has no pinned search_path"
+        assert settings[0].startswith("search_path=pg_catalog"), (name, settings)
+
+
+# --------------------------------------------------------------------------- yoyo / wheel
+
+
+def test_yoyo_command_line_gives_the_same_database(server: Any, fresh: str) -> None:
+    yoyo_name = dbname_of(fresh)
+    with extra_database(server, "ref") as ref_name:
+        ref = server.dsn_for(ref_name)
+        pyrelease.migrate(ref)
+
+        env = dict(os.environ)
+        env.pop("DATABASE_URL", None)
+        done = subprocess.run(
+            [
+                yoyo_executable(),
+                *("apply", "--batch", "-c", str(REPO / "yoyo.ini")),
+                *("--database", yoyo_url(fresh)),
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+
+        assert applied(fresh) == applied(ref) == migration_ids()
+        assert snapshot(fresh) == snapshot(ref)
+        own = [row[1:] for row in cron_jobs(server, yoyo_name) if row[0] == f"{JOB}:{yoyo_name}"]
+        other = [row[1:] for row in cron_jobs(server, ref_name) if row[0] == f"{JOB}:{ref_name}"]
+        assert [r[:2] + r[3:] for r in own] == [r[:2] + r[3:] for r in other]
+        assert own[0][2] == yoyo_name
+
+        pyrelease.rollback(ref, steps="all")
+    pyrelease.rollback(fresh, steps="all")
+    assert cron_jobs(server, yoyo_name) == []
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(REPO)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    wheels = list(out.glob("pyrelease-*.whl"))
+    assert len(wheels) == 1, wheels
+    return wheels[0]
+
+
+def test_wheel_ships_the_sql(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    for required in (
+        "pyrelease/_sql/migrations/0001.schema.sql",
+        "pyrelease/_sql/plpgsql/release_batch.sql",
+        "pyrelease/queries.sql",
+    ):
+        assert required in names
+    for path in MIGRATIONS.iterdir():
+        assert f"pyrelease/_sql/migrations/{path.name}" in names
+    for path in PLPGSQL.glob("*.sql"):
+        assert f"pyrelease/_sql/plpgsql/{path.name}" in names
+
+
+def test_installed_wheel_migrates_from_anywhere(
+    wheel: Path, tmp_path: Path, server: Any, fresh: str
+) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    python = venv / "bin" / "python"
+    done = subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", str(wheel)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+
+    located = subprocess.run(
+        [str(python), "-c", "from pyrelease.migrations import sql_dir; print(sql_dir('plpgsql'))"],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert Path(located.stdout.strip()).is_relative_to(venv), located.stdout
+
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    migrate = subprocess.run(
+        [str(venv / "bin" / "pyrelease"), "--dsn", fresh, "migrate"],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert migrate.returncode == 0, migrate.stderr
+    assert migrate.stdout.strip() == "applied " + ", ".join(migration_ids())
+    assert applied(fresh) == migration_ids()
+    assert set(plpgsql_files()) == routine_names(fresh)
+
+    back = subprocess.run(
+        [str(venv / "bin" / "pyrelease"), "--dsn", fresh, "rollback", "--all"],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert back.returncode == 0, back.stderr
+    assert not schema_exists(fresh)
+    assert cron_jobs(server, dbname_of(fresh)) == []
