@@ -1,0 +1,109 @@
+# pyrelease developer tasks. `make help` lists them.
+#
+# setup  Debian packages postgresql-15, postgresql-15-cron, postgresql-client-15 (when
+#        missing: the server, pg_cron, isolationtester) and .venv
+# db     start the local PostgreSQL (./.pgdata, or /tmp/pyrelease-<hash>/pgdata when the
+#        postgres OS user cannot enter this folder) with pg_cron; `scripts/pgcluster.sh dsn`
+# demo   setup + db, then migrate, load demo data, release and show status in pyrelease_demo
+# stop   stop the local PostgreSQL
+# test   setup, then the test suite (it starts and removes its own throwaway cluster)
+# lint   ruff check + ruff format --check
+# bench  the benchmark against the `make db` cluster (BENCH_ARGS=... passes options)
+# clean  stop and delete the local cluster, .venv, caches and bench results
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+PG_BINDIR ?= /usr/lib/postgresql/15/bin
+APT_PACKAGES ?= postgresql-15 postgresql-15-cron postgresql-client-15
+ISOLATIONTESTER ?= /usr/lib/postgresql/15/lib/pgxs/src/test/isolation/isolationtester
+PYTEST_ARGS ?=
+BENCH_ARGS ?=
+DEMO_DB ?= pyrelease_demo
+
+PGCLUSTER := bash scripts/pgcluster.sh
+VENV_STAMP := $(VENV)/.stamp-pyproject
+export PG_BINDIR
+
+.PHONY: help setup system-deps db demo stop test lint format bench clean
+
+help:
+	@sed -n '3,12p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}/  /'
+
+setup: system-deps $(VENV_STAMP)
+
+# PostgreSQL 15 + pg_cron + the client tools (isolationtester) from Debian, only when
+# one of them is missing; then only the packages dpkg does not list as installed, so that an installed
+# postgresql-15 is not upgraded needlessly. (Installing postgresql-15-cron can still
+# upgrade it: `scripts/pgcluster.sh start` then restarts a server that runs old binaries.)
+# SKIP_SYSTEM_DEPS=1 skips all of this.
+system-deps:
+	@if [ -n "$${SKIP_SYSTEM_DEPS:-}" ]; then exit 0; fi; \
+	pkglib="$$($(PG_BINDIR)/pg_config --pkglibdir 2>/dev/null || echo $(PG_BINDIR)/../lib)"; \
+	if [ -x "$(PG_BINDIR)/postgres" ] && [ -f "$$pkglib/pg_cron.so" ] \
+		&& [ -x "$(ISOLATIONTESTER)" ]; then exit 0; fi; \
+	missing=""; \
+	for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' \
+			|| missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then \
+		echo "make: $(APT_PACKAGES) are installed but $(PG_BINDIR)/postgres or pg_cron.so is missing" >&2; \
+		echo "      (set PG_BINDIR, or SKIP_SYSTEM_DEPS=1)" >&2; exit 1; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "make: missing Debian packages:$$missing; as root run:" >&2; \
+	     echo "  apt-get update && apt-get install -y$$missing" >&2; exit 1; fi; \
+	echo "+ apt-get update && apt-get install -y$$missing"; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null; \
+	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		$$missing </dev/null
+
+# The virtualenv, re-installed whenever pyproject.toml changes.
+$(VENV_STAMP): pyproject.toml
+	@if [ ! -x $(VENV)/bin/python ]; then echo "+ $(PYTHON) -m venv $(VENV)"; $(PYTHON) -m venv $(VENV); fi
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -q -e '.[dev]'
+	@touch $@
+
+db: system-deps
+	@$(PGCLUSTER) start
+	@echo "PostgreSQL: $$($(PGCLUSTER) dsn)"
+
+demo: setup db
+	@admin="$$($(PGCLUSTER) dsn)"; \
+	dsn="$${admin%/postgres}/$(DEMO_DB)"; \
+	$(PGCLUSTER) createdb $(DEMO_DB); \
+	echo "+ pyrelease migrate"; \
+	$(VENV)/bin/pyrelease --dsn "$$dsn" migrate; \
+	echo "+ scripts/demo_data.py"; \
+	$(VENV)/bin/python scripts/demo_data.py "$$dsn"; \
+	echo "+ pyrelease release"; \
+	$(VENV)/bin/pyrelease --dsn "$$dsn" release; \
+	echo "+ pyrelease status"; \
+	$(VENV)/bin/pyrelease --dsn "$$dsn" status; \
+	echo; echo "demo database: $$dsn  (make stop to stop the server)"
+
+stop:
+	@$(PGCLUSTER) stop
+
+test: setup
+	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS) tests
+
+lint: $(VENV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV_STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: setup db
+	$(VENV)/bin/python -m tests.benchmarks $(BENCH_ARGS)
+
+clean:
+	-@$(PGCLUSTER) destroy
+	rm -rf $(VENV) bench-results .pytest_cache .ruff_cache build dist *.egg-info
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
