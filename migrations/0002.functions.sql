@@ -119,7 +119,8 @@ $function$;
 -- next run, and concurrent runs can neither block nor deadlock each other.
 -- The batch is released in one statement; if that fails (a host trigger or constraint
 -- raises), it is retried row by row and each failing row is counted in failed and named in
--- error while the others are released. Rows taken but not released (failed, busy, or
+-- error while the others are released (a serialization failure or deadlock is not a row's
+-- failure: it is raised, for the caller to retry). Rows taken but not released (failed, busy, or
 -- skipped by a host trigger) come back in skipped_ids: callers pass them in p_skip_ids so
 -- the run does not take them again. The run row is created on the first batch that has
 -- something to release when p_run_id is NULL, so a call that finds nothing writes nothing.
@@ -190,17 +191,23 @@ BEGIN
         END IF;
         BEGIN
             released := real_estate.release_rows(run_id, v_ready, v_locked);
-        EXCEPTION WHEN OTHERS THEN
-            FOREACH v_id IN ARRAY v_ready LOOP
-                BEGIN
-                    released := released + real_estate.release_rows(run_id, ARRAY[v_id], v_locked);
-                EXCEPTION WHEN OTHERS THEN
-                    GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
-                    failed := failed + 1;
-                    error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
-                    RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)', v_id, v_message, v_sqlstate;
-                END;
-            END LOOP;
+        EXCEPTION
+            WHEN serialization_failure OR deadlock_detected THEN
+                RAISE;  -- the caller's transaction must retry: not a failure of a row
+            WHEN OTHERS THEN
+                FOREACH v_id IN ARRAY v_ready LOOP
+                    BEGIN
+                        released := released + real_estate.release_rows(run_id, ARRAY[v_id], v_locked);
+                    EXCEPTION
+                        WHEN serialization_failure OR deadlock_detected THEN
+                            RAISE;
+                        WHEN OTHERS THEN
+                            GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
+                            failed := failed + 1;
+                            error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
+                            RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)', v_id, v_message, v_sqlstate;
+                    END;
+                END LOOP;
         END;
     END IF;
 
