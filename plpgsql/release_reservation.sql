@@ -1,8 +1,9 @@
 -- real_estate.release_reservation(p_property_id): the precise single release (what a
 -- per-reservation delayed job does). Returns true when it released the reservation, false
 -- when the property is unknown, not reserved, not yet expired, or its workspace is not
--- ACTIVE. Waits for a row lock held elsewhere, then decides on the row as committed, so a
--- reservation is never released twice and a property sold meanwhile is left alone.
+-- ACTIVE (RE010 when p_property_id is NULL). Waits for a row lock held elsewhere, then
+-- decides on the row as committed, so a reservation is never released twice and a
+-- property sold meanwhile is left alone.
 -- Idempotent: a second call returns false.
 CREATE OR REPLACE FUNCTION real_estate.release_reservation(p_property_id uuid)
 RETURNS boolean
@@ -14,6 +15,10 @@ DECLARE
     v_run_id bigint;
     v_released integer;
 BEGIN
+    IF p_property_id IS NULL THEN
+        RAISE EXCEPTION 'property id must not be NULL' USING ERRCODE = 'RE010';
+    END IF;
+
     PERFORM 1
        FROM real_estate.property AS p
       WHERE p.id = p_property_id

@@ -17,7 +17,7 @@ CREATE OR REPLACE PROCEDURE real_estate.run_release_job(
 LANGUAGE plpgsql
 AS $procedure$
 DECLARE
-    v_batch record;
+    v_batch pg_catalog.record;
     v_run_id bigint;
     v_skip_ids pg_catalog.uuid[] := '{}';
 BEGIN

@@ -9,7 +9,7 @@ from uuid import UUID
 import psycopg
 
 from .api import DEFAULT_BATCH_SIZE, DEFAULT_TTL
-from .errors import translated
+from .errors import require, translated
 from .queries import QUERIES
 
 
@@ -25,6 +25,7 @@ async def release_expired(
     conn: psycopg.AsyncConnection[Any], batch_size: int = DEFAULT_BATCH_SIZE
 ) -> int:
     """Release every expired reservation of ACTIVE workspaces; return how many."""
+    require(batch_size, int, "batch_size")
     return int(await _one(conn, "release_expired", {"batch_size": batch_size}))
 
 
@@ -40,6 +41,7 @@ async def reserve(
     ttl: timedelta = DEFAULT_TTL,
 ) -> datetime:
     """Reserve a property (or take over an expired reservation); return reserved_until."""
+    require(ttl, timedelta, "ttl")
     params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id), "ttl": ttl}
     result: datetime = await _one(conn, "reserve", params)
     return result

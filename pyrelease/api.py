@@ -12,7 +12,7 @@ from uuid import UUID
 
 import psycopg
 
-from .errors import translated
+from .errors import require, translated
 from .queries import QUERIES
 
 DEFAULT_BATCH_SIZE = 1000
@@ -28,6 +28,7 @@ def _one(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> An
 
 def release_expired(conn: psycopg.Connection[Any], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
     """Release every expired reservation of ACTIVE workspaces; return how many."""
+    require(batch_size, int, "batch_size")
     return int(_one(conn, "release_expired", {"batch_size": batch_size}))
 
 
@@ -43,6 +44,7 @@ def reserve(
     ttl: timedelta = DEFAULT_TTL,
 ) -> datetime:
     """Reserve a property (or take over an expired reservation); return reserved_until."""
+    require(ttl, timedelta, "ttl")
     params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id), "ttl": ttl}
     result: datetime = _one(conn, "reserve", params)
     return result

@@ -29,7 +29,14 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from .errors import DatabaseUnavailable, InvalidArgument, ScheduleError, translated
+from .errors import (
+    DatabaseUnavailable,
+    InvalidArgument,
+    NotMigrated,
+    ScheduleError,
+    require,
+    translated,
+)
 from .queries import QUERIES
 
 JOB_NAME = "release-expired-reservations"
@@ -140,7 +147,16 @@ def schedule(
     retention: str = DEFAULT_RETENTION,
 ) -> Job:
     """Create or update the release job (idempotent); return it."""
+    require(cron, str, "cron")
+    require(retention, str, "retention")
     setup = require_cron(conn)
+    with translated():
+        migrated = conn.execute(QUERIES["migrated"]).fetchone()
+    if not (migrated and migrated[0]):
+        raise NotMigrated(
+            "real_estate.run_release_job does not exist: run `pyrelease migrate` first"
+        )
+    schedule_interval(cron)  # refuse what pg_cron 1.4 would misread (e.g. a 6th field)
     retention = _normalise_retention(conn, retention)
     command = "CALL real_estate.run_release_job()"
     if retention != DEFAULT_RETENTION:
@@ -235,7 +251,7 @@ def _normalise_retention(conn: psycopg.Connection[Any], retention: str) -> str:
     try:
         with translated():
             row = conn.execute(
-                "SELECT %(r)s::interval::text, %(r)s::interval > interval '0'", {"r": retention}
+                "SELECT %(r)s::interval::text, now() - %(r)s::interval < now()", {"r": retention}
             ).fetchone()
     except InvalidArgument as exc:
         raise InvalidArgument(f"invalid retention {retention!r}: {exc}") from exc
@@ -297,7 +313,10 @@ def schedule_interval(expr: str) -> timedelta:
         return timedelta(days=31)
     if weekday != "*":
         return timedelta(days=7)
-    times = sorted(h * 60 + m for h in _expand(hour, 0, 23) for m in _expand(minute, 0, 59))
+    try:
+        times = sorted(h * 60 + m for h in _expand(hour, 0, 23) for m in _expand(minute, 0, 59))
+    except ValueError as exc:
+        raise InvalidArgument(f"invalid cron expression {expr!r}: {exc}") from None
     if not times:
         raise InvalidArgument(f"invalid cron expression {expr!r}")
     gaps = [b - a for a, b in pairwise(times)]
@@ -319,8 +338,8 @@ def _expand(field: str, low: int, high: int) -> set[int]:
                 start = int(rng)
                 stop = high if step_text else start
         except ValueError:
-            raise InvalidArgument(f"invalid cron field {field!r}") from None
+            raise ValueError(f"bad field {field!r}") from None
         if step < 1 or not low <= start <= stop <= high:
-            raise InvalidArgument(f"invalid cron field {field!r}")
+            raise ValueError(f"bad field {field!r} (allowed: {low}-{high})")
         values.update(range(start, stop + 1, step))
     return values

@@ -70,6 +70,8 @@ _BY_SQLSTATE: dict[str, type[PyreleaseError]] = {
     "22008": InvalidArgument,
     "22003": InvalidArgument,
     "22004": InvalidArgument,
+    "42846": InvalidArgument,  # cannot coerce (a value of the wrong type)
+    "42804": InvalidArgument,  # datatype mismatch
     "3F000": NotMigrated,
     "42P01": NotMigrated,
     "42883": NotMigrated,
@@ -82,6 +84,8 @@ def translate(exc: BaseException) -> PyreleaseError | None:
         return exc
     if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
         return DatabaseUnavailable(_first_line(exc))
+    if isinstance(exc, psycopg.DataError) and exc.sqlstate is None:
+        return InvalidArgument(_first_line(exc))  # refused by psycopg before sending
     if isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None:
         return DatabaseUnavailable(_first_line(exc))
     if isinstance(exc, psycopg.Error) and exc.sqlstate in _BY_SQLSTATE:
@@ -104,6 +108,17 @@ def translated() -> Iterator[None]:
         if mapped is None:
             raise
         raise mapped from exc
+
+
+def require(value: object, kind: type | tuple[type, ...], name: str) -> None:
+    """Refuse a Python value of the wrong type before it reaches the database."""
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise InvalidArgument(f"{name} must be {_kind_name(kind)}, got {value!r}")
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)
 
 
 def _first_line(exc: BaseException) -> str:

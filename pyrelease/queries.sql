@@ -39,6 +39,10 @@ SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') 
             THEN pg_catalog.current_setting('cron.database_name', true) END AS cron_database,
        pg_catalog.current_database() AS database;
 
+-- name: migrated
+-- Whether the procedure the job calls exists.
+SELECT pg_catalog.to_regprocedure('real_estate.run_release_job(integer, interval)') IS NOT NULL;
+
 -- name: cron_installed
 -- Whether the pg_cron extension exists in the connected database.
 SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron');
