@@ -115,3 +115,36 @@ def assert_counters_exact(conn: Conn) -> dict[uuid.UUID, int]:
     wrong = {r[0]: (r[1], r[2]) for r in rows if r[1] != r[2]}
     assert not wrong, f"available_plots (stored, actual) differ: {wrong}"
     return {r[0]: r[1] for r in rows}
+
+
+# --------------------------------------------------------------------------- pg_cron jobs
+
+JOB = "release-expired-reservations"
+
+
+def job_names(dbname: str) -> list[str]:
+    """The names of the release job and its purge job registered for `dbname` from another
+    database (the default set-up: pg_cron in `postgres`)."""
+    return [f"{JOB}:{dbname}", f"{JOB}-purge:{dbname}"]
+
+
+def cron_jobs(server: Any, dbname: str) -> list[tuple[Any, ...]]:
+    """(jobid, jobname, schedule, command, database, active) of every job of `dbname`, in the
+    server's cron database (names compared as pg_cron stores them: type name)."""
+    with psycopg.connect(server.dsn_for(server.cron_database), autocommit=True) as c:
+        return c.execute(
+            "SELECT jobid, jobname::text, schedule, command, database, active FROM cron.job"
+            " WHERE (database = %s AND database <> %s) OR jobname = ANY (%s::name[])"
+            " ORDER BY jobid",
+            (dbname, server.cron_database, job_names(dbname)),
+        ).fetchall()
+
+
+def drop_jobs(server: Any, dbname: str) -> None:
+    """Unschedule every job of `dbname` (never leave a job pointing at a dropped database)."""
+    with psycopg.connect(server.dsn_for(server.cron_database), autocommit=True) as c:
+        c.execute(
+            "SELECT cron.unschedule(jobid) FROM cron.job"
+            " WHERE (database = %s AND database <> %s) OR jobname = ANY (%s::name[])",
+            (dbname, server.cron_database, job_names(dbname)),
+        )

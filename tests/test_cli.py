@@ -16,7 +16,16 @@ from urllib.parse import quote, urlencode
 
 import psycopg
 import pytest
-from factories import make_project, make_properties, make_workspace, scalar
+from factories import (
+    JOB,
+    cron_jobs,
+    drop_jobs,
+    job_names,
+    make_project,
+    make_properties,
+    make_workspace,
+    scalar,
+)
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
@@ -24,7 +33,6 @@ from pyrelease import DatabaseUnavailable
 from pyrelease.cli import main, resolve_dsn
 
 Conn = psycopg.Connection[Any]
-JOB = "release-expired-reservations"
 COMMAND = "CALL real_estate.run_release_job()"
 NEVER_SOON = "0 0 1 1 *"  # a schedule that does not fire while a test runs
 TABLES = ("workspace", "project", "property", "release_run", "release_event")
@@ -93,29 +101,6 @@ def connect(dsn: str) -> Conn:
 def current_db(dsn: str) -> str:
     with connect(dsn) as c:
         return str(scalar(c, "SELECT current_database()"))
-
-
-def job_names(dbname: str) -> list[str]:
-    return [f"{JOB}:{dbname}", f"{JOB}-purge:{dbname}"]
-
-
-def cron_jobs(server: Any, dbname: str) -> list[tuple[Any, ...]]:
-    with connect(server.dsn_for(server.cron_database)) as c:
-        return c.execute(
-            "SELECT jobid, jobname::text, schedule, command, database, active FROM cron.job"
-            " WHERE (database = %s AND database <> %s) OR jobname = ANY (%s::name[])"
-            " ORDER BY jobid",
-            (dbname, server.cron_database, job_names(dbname)),
-        ).fetchall()
-
-
-def drop_jobs(server: Any, dbname: str) -> None:
-    with connect(server.dsn_for(server.cron_database)) as c:
-        c.execute(
-            "SELECT cron.unschedule(jobid) FROM cron.job"
-            " WHERE (database = %s AND database <> %s) OR jobname = ANY (%s::name[])",
-            (dbname, server.cron_database, job_names(dbname)),
-        )
 
 
 def state(server: Any, dsn: str) -> dict[str, Any]:

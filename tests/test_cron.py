@@ -21,7 +21,16 @@ from typing import Any
 
 import psycopg
 import pytest
-from factories import make_project, make_properties, make_workspace, scalar
+from factories import (
+    JOB,
+    cron_jobs,
+    drop_jobs,
+    job_names,
+    make_project,
+    make_properties,
+    make_workspace,
+    scalar,
+)
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -31,7 +40,6 @@ from pyrelease.cli import main
 
 Conn = psycopg.Connection[Any]
 
-JOB = "release-expired-reservations"
 COMMAND = "CALL real_estate.run_release_job()"
 EVERY_5 = "*/5 * * * *"
 NO_SCHEDULE = "no release schedule was created"
@@ -47,31 +55,6 @@ def connect(dsn: str) -> Conn:
 
 def current_db(conn: Conn) -> str:
     return str(scalar(conn, "SELECT current_database()"))
-
-
-def job_names(dbname: str) -> list[str]:
-    return [f"{JOB}:{dbname}", f"{JOB}-purge:{dbname}"]
-
-
-def cron_jobs(server: Any, dbname: str) -> list[tuple[Any, ...]]:
-    """(jobid, jobname, schedule, command, database, active) of every job of `dbname`, in the
-    server's cron database (names compared as pg_cron stores them: type name)."""
-    with connect(server.dsn_for(server.cron_database)) as c:
-        return c.execute(
-            "SELECT jobid, jobname::text, schedule, command, database, active FROM cron.job"
-            " WHERE (database = %s AND database <> %s) OR jobname = ANY (%s::name[])"
-            " ORDER BY jobid",
-            (dbname, server.cron_database, job_names(dbname)),
-        ).fetchall()
-
-
-def drop_jobs(server: Any, dbname: str) -> None:
-    with connect(server.dsn_for(server.cron_database)) as c:
-        c.execute(
-            "SELECT cron.unschedule(jobid) FROM cron.job"
-            " WHERE (database = %s AND database <> %s) OR jobname = ANY (%s::name[])",
-            (dbname, server.cron_database, job_names(dbname)),
-        )
 
 
 def release_job(server: Any, dbname: str) -> tuple[Any, ...]:

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 
 import psycopg
 import pytest
-from factories import make_properties, make_workspace
+from factories import JOB, cron_jobs, drop_jobs, make_properties, make_workspace
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
@@ -29,7 +29,6 @@ REPO = Path(__file__).resolve().parent.parent
 MIGRATIONS = REPO / "migrations"
 PLPGSQL = REPO / "plpgsql"
 SCHEMA = "real_estate"
-JOB = "release-expired-reservations"
 YOYO_TABLES = {"_yoyo_log", "_yoyo_migration", "_yoyo_version", "yoyo_lock"}
 
 Conn = psycopg.Connection[Any]
@@ -70,31 +69,6 @@ def applied(dsn: str) -> list[str]:
             "SELECT migration_id FROM public._yoyo_migration ORDER BY applied_at_utc, migration_id"
         ).fetchall()
     return [r[0] for r in rows]
-
-
-def job_names(dbname: str) -> list[str]:
-    return [f"{JOB}:{dbname}", f"{JOB}-purge:{dbname}"]
-
-
-def cron_jobs(server: Any, dbname: str) -> list[tuple[Any, ...]]:
-    """Every pg_cron job (in the server's cron database) that belongs to `dbname`."""
-    with connect(server.dsn_for(server.cron_database)) as conn:
-        return conn.execute(
-            "SELECT jobname::text, schedule, command, database, active FROM cron.job"
-            " WHERE (database = %s AND database <> %s) OR jobname::text = ANY (%s)"
-            " ORDER BY jobid",
-            (dbname, server.cron_database, job_names(dbname)),
-        ).fetchall()
-
-
-def drop_jobs(server: Any, dbname: str) -> None:
-    """Unschedule every job of `dbname` (never leave a job pointing at a dropped database)."""
-    with connect(server.dsn_for(server.cron_database)) as conn:
-        conn.execute(
-            "SELECT cron.unschedule(jobid) FROM cron.job"
-            " WHERE (database = %s AND database <> %s) OR jobname::text = ANY (%s)",
-            (dbname, server.cron_database, job_names(dbname)),
-        )
 
 
 @contextmanager
