@@ -644,8 +644,8 @@ def test_yoyo_command_line_gives_the_same_database(server: Any, fresh: str) -> N
 
         assert applied(fresh) == applied(ref) == migration_ids()
         assert snapshot(fresh) == snapshot(ref)
-        own = [row[1:] for row in cron_jobs(server, yoyo_name) if row[0] == f"{JOB}:{yoyo_name}"]
-        other = [row[1:] for row in cron_jobs(server, ref_name) if row[0] == f"{JOB}:{ref_name}"]
+        own = [row[2:] for row in cron_jobs(server, yoyo_name) if row[1] == f"{JOB}:{yoyo_name}"]
+        other = [row[2:] for row in cron_jobs(server, ref_name) if row[1] == f"{JOB}:{ref_name}"]
         assert [r[:2] + r[3:] for r in own] == [r[:2] + r[3:] for r in other]
         assert own[0][2] == yoyo_name
 
