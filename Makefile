@@ -7,6 +7,7 @@
 # demo   setup + db, then migrate, load demo data, release and show status in pyrelease_demo
 # stop   stop the local PostgreSQL
 # test   setup, then the test suite (it starts and removes its own throwaway cluster)
+# soak   8 pgbench clients x 60 s with pg_cron every minute, then check_invariants()
 # lint   ruff check + ruff format --check
 # bench  the benchmark against the `make db` cluster (BENCH_ARGS=... passes options)
 # clean  stop and delete the local cluster, .venv, caches and bench results
@@ -28,10 +29,10 @@ PGCLUSTER := bash scripts/pgcluster.sh
 VENV_STAMP := $(VENV)/.stamp-pyproject
 export PG_BINDIR
 
-.PHONY: help setup system-deps db demo stop test lint format bench clean
+.PHONY: help setup system-deps db demo stop test soak lint format bench clean
 
 help:
-	@sed -n '3,12p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}/  /'
+	@sed -n '3,13p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}/  /'
 
 setup: system-deps $(VENV_STAMP)
 
@@ -91,6 +92,11 @@ stop:
 
 test: setup
 	$(VENV)/bin/python -m pytest -q $(PYTEST_ARGS) tests
+
+# 8 pgbench clients for 60 s against the `make db` cluster, pg_cron running the job every
+# minute, then real_estate.check_invariants() must find nothing (report: bench-results/soak.md).
+soak: setup db
+	$(VENV)/bin/python -m tests.soak.run --dsn "$$($(PGCLUSTER) dsn)" --clients 8 --seconds 60
 
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .

@@ -7,6 +7,9 @@
 -- index of that name may not be the expected one: either is detected and dropped first
 -- (under lock_timeout), then rebuilt. Re-running this migration is always safe.
 
+-- Every lock wait below gives up after 10 s instead of queueing behind a long transaction
+-- (CREATE INDEX CONCURRENTLY waits for open write transactions on the table); a build that
+-- gives up leaves an INVALID index, rebuilt by the next run of this migration.
 SET lock_timeout = '10s';
 
 DO $$
@@ -25,8 +28,6 @@ BEGIN
     END IF;
 END
 $$;
-
-RESET lock_timeout;
 
 CREATE INDEX CONCURRENTLY IF NOT EXISTS property_reserved_until_idx
     ON real_estate.property (reserved_until)

@@ -17,6 +17,7 @@ from yoyo.connections import parse_uri
 from .errors import DatabaseUnavailable, MigrationError, PyreleaseError, translate
 
 MIGRATION_TABLE = "_yoyo_migration"
+LOCK_TIMEOUT = "10s"
 
 
 def sql_dir(name: str) -> Path:
@@ -72,8 +73,9 @@ def _lock(backend: PostgresqlPsycopgBackend) -> Iterator[None]:
         with backend.lock(timeout=10):
             yield
     except yoyo_exceptions.LockTimeout as exc:
+        held = str(exc).split(" (run yoyo break-lock")[0]
         raise MigrationError(
-            f"{exc}; if no migration is running (one was killed half-way), "
+            f"{held}; if no migration is running (one was killed half-way), "
             "clear it with `pyrelease migrate --break-lock`"
         ) from exc
 
@@ -82,7 +84,11 @@ def _lock(backend: PostgresqlPsycopgBackend) -> Iterator[None]:
 def _backend(dsn: str) -> Iterator[PostgresqlPsycopgBackend]:
     class Backend(PostgresqlPsycopgBackend):
         def connect(self, dburi: Any) -> psycopg.Connection[Any]:
-            return psycopg.connect(dsn, autocommit=True)
+            conn = psycopg.connect(dsn, autocommit=True)
+            # Never queue behind a long transaction (and block the table behind us); the
+            # transactional migrations also SET LOCAL it, for DBAs who drive yoyo directly.
+            conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            return conn
 
     try:
         backend = Backend(parse_uri("postgresql+psycopg://"), MIGRATION_TABLE)

@@ -1,0 +1,3 @@
+-- cancel: an unexpired reservation given up (RESERVED -> AVAILABLE, direct UPDATE)
+\set n random(1, :nprops)
+SELECT soak.cancel(:n);

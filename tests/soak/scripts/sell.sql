@@ -1,0 +1,3 @@
+-- sell: the conditional UPDATE of an unexpired reservation
+\set n random(1, :nprops)
+SELECT soak.sell(:n);
