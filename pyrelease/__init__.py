@@ -6,8 +6,8 @@ wrappers live in :mod:`pyrelease.aio`.
 """
 
 from .api import release_expired, release_reservation, reserve
-from .cron import schedule as _schedule_job
-from .cron import unschedule as _unschedule_job
+from .cron import schedule_database as schedule
+from .cron import unschedule_database as unschedule
 from .errors import (
     CounterIsReadOnly,
     DatabaseUnavailable,
@@ -45,23 +45,3 @@ __all__ = [
     "schedule",
     "unschedule",
 ]
-
-
-def schedule(dsn: str = "", cron: str = "*/5 * * * *", retention: str = "30 days") -> None:
-    """Create or update the pg_cron release job of the database at `dsn`."""
-    import psycopg
-
-    from .errors import translated
-
-    with translated(), psycopg.connect(dsn, autocommit=True) as conn:
-        _schedule_job(conn, cron, retention)
-
-
-def unschedule(dsn: str = "") -> bool:
-    """Remove the pg_cron release job of the database at `dsn`; True if there was one."""
-    import psycopg
-
-    from .errors import translated
-
-    with translated(), psycopg.connect(dsn, autocommit=True) as conn:
-        return _unschedule_job(conn)

@@ -19,6 +19,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from . import api, cron, migrations
+from .db import connect
 from .errors import DatabaseUnavailable, PyreleaseError, translate, translated
 from .queries import QUERIES
 
@@ -38,11 +39,6 @@ def resolve_dsn(cli_dsn: str | None) -> str:
     if "connect_timeout" not in params and "PGCONNECT_TIMEOUT" not in os.environ:
         dsn = make_conninfo(dsn, connect_timeout=10)
     return dsn
-
-
-def connect(dsn: str) -> psycopg.Connection[Any]:
-    with translated():
-        return psycopg.connect(dsn, autocommit=True)
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:

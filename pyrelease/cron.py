@@ -29,6 +29,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from .db import connect
 from .errors import (
     DatabaseUnavailable,
     InvalidArgument,
@@ -193,6 +194,20 @@ def unschedule(conn: psycopg.Connection[Any]) -> bool:
                     cron_conn.execute(QUERIES["unschedule_job"], {"jobid": job.jobid})
                 removed = removed or name == setup.job_name
     return removed
+
+
+def schedule_database(
+    dsn: str = "", cron: str = DEFAULT_SCHEDULE, retention: str = DEFAULT_RETENTION
+) -> Job:
+    """schedule() on its own connection to the database at `dsn` (pyrelease.schedule)."""
+    with connect(dsn) as conn:
+        return schedule(conn, cron, retention)
+
+
+def unschedule_database(dsn: str = "") -> bool:
+    """unschedule() on its own connection to the database at `dsn` (pyrelease.unschedule)."""
+    with connect(dsn) as conn:
+        return unschedule(conn)
 
 
 def job(conn: psycopg.Connection[Any]) -> Job | None:
