@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import psycopg
+from psycopg import sql
 from psycopg.abc import Query
 
 Conn = psycopg.Connection[Any]
@@ -148,3 +149,21 @@ def drop_jobs(server: Any, dbname: str) -> None:
             " WHERE (database = %s AND database <> %s) OR jobname = ANY (%s::name[])",
             (dbname, server.cron_database, job_names(dbname)),
         )
+
+
+def add_failing_trigger(conn: Conn, property_id: uuid.UUID) -> None:
+    """A host's BEFORE UPDATE trigger that refuses any change of one property."""
+    conn.execute(
+        """
+        CREATE FUNCTION public.refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            RAISE EXCEPTION 'host refuses to change property %', OLD.id;
+        END $$
+        """
+    )
+    conn.execute(
+        sql.SQL(
+            "CREATE TRIGGER refuse_one BEFORE UPDATE ON real_estate.property FOR EACH ROW"
+            " WHEN (OLD.id = {}) EXECUTE FUNCTION public.refuse_one()"
+        ).format(sql.Literal(property_id))
+    )

@@ -21,7 +21,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from factories import Conn, make_project, make_properties, make_workspace, scalar
+from factories import (
+    Conn,
+    add_failing_trigger,
+    make_project,
+    make_properties,
+    make_workspace,
+    scalar,
+)
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -450,24 +457,6 @@ def test_concurrent_index_ddl_gives_up_on_lock_timeout(db: str, fresh_db: str) -
 
 
 # --------------------------------------------------------------------------- a row that fails
-
-
-def add_failing_trigger(conn: Conn, property_id: uuid.UUID) -> None:
-    """A host's BEFORE UPDATE trigger that refuses any change of one property."""
-    conn.execute(
-        """
-        CREATE FUNCTION public.refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION 'host refuses to change property %', OLD.id;
-        END $$
-        """
-    )
-    conn.execute(
-        sql.SQL(
-            "CREATE TRIGGER refuse_one BEFORE UPDATE ON real_estate.property FOR EACH ROW"
-            " WHEN (OLD.id = {}) EXECUTE FUNCTION public.refuse_one()"
-        ).format(sql.Literal(property_id))
-    )
 
 
 @pytest.mark.parametrize("how", ["function", "procedure"])

@@ -16,6 +16,7 @@ import pytest
 from factories import (
     Conn,
     Status,
+    add_failing_trigger,
     assert_counters_exact,
     available_plots,
     make_project,
@@ -56,24 +57,6 @@ def runs(conn: Conn) -> list[tuple[Any, ...]]:
         "SELECT id, source, started_at, finished_at, released, failed, error"
         " FROM real_estate.release_run ORDER BY id"
     ).fetchall()
-
-
-def add_failing_trigger(conn: Conn, property_id: uuid.UUID) -> None:
-    """A host's BEFORE UPDATE trigger that refuses any change of one property."""
-    conn.execute(
-        """
-        CREATE FUNCTION public.refuse_one() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            RAISE EXCEPTION 'host refuses to change property %', OLD.id;
-        END $$
-        """
-    )
-    conn.execute(
-        sql.SQL(
-            "CREATE TRIGGER refuse_one BEFORE UPDATE ON real_estate.property FOR EACH ROW"
-            " WHEN (OLD.id = {}) EXECUTE FUNCTION public.refuse_one()"
-        ).format(sql.Literal(property_id))
-    )
 
 
 # --------------------------------------------------------------------- AC 2.4.2 - 2.4.4

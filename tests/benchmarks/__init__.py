@@ -1,0 +1,1 @@
+"""pyrelease's benchmark: `python -m tests.benchmarks` (see __main__.py)."""
