@@ -74,7 +74,7 @@ BEGIN
      WHERE u.project_id IS NULL OR u.project_id = ANY (v_locked);
 
     IF cardinality(v_ready) > 0 THEN
-        IF run_id IS NULL THEN
+        IF p_run_id IS NULL THEN
             run_id := real_estate.begin_release_run(p_source);
         END IF;
         BEGIN
@@ -97,6 +97,12 @@ BEGIN
                     END;
                 END LOOP;
         END;
+    END IF;
+
+    IF p_run_id IS NULL AND run_id IS NOT NULL AND released = 0 AND failed = 0 THEN
+        -- Every row was held elsewhere: this batch did nothing, so it leaves no run behind.
+        DELETE FROM real_estate.release_run AS r WHERE r.id = run_id;
+        run_id := NULL;
     END IF;
 
     IF released < picked THEN
