@@ -1,9 +1,12 @@
--- real_estate.project_guard_available_plots(): row-level BEFORE INSERT OR UPDATE trigger
--- function on real_estate.project. available_plots belongs to the database: a new project
--- starts at 0 (it has no properties yet), and any write of the counter is refused unless it
--- comes straight from the counter trigger function real_estate.property_sync_available_plots
--- (trigger depth, owner and call stack are checked, so neither a user, even one granted the
--- column, nor another trigger can write it).
+-- real_estate.project_guard_available_plots(): trigger function on real_estate.project that
+-- keeps available_plots the database's own. As a BEFORE INSERT row trigger it starts a new
+-- project at 0 (it has no properties yet). As an AFTER UPDATE statement trigger it refuses
+-- (RE011) any statement that changed the counter unless it came straight from the counter
+-- trigger function real_estate.property_sync_available_plots (trigger depth, the table's
+-- owner, as that SECURITY DEFINER function runs, and the call stack are checked), so
+-- neither a user, even one granted the column, nor another trigger can write it; a write
+-- that leaves the value as it was (an ORM saving every column) passes. Checked once per
+-- statement, so the counter trigger pays for it once per batch, not once per project.
 CREATE OR REPLACE FUNCTION real_estate.project_guard_available_plots()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -14,24 +17,31 @@ DECLARE
 BEGIN
     IF TG_OP = 'INSERT' THEN
         NEW.available_plots := 0;
-    ELSIF NEW.available_plots IS DISTINCT FROM OLD.available_plots THEN
-        -- Allowed only from inside a trigger, as the table's owner (the counter trigger
-        -- function is SECURITY DEFINER), with that function as the caller on the call
-        -- stack (which reads: this function, the UPDATE statement, then its issuer).
+        RETURN NEW;
+    END IF;
+
+    IF pg_trigger_depth() >= 2 THEN
+        -- The call stack reads: this function, the UPDATE statement, then its issuer.
         GET DIAGNOSTICS v_context = PG_CONTEXT;
-        IF pg_trigger_depth() < 2
-           OR NOT EXISTS (SELECT 1
-                            FROM pg_class AS c
-                            JOIN pg_roles AS r ON r.oid = c.relowner
-                           WHERE c.oid = TG_RELID
-                             AND r.rolname = current_user)
-           OR (regexp_match(v_context, E'\nPL/pgSQL function ([^ ]+) '))[1]
-              IS DISTINCT FROM 'real_estate.property_sync_available_plots()' THEN
-            RAISE EXCEPTION 'real_estate.project.available_plots is maintained by the database'
-                USING ERRCODE = 'RE011',
-                      HINT = 'Change real_estate.property rows; the counter follows them.';
+        IF EXISTS (SELECT 1
+                     FROM pg_class AS c
+                     JOIN pg_roles AS r ON r.oid = c.relowner
+                    WHERE c.oid = TG_RELID
+                      AND r.rolname = current_user)
+           AND (regexp_match(v_context, E'\nPL/pgSQL function ([^ ]+) '))[1]
+               = 'real_estate.property_sync_available_plots()' THEN
+            RETURN NULL;
         END IF;
     END IF;
-    RETURN NEW;
+
+    IF EXISTS (SELECT 1
+                 FROM old_rows AS o
+                 JOIN new_rows AS n ON n.id = o.id
+                WHERE n.available_plots IS DISTINCT FROM o.available_plots) THEN
+        RAISE EXCEPTION 'real_estate.project.available_plots is maintained by the database'
+            USING ERRCODE = 'RE011',
+                  HINT = 'Change real_estate.property rows; the counter follows them.';
+    END IF;
+    RETURN NULL;
 END;
 $function$;

@@ -13,17 +13,23 @@
 -- the run does not take them again. The run row is created on the first batch that has
 -- something to release when p_run_id is NULL, so a call that finds nothing writes nothing.
 -- picked counts the rows this batch took: fewer than p_batch_size means the run is done.
+-- Batches go oldest first: last_reserved_until, passed back as p_after, starts the next
+-- batch where this one ended, so that it does not walk again over the index entries of the
+-- rows just released (dead, but not removable before VACUUM, nor before commit at all
+-- when the whole run is one transaction).
 CREATE OR REPLACE FUNCTION real_estate.release_batch(
     p_source text,
     p_batch_size integer,
     p_run_id bigint,
     p_skip_ids uuid[],
+    p_after timestamptz,
     OUT run_id bigint,
     OUT picked integer,
     OUT released integer,
     OUT failed integer,
     OUT skipped_ids uuid[],
-    OUT error text
+    OUT error text,
+    OUT last_reserved_until timestamptz
 )
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -43,12 +49,14 @@ BEGIN
     failed := 0;
     skipped_ids := '{}';
 
-    SELECT coalesce(array_agg(c.id), '{}'), coalesce(array_agg(c.project_id), '{}')
-      INTO v_ids, v_project_of
-      FROM (SELECT p.id, p.project_id
+    SELECT coalesce(array_agg(c.id), '{}'), coalesce(array_agg(c.project_id), '{}'),
+           max(c.reserved_until)
+      INTO v_ids, v_project_of, last_reserved_until
+      FROM (SELECT p.id, p.project_id, p.reserved_until
               FROM real_estate.property AS p
              WHERE p.status = 'RESERVED'
                AND p.reserved_until <= now()
+               AND p.reserved_until >= coalesce(p_after, '-infinity')
                AND p.id <> ALL (p_skip_ids)
                AND EXISTS (SELECT 1
                              FROM real_estate.workspace AS w

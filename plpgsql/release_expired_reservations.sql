@@ -19,6 +19,7 @@ DECLARE
     v_batch record;
     v_run_id bigint;
     v_skip_ids uuid[] := '{}';
+    v_after timestamptz;
     v_released integer := 0;
     v_failed integer := 0;
     v_error text;
@@ -30,8 +31,9 @@ BEGIN
 
     LOOP
         SELECT * INTO v_batch
-          FROM real_estate.release_batch('call', p_batch_size, v_run_id, v_skip_ids);
+          FROM real_estate.release_batch('call', p_batch_size, v_run_id, v_skip_ids, v_after);
         v_run_id := v_batch.run_id;
+        v_after := v_batch.last_reserved_until;
         v_released := v_released + v_batch.released;
         v_failed := v_failed + v_batch.failed;
         v_skip_ids := v_skip_ids || v_batch.skipped_ids;

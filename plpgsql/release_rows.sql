@@ -21,22 +21,22 @@ DECLARE
     v_released integer;
 BEGIN
     WITH target AS (
-        SELECT p.id, p.workspace_id, p.project_id, p.reserved_by_id, p.reserved_until
-          FROM real_estate.property AS p
-         WHERE p.id = ANY (p_property_ids)
-           AND p.status = 'RESERVED'
-           AND p.reserved_until <= now()
-           AND (p_project_ids IS NULL OR p.project_id IS NULL OR p.project_id = ANY (p_project_ids))
-           AND EXISTS (SELECT 1
-                         FROM real_estate.workspace AS w
-                        WHERE w.id = p.workspace_id
-                          AND w.activation_status = 'ACTIVE')
+        SELECT p.ctid AS row_ctid, p.id, p.workspace_id, p.project_id, p.reserved_by_id, p.reserved_until
+          FROM unnest(p_property_ids) AS x(id)
+          JOIN real_estate.property AS p ON p.id = x.id
+         -- Wrapped in IS TRUE so that no index but the primary key can serve them: the
+         -- planner otherwise misjudges them and re-scans every expired row of the table.
+         WHERE (p.status = 'RESERVED' AND p.reserved_until <= now()) IS TRUE
+           AND (p_project_ids IS NULL OR p.project_id IS NULL OR p.project_id = ANY (p_project_ids)) IS TRUE
+           AND (SELECT w.activation_status
+                  FROM real_estate.workspace AS w
+                 WHERE w.id = p.workspace_id) = 'ACTIVE'
            FOR UPDATE OF p SKIP LOCKED
     ), released AS (
         UPDATE real_estate.property AS p
            SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
           FROM target AS t
-         WHERE p.id = t.id
+         WHERE p.ctid = t.row_ctid  -- the version we just locked: no second index lookup
         RETURNING t.id, t.workspace_id, t.project_id, t.reserved_by_id, t.reserved_until
     )
     INSERT INTO real_estate.release_event

@@ -559,10 +559,11 @@ def test_release_reservation_waits_and_decides_on_the_committed_row(connect: Con
 # The pick query of plpgsql/release_batch.sql, as written there (p_skip_ids and p_batch_size
 # are its parameters); the test checks the function still contains it.
 PICK_QUERY = """
-SELECT p.id, p.project_id
+SELECT p.id, p.project_id, p.reserved_until
   FROM real_estate.property AS p
  WHERE p.status = 'RESERVED'
    AND p.reserved_until <= now()
+   AND p.reserved_until >= coalesce(p_after, '-infinity')
    AND p.id <> ALL (p_skip_ids)
    AND EXISTS (SELECT 1
                  FROM real_estate.workspace AS w
@@ -585,7 +586,11 @@ def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _explain(conn: Conn) -> list[dict[str, Any]]:
-    query = PICK_QUERY.replace("p_skip_ids", "'{}'::uuid[]").replace("p_batch_size", "1000")
+    query = (
+        PICK_QUERY.replace("p_skip_ids", "'{}'::uuid[]")
+        .replace("p_batch_size", "1000")
+        .replace("p_after", "NULL::timestamptz")
+    )
     [[result]] = conn.execute("EXPLAIN (FORMAT JSON) " + query).fetchall()
     return _plan_nodes(result[0]["Plan"])
 

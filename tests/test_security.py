@@ -51,7 +51,7 @@ VIEWS = ["property_availability", "project_availability", "release_backlog"]
 PUBLIC_FUNCTIONS = {"reserve_property", "release_reservation", "release_expired_reservations"}
 INTERNALS = {
     "release_rows": "SELECT real_estate.release_rows(1, ARRAY[gen_random_uuid()])",
-    "release_batch": "SELECT * FROM real_estate.release_batch('call', 10, NULL, '{}')",
+    "release_batch": "SELECT * FROM real_estate.release_batch('call', 10, NULL, '{}', NULL)",
     "begin_release_run": "SELECT real_estate.begin_release_run('call')",
     "record_release_run": "SELECT real_estate.record_release_run(1, 1, 0, NULL, true)",
     "purge_release_log": "SELECT real_estate.purge_release_log('1 day')",

@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         rate=args.rate,
         load_n=load_n,
         backlog=min(INTERFERENCE_BACKLOG, load_n // 10),
-        command="python -m tests.benchmarks " + " ".join(sys.argv[1:] if argv is None else argv),
+        command=" ".join(["python -m tests.benchmarks", *(sys.argv[1:] if argv is None else argv)]),
         machine=report.machine(cluster, version),
     )
     started = time.monotonic()

@@ -7,6 +7,7 @@ Every function here works on one database copy that the caller created for it.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -193,10 +194,12 @@ def _do_loop(conn: Conn, statement: str, calls: int, warmup: int) -> float:
 
 
 def pgbench_path() -> str:
-    found = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
-    if not Path(found).exists():
-        raise SystemExit("pgbench not found: install postgresql-15 (or put pgbench on PATH)")
-    return found
+    """$PG_BINDIR/pgbench (the Makefile exports it), else pgbench on PATH."""
+    bindir = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
+    found = bindir / "pgbench" if (bindir / "pgbench").exists() else shutil.which("pgbench")
+    if not found:
+        raise SystemExit("pgbench not found: install postgresql-15 (or set PG_BINDIR)")
+    return str(found)
 
 
 @dataclass(frozen=True)

@@ -322,14 +322,15 @@ def targets(res: Results) -> list[Target]:
         )
     probes, steady_n = res.probes.get(n, {}), res.steady.get(n, {})
     bys = ("scheduled run", "function")
-    first = {by: med([p.ms for p in probes.get(f"{by}|before VACUUM|run 1", [])]) for by in bys}
-    out.append(
-        Target(
-            "first run after a big release <= 50 ms" + at,
-            "; ".join(f"after the {by}: {v:.2f} ms" for by, v in first.items()),
-            all(v <= 50 for v in first.values()),
+    for by in bys:
+        first = med([p.ms for p in probes.get(f"{by}|before VACUUM|run 1", [])])
+        out.append(
+            Target(
+                f"first run after a big release by the {by} <= 50 ms" + at,
+                f"{first:.2f} ms (new session)",
+                first <= 50,
+            )
         )
-    )
     next_runs = []
     met_next = True
     for by in bys:
@@ -557,7 +558,7 @@ def chart(res: Results, path: Path) -> None:
     a.set_xticks([x + 0.4 - width / 2 for x in range(len(sizes))], [label(n) for n in sizes])
     a.set_yscale("log")
     a.set_title("Releasing the backlog: rows/s (higher is better)")
-    a.legend(fontsize=8)
+    a.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2)
 
     for variant, text in STEADY_LABELS.items():
         xs = [n for n in res.sizes if res.steady.get(n, {}).get(variant)]
