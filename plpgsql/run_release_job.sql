@@ -10,11 +10,11 @@
 -- A procedure that commits can be neither SECURITY DEFINER nor carry a SET clause, so the
 -- body stays minimal, every name is schema-qualified, every operator is pg_catalog's, and
 -- the work is done by pinned-search_path functions.
--- Its default batch is 250 rows, smaller than the function's 1000: each batch holds the
+-- Its default batch is 100 rows, smaller than the function's 1000: each batch holds the
 -- counter rows of the projects it touches until it commits, and short batches keep the
 -- application's reservations in those projects from waiting (see README, Performance).
 CREATE OR REPLACE PROCEDURE real_estate.run_release_job(
-    p_batch_size integer DEFAULT 250,
+    p_batch_size integer DEFAULT 100,
     p_retention interval DEFAULT interval '30 days'
 )
 LANGUAGE plpgsql
@@ -41,12 +41,20 @@ BEGIN
     LOOP
         SELECT * INTO v_batch
           FROM real_estate.release_batch('pg_cron', p_batch_size, v_run_id, v_skip_ids, v_after);
-        v_after := v_batch.last_reserved_until;
         v_skip_ids := v_skip_ids OPERATOR(pg_catalog.||) v_batch.skipped_ids;
         PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
             v_batch.error, false);
         COMMIT;
-        EXIT WHEN v_batch.picked OPERATOR(pg_catalog.<) p_batch_size;
+        IF v_batch.picked OPERATOR(pg_catalog.<) p_batch_size THEN
+            EXIT WHEN v_after IS NULL;
+            -- One last batch from the oldest index entry: it takes anything the resuming
+            -- batches passed by, and its scan marks the entries of the rows released above
+            -- (dead now that they are committed) as dead in the index, so that the next run
+            -- does not have to visit them.
+            v_after := NULL;
+        ELSE
+            v_after := v_batch.last_reserved_until;
+        END IF;
     END LOOP;
 
     PERFORM real_estate.purge_release_log(p_retention);
