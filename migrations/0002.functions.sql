@@ -125,10 +125,12 @@ $function$;
 -- the run does not take them again. The run row is created on the first batch that has
 -- something to release when p_run_id is NULL, so a call that finds nothing writes nothing.
 -- picked counts the rows this batch took: fewer than p_batch_size means the run is done.
--- Batches go oldest first: last_reserved_until, passed back as p_after, starts the next
--- batch where this one ended, so that it does not walk again over the index entries of the
--- rows just released (dead, but not removable before VACUUM, nor before commit at all
--- when the whole run is one transaction).
+-- Batches go oldest first and resume at p_after, so that a batch does not walk again over
+-- the index entries of every row released before it (dead, but not removable before
+-- VACUUM). In one transaction a caller resumes at last_reserved_until (the entries cannot
+-- be marked dead before commit anyway); a caller that commits per batch resumes at
+-- first_reserved_until, so each batch walks once over the previous batch's entries, now
+-- committed, and marks them dead in the index: the next run does not visit them again.
 CREATE OR REPLACE FUNCTION real_estate.release_batch(
     p_source text,
     p_batch_size integer,
@@ -141,6 +143,7 @@ CREATE OR REPLACE FUNCTION real_estate.release_batch(
     OUT failed integer,
     OUT skipped_ids uuid[],
     OUT error text,
+    OUT first_reserved_until timestamptz,
     OUT last_reserved_until timestamptz
 )
 LANGUAGE plpgsql
@@ -162,8 +165,8 @@ BEGIN
     skipped_ids := '{}';
 
     SELECT coalesce(array_agg(c.id), '{}'), coalesce(array_agg(c.project_id), '{}'),
-           max(c.reserved_until)
-      INTO v_ids, v_project_of, last_reserved_until
+           min(c.reserved_until), max(c.reserved_until)
+      INTO v_ids, v_project_of, first_reserved_until, last_reserved_until
       FROM (SELECT p.id, p.project_id, p.reserved_until
               FROM real_estate.property AS p
              WHERE p.status = 'RESERVED'
@@ -482,16 +485,10 @@ BEGIN
         PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
             v_batch.error, false);
         COMMIT;
-        IF v_batch.picked OPERATOR(pg_catalog.<) p_batch_size THEN
-            EXIT WHEN v_after IS NULL;
-            -- One last batch from the oldest index entry: it takes anything the resuming
-            -- batches passed by, and its scan marks the entries of the rows released above
-            -- (dead now that they are committed) as dead in the index, so that the next run
-            -- does not have to visit them.
-            v_after := NULL;
-        ELSE
-            v_after := v_batch.last_reserved_until;
-        END IF;
+        EXIT WHEN v_batch.picked OPERATOR(pg_catalog.<) p_batch_size;
+        -- Resume where this batch began: the next scan walks over this batch's entries,
+        -- committed now, and marks them dead in the index (see release_batch).
+        v_after := v_batch.first_reserved_until;
     END LOOP;
 
     PERFORM real_estate.purge_release_log(p_retention);

@@ -13,10 +13,12 @@
 -- the run does not take them again. The run row is created on the first batch that has
 -- something to release when p_run_id is NULL, so a call that finds nothing writes nothing.
 -- picked counts the rows this batch took: fewer than p_batch_size means the run is done.
--- Batches go oldest first: last_reserved_until, passed back as p_after, starts the next
--- batch where this one ended, so that it does not walk again over the index entries of the
--- rows just released (dead, but not removable before VACUUM, nor before commit at all
--- when the whole run is one transaction).
+-- Batches go oldest first and resume at p_after, so that a batch does not walk again over
+-- the index entries of every row released before it (dead, but not removable before
+-- VACUUM). In one transaction a caller resumes at last_reserved_until (the entries cannot
+-- be marked dead before commit anyway); a caller that commits per batch resumes at
+-- first_reserved_until, so each batch walks once over the previous batch's entries, now
+-- committed, and marks them dead in the index: the next run does not visit them again.
 CREATE OR REPLACE FUNCTION real_estate.release_batch(
     p_source text,
     p_batch_size integer,
@@ -29,6 +31,7 @@ CREATE OR REPLACE FUNCTION real_estate.release_batch(
     OUT failed integer,
     OUT skipped_ids uuid[],
     OUT error text,
+    OUT first_reserved_until timestamptz,
     OUT last_reserved_until timestamptz
 )
 LANGUAGE plpgsql
@@ -50,8 +53,8 @@ BEGIN
     skipped_ids := '{}';
 
     SELECT coalesce(array_agg(c.id), '{}'), coalesce(array_agg(c.project_id), '{}'),
-           max(c.reserved_until)
-      INTO v_ids, v_project_of, last_reserved_until
+           min(c.reserved_until), max(c.reserved_until)
+      INTO v_ids, v_project_of, first_reserved_until, last_reserved_until
       FROM (SELECT p.id, p.project_id, p.reserved_until
               FROM real_estate.property AS p
              WHERE p.status = 'RESERVED'

@@ -45,16 +45,10 @@ BEGIN
         PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
             v_batch.error, false);
         COMMIT;
-        IF v_batch.picked OPERATOR(pg_catalog.<) p_batch_size THEN
-            EXIT WHEN v_after IS NULL;
-            -- One last batch from the oldest index entry: it takes anything the resuming
-            -- batches passed by, and its scan marks the entries of the rows released above
-            -- (dead now that they are committed) as dead in the index, so that the next run
-            -- does not have to visit them.
-            v_after := NULL;
-        ELSE
-            v_after := v_batch.last_reserved_until;
-        END IF;
+        EXIT WHEN v_batch.picked OPERATOR(pg_catalog.<) p_batch_size;
+        -- Resume where this batch began: the next scan walks over this batch's entries,
+        -- committed now, and marks them dead in the index (see release_batch).
+        v_after := v_batch.first_reserved_until;
     END LOOP;
 
     PERFORM real_estate.purge_release_log(p_retention);
