@@ -265,9 +265,7 @@ def _find(cron_conn: psycopg.Connection[Any], setup: CronSetup, name: str) -> Jo
 def _normalise_retention(conn: psycopg.Connection[Any], retention: str) -> str:
     try:
         with translated():
-            row = conn.execute(
-                "SELECT %(r)s::interval::text, now() - %(r)s::interval < now()", {"r": retention}
-            ).fetchone()
+            row = conn.execute(QUERIES["retention"], {"retention": retention}).fetchone()
     except InvalidArgument as exc:
         raise InvalidArgument(f"invalid retention {retention!r}: {exc}") from exc
     assert row is not None

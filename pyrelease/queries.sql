@@ -73,9 +73,6 @@ SELECT d.runid, d.status, d.start_time, d.end_time, d.return_message
  ORDER BY d.start_time DESC
  LIMIT %(limit)s;
 
--- name: purge_job_runs
--- pg_cron's run history of the given jobs older than the retention (keyed on start_time:
--- a failed run can have no end_time).
-DELETE FROM cron.job_run_details
- WHERE jobid = ANY (%(jobids)s::bigint[])
-   AND start_time < now() - %(retention)s::interval;
+-- name: retention
+-- A retention interval as PostgreSQL reads it, and whether it reaches into the past.
+SELECT %(retention)s::interval::text, now() - %(retention)s::interval < now();
