@@ -54,7 +54,8 @@ SELECT jobid, schedule, command, database, active
  WHERE jobname = %(jobname)s AND username = current_user;
 
 -- name: schedule_job
--- Register the release job for a database (pg_cron's own upsert happens in alter_job).
+-- Register a new job for a database (an existing one is re-pointed with alter_job:
+-- re-scheduling by name keeps an old database and active flag).
 SELECT cron.schedule_in_database(%(jobname)s, %(schedule)s, %(command)s, %(database)s);
 
 -- name: alter_job

@@ -807,28 +807,21 @@ def _job_rows(server: Any, job: cron.Job) -> list[tuple[Any, ...]]:
         ).fetchall()
 
 
-def test_cli_schedule_refuses_an_out_of_range_retention(
-    capsys: pytest.CaptureFixture[str], server: Any, db: str, conn: Conn
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--retention", "1000000 years"], id="out-of-range retention"),
+        pytest.param(["--cron", "* * * * * *"], id="what status --check cannot read"),
+    ],
+)
+def test_cli_schedule_refuses_before_touching_the_job(
+    capsys: pytest.CaptureFixture[str], server: Any, db: str, conn: Conn, args: list[str]
 ) -> None:
-    TRIED.append("schedule --retention '1000000 years'")
+    TRIED.append(f"schedule {args[0]} {args[1]!r}")
     job = _release_job(conn)
     try:
         before = _job_rows(server, job)
-        code, out, err = run(capsys, "--dsn", db, "schedule", "--retention", "1000000 years")
-        assert _job_rows(server, job) == before
-        assert_error_line(code, out, err)
-    finally:
-        cron.unschedule(conn)
-
-
-def test_cli_schedule_refuses_what_status_check_cannot_read(
-    capsys: pytest.CaptureFixture[str], server: Any, db: str, conn: Conn
-) -> None:
-    TRIED.append("schedule --cron '* * * * * *'")
-    job = _release_job(conn)
-    try:
-        before = _job_rows(server, job)
-        code, out, err = run(capsys, "--dsn", db, "schedule", "--cron", "* * * * * *")
+        code, out, err = run(capsys, "--dsn", db, "schedule", *args)
         assert _job_rows(server, job) == before
         assert_error_line(code, out, err)
     finally:
