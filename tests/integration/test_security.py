@@ -44,7 +44,7 @@ from pyrelease.errors import translated
 
 Conn = psycopg.Connection[Any]
 
-PLPGSQL = Path(__file__).resolve().parent.parent / "plpgsql"
+PLPGSQL = Path(__file__).resolve().parents[2] / "plpgsql"
 PINNED = "search_path=pg_catalog, pg_temp"
 TABLES = ["workspace", "project", "property", "release_run", "release_event"]
 VIEWS = ["property_availability", "project_availability", "release_backlog"]

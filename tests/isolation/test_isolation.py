@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-ISOLATION_DIR = Path(__file__).resolve().parent / "isolation"
+ISOLATION_DIR = Path(__file__).resolve().parent
 SPECS_DIR = ISOLATION_DIR / "specs"
 EXPECTED_DIR = ISOLATION_DIR / "expected"
 DEFAULT_TESTER = Path("/usr/lib/postgresql/15/lib/pgxs/src/test/isolation/isolationtester")

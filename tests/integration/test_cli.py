@@ -128,7 +128,7 @@ def state(server: Any, dsn: str) -> dict[str, Any]:
 
 
 def migration_ids() -> list[str]:
-    folder = Path(__file__).resolve().parent.parent / "migrations"
+    folder = Path(__file__).resolve().parents[2] / "migrations"
     return sorted(
         {
             p.name.removesuffix(".sql").removesuffix(".py")

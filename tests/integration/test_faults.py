@@ -38,7 +38,7 @@ from pyrelease.cli import main
 
 Connect = Callable[..., Conn]
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PGCLUSTER = REPO / "scripts" / "pgcluster.sh"
 PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 RUN_JOB = "CALL real_estate.run_release_job(p_batch_size => %s)"

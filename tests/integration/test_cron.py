@@ -127,7 +127,7 @@ def owner_database(
 
 
 def migration_count() -> int:
-    folder = Path(__file__).resolve().parent.parent / "migrations"
+    folder = Path(__file__).resolve().parents[2] / "migrations"
     return len(
         {
             p.name.removesuffix(".sql").removesuffix(".py")

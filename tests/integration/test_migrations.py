@@ -25,7 +25,7 @@ from psycopg.conninfo import conninfo_to_dict
 import pyrelease
 from pyrelease import MigrationError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 MIGRATIONS = REPO / "migrations"
 PLPGSQL = REPO / "plpgsql"
 SCHEMA = "real_estate"

@@ -1,0 +1,168 @@
+"""The original story, by name: AC 2.4.2 - 2.4.4 of the release of expired reservations
+(AC 2.4.1, the scheduled job, is tests/integration/test_cron.py::test_ac_2_4_1_...)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import pytest
+from factories import (
+    Conn,
+    assert_counters_exact,
+    available_plots,
+    make_project,
+    make_properties,
+    make_workspace,
+    property_row,
+    scalar,
+)
+from psycopg import sql
+
+
+def release(conn: Conn, batch_size: int = 1000) -> int:
+    return int(scalar(conn, "SELECT real_estate.release_expired_reservations(%s)", (batch_size,)))
+
+
+def release_one(conn: Conn, property_id: uuid.UUID) -> bool:
+    return bool(scalar(conn, "SELECT real_estate.release_reservation(%s)", (property_id,)))
+
+
+def status_of(conn: Conn, property_id: uuid.UUID) -> str:
+    return str(
+        scalar(conn, "SELECT status FROM real_estate.property WHERE id = %s", (property_id,))
+    )
+
+
+def count(conn: Conn, table: str) -> int:
+    return int(
+        scalar(conn, sql.SQL("SELECT count(*) FROM real_estate.{}").format(sql.Identifier(table)))
+    )
+
+
+def runs(conn: Conn) -> list[tuple[Any, ...]]:
+    return conn.execute(
+        "SELECT id, source, started_at, finished_at, released, failed, error"
+        " FROM real_estate.release_run ORDER BY id"
+    ).fetchall()
+
+
+# --------------------------------------------------------------------- AC 2.4.2 - 2.4.4
+
+
+def test_ac_2_4_2_should_release_expired_reservations(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    make_properties(conn, ws, project, 3)
+    holder = uuid.uuid4()
+    [expired] = make_properties(conn, ws, project, 1, status="RESERVED", reserved_by_id=holder)
+    until: datetime = scalar(
+        conn, "SELECT reserved_until FROM real_estate.property WHERE id = %s", (expired,)
+    )
+    assert available_plots(conn, project) == 3
+
+    assert release(conn) == 1
+
+    row = conn.execute(
+        "SELECT status, reserved_by_id, reserved_until FROM real_estate.property WHERE id = %s",
+        (expired,),
+    ).fetchone()
+    assert row == ("AVAILABLE", None, None)
+    assert available_plots(conn, project) == 4
+    [run] = runs(conn)
+    run_id, source, started_at, finished_at, released, failed, error = run
+    assert (source, released, failed, error) == ("call", 1, 0, None)
+    assert finished_at is not None and finished_at >= started_at
+    events = conn.execute(
+        "SELECT run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until"
+        " FROM real_estate.release_event"
+    ).fetchall()
+    assert events == [(run_id, expired, ws, project, holder, until)]
+    assert_counters_exact(conn)
+
+
+def test_ac_2_4_3_should_not_release_non_expired_reservations(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    pending = make_properties(conn, ws, project, 3, status="RESERVED", expired=False)
+    before = [property_row(conn, p) for p in pending]
+
+    assert release(conn) == 0
+
+    assert [property_row(conn, p) for p in pending] == before
+    assert available_plots(conn, project) == 0
+    assert count(conn, "release_event") == 0
+    assert count(conn, "release_run") == 0
+
+
+def test_ac_2_4_4_should_be_idempotent(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    make_properties(conn, ws, project, 2)
+    expired = make_properties(conn, ws, project, 5, status="RESERVED")
+    make_properties(conn, ws, project, 2, status="RESERVED", expired=False)
+
+    assert [release(conn) for _ in range(3)] == [5, 0, 0]
+
+    assert available_plots(conn, project) == 7
+    event_ids = conn.execute("SELECT property_id FROM real_estate.release_event").fetchall()
+    assert sorted(e[0] for e in event_ids) == sorted(expired)
+    assert count(conn, "release_run") == 1
+    assert_counters_exact(conn)
+
+
+def test_should_update_project_available_plots(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    p1, p2, p3 = (make_project(conn, ws, f"p{i}") for i in (1, 2, 3))
+    make_properties(conn, ws, p1, 2)
+    make_properties(conn, ws, p1, 3, status="RESERVED")
+    make_properties(conn, ws, p1, 1, status="RESERVED", expired=False)
+    make_properties(conn, ws, p1, 1, status="SOLD")
+    make_properties(conn, ws, p2, 4, status="RESERVED")
+    make_properties(conn, ws, p3, 1)
+    make_properties(conn, ws, p3, 2, status="RESERVED", expired=False)
+    make_properties(conn, ws, None, 2, status="RESERVED")  # no project: no counter
+    assert [available_plots(conn, p) for p in (p1, p2, p3)] == [2, 0, 1]
+
+    assert release(conn) == 3 + 4 + 2
+
+    assert [available_plots(conn, p) for p in (p1, p2, p3)] == [5, 4, 1]
+    assert_counters_exact(conn)
+
+
+@pytest.mark.parametrize("activation_status", ["INACTIVE", "SUSPENDED"])
+def test_should_not_release_reservations_of_non_active_workspaces(
+    conn: Conn, activation_status: str
+) -> None:
+    active = make_workspace(conn)
+    other = make_workspace(conn, activation_status)  # type: ignore[arg-type]
+    active_project = make_project(conn, active)
+    other_project = make_project(conn, other)
+    released_ids = make_properties(conn, active, active_project, 2, status="RESERVED")
+    kept = make_properties(conn, other, other_project, 3, status="RESERVED")
+    before = [property_row(conn, p) for p in kept]
+
+    assert release(conn) == 2
+
+    assert [property_row(conn, p) for p in kept] == before
+    assert available_plots(conn, other_project) == 0
+    assert [status_of(conn, p) for p in released_ids] == ["AVAILABLE"] * 2
+    event_ids = {r[0] for r in conn.execute("SELECT property_id FROM real_estate.release_event")}
+    assert event_ids == set(released_ids)
+    assert not any(release_one(conn, p) for p in kept)
+    assert_counters_exact(conn)
+
+
+def test_should_never_release_sold_properties(conn: Conn) -> None:
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    sold = make_properties(conn, ws, project, 3, status="SOLD")
+    before = [property_row(conn, p) for p in sold]
+
+    assert release(conn) == 0
+    assert not release_one(conn, sold[0])
+
+    assert [property_row(conn, p) for p in sold] == before
+    assert available_plots(conn, project) == 0
+    assert count(conn, "release_run") == 0
