@@ -49,6 +49,51 @@ $$;
 
 
 --
+-- Name: cancel_reservation(uuid, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.cancel_reservation(p_property_id uuid, p_reserved_by_id uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_workspace_id uuid;
+    v_project_id uuid;
+    v_reserved_until timestamptz;
+    v_run_id bigint;
+BEGIN
+    IF p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
+        RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    SELECT p.workspace_id, p.project_id, p.reserved_until
+      INTO v_workspace_id, v_project_id, v_reserved_until
+      FROM real_estate.property AS p
+     WHERE p.id = p_property_id
+       AND p.status = 'RESERVED'
+       AND p.reserved_by_id = p_reserved_by_id
+       FOR UPDATE OF p;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+
+    UPDATE real_estate.property AS p
+       SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
+     WHERE p.id = p_property_id;
+
+    INSERT INTO real_estate.release_run (source, started_at, finished_at, released)
+    VALUES ('call', clock_timestamp(), clock_timestamp(), 1)
+    RETURNING id INTO v_run_id;
+    INSERT INTO real_estate.release_event
+        (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at, reason)
+    VALUES (v_run_id, p_property_id, v_workspace_id, v_project_id, p_reserved_by_id, v_reserved_until, now(), 'cancelled');
+    RETURN true;
+END;
+$$;
+
+
+--
 -- Name: check_invariants(); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -75,13 +120,121 @@ CREATE FUNCTION real_estate.check_invariants() RETURNS TABLE(violation text, obj
     SELECT 'early_release', e.id::text,
            format('property %s reserved until %s released at %s', e.property_id, e.reserved_until, e.released_at)
       FROM real_estate.release_event AS e
-     WHERE e.reserved_until > e.released_at
+     WHERE e.reserved_until > e.released_at AND e.reason = 'expired'
     UNION ALL
     SELECT 'double_release', min(e.id)::text,
            format('property %s (holder %s, until %s) released %s times', e.property_id, e.reserved_by_id, e.reserved_until, count(*))
       FROM real_estate.release_event AS e
      GROUP BY e.property_id, e.reserved_by_id, e.reserved_until
     HAVING count(*) > 1;
+$$;
+
+
+--
+-- Name: confirm_sale(uuid, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.confirm_sale(p_property_id uuid, p_reserved_by_id uuid) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_status text;
+    v_reserved_by_id uuid;
+    v_reserved_until timestamptz;
+    v_activation_status text;
+BEGIN
+    IF p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
+        RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    SELECT p.status, p.reserved_by_id, p.reserved_until, w.activation_status
+      INTO v_status, v_reserved_by_id, v_reserved_until, v_activation_status
+      FROM real_estate.property AS p
+      JOIN real_estate.workspace AS w ON w.id = p.workspace_id
+     WHERE p.id = p_property_id
+       FOR UPDATE OF p;
+
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'property % does not exist', p_property_id
+            USING ERRCODE = 'RE001';
+    ELSIF v_activation_status <> 'ACTIVE' THEN
+        RAISE EXCEPTION 'property % belongs to a % workspace', p_property_id, v_activation_status
+            USING ERRCODE = 'RE004';
+    ELSIF v_status <> 'RESERVED' THEN
+        RAISE EXCEPTION 'property % is not reserved (it is %)', p_property_id, v_status
+            USING ERRCODE = 'RE005';
+    ELSIF v_reserved_by_id <> p_reserved_by_id THEN
+        RAISE EXCEPTION 'property % is held by another holder, reserved until %', p_property_id, v_reserved_until
+            USING ERRCODE = 'RE005';
+    ELSIF v_reserved_until <= now() THEN
+        RAISE EXCEPTION 'the reservation of property % has expired, reserved until %', p_property_id, v_reserved_until
+            USING ERRCODE = 'RE005';
+    END IF;
+
+    UPDATE real_estate.property AS p
+       SET status = 'SOLD', reserved_by_id = NULL, reserved_until = NULL
+     WHERE p.id = p_property_id;
+END;
+$$;
+
+
+--
+-- Name: extend_reservation(uuid, uuid, interval); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.extend_reservation(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval DEFAULT '24:00:00'::interval) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_status text;
+    v_reserved_by_id uuid;
+    v_reserved_until timestamptz;
+    v_activation_status text;
+    v_new_reserved_until timestamptz;
+BEGIN
+    IF p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
+        RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
+            USING ERRCODE = 'RE010';
+    END IF;
+    -- Compared as a point in time (see reserve_property).
+    v_new_reserved_until := now() + p_ttl;
+    IF v_new_reserved_until IS NULL OR v_new_reserved_until <= now() THEN
+        RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    SELECT p.status, p.reserved_by_id, p.reserved_until, w.activation_status
+      INTO v_status, v_reserved_by_id, v_reserved_until, v_activation_status
+      FROM real_estate.property AS p
+      JOIN real_estate.workspace AS w ON w.id = p.workspace_id
+     WHERE p.id = p_property_id
+       FOR UPDATE OF p;
+
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'property % does not exist', p_property_id
+            USING ERRCODE = 'RE001';
+    ELSIF v_activation_status <> 'ACTIVE' THEN
+        RAISE EXCEPTION 'property % belongs to a % workspace', p_property_id, v_activation_status
+            USING ERRCODE = 'RE004';
+    ELSIF v_status <> 'RESERVED' THEN
+        RAISE EXCEPTION 'property % is not reserved (it is %)', p_property_id, v_status
+            USING ERRCODE = 'RE005';
+    ELSIF v_reserved_by_id <> p_reserved_by_id THEN
+        RAISE EXCEPTION 'property % is held by another holder, reserved until %', p_property_id, v_reserved_until
+            USING ERRCODE = 'RE005';
+    ELSIF v_reserved_until <= now() THEN
+        RAISE EXCEPTION 'the reservation of property % has expired, reserved until %', p_property_id, v_reserved_until
+            USING ERRCODE = 'RE005';
+    END IF;
+
+    UPDATE real_estate.property AS p
+       SET reserved_until = v_new_reserved_until
+     WHERE p.id = p_property_id;
+    RETURN v_new_reserved_until;
+END;
 $$;
 
 
@@ -357,6 +510,161 @@ $$;
 
 
 --
+-- Name: release_event_notify(); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_event_notify() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_min bigint;
+    v_max bigint;
+    v_count bigint;
+    v_xid text := pg_current_xact_id()::text;
+    v_state text[] := string_to_array(current_setting('pyrelease.release_notify', true), ' ');
+    v_ctid tid;
+BEGIN
+    SELECT min(e.id), max(e.id), count(*) INTO v_min, v_max, v_count FROM new_events AS e;
+    IF v_count = 0 THEN
+        RETURN NULL;
+    END IF;
+    IF cardinality(v_state) = 5 AND v_state[1] = v_xid THEN
+        v_min := least(v_min, v_state[2]::bigint);
+        v_max := greatest(v_max, v_state[3]::bigint);
+        v_count := v_count + v_state[4]::bigint;
+        v_ctid := v_state[5]::tid;
+    ELSE
+        INSERT INTO real_estate.release_notification DEFAULT VALUES RETURNING ctid INTO v_ctid;
+    END IF;
+    PERFORM set_config('pyrelease.release_notify',
+                       concat_ws(' ', v_xid, v_min, v_max, v_count, v_ctid), true);
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: release_event_notify_commit(); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_event_notify_commit() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_state text[] := string_to_array(current_setting('pyrelease.release_notify', true), ' ');
+BEGIN
+    IF cardinality(v_state) = 5 AND v_state[1] = pg_current_xact_id()::text THEN
+        PERFORM pg_notify('real_estate_release',
+                          jsonb_build_object('min_id', v_state[2]::bigint,
+                                            'max_id', v_state[3]::bigint,
+                                            'count', v_state[4]::bigint)::text);
+        DELETE FROM real_estate.release_notification AS n WHERE n.ctid = v_state[5]::tid;
+        PERFORM set_config('pyrelease.release_notify', '', true);
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: release_event; Type: TABLE; Schema: real_estate; Owner: -
+--
+
+CREATE TABLE real_estate.release_event (
+    id bigint NOT NULL,
+    run_id bigint NOT NULL,
+    property_id uuid NOT NULL,
+    workspace_id uuid NOT NULL,
+    project_id uuid,
+    reserved_by_id uuid NOT NULL,
+    reserved_until timestamp with time zone NOT NULL,
+    released_at timestamp with time zone DEFAULT now() NOT NULL,
+    reason text DEFAULT 'expired'::text NOT NULL,
+    CONSTRAINT release_event_expired_check CHECK (((reason <> 'expired'::text) OR (reserved_until <= released_at))),
+    CONSTRAINT release_event_reason_check CHECK ((reason = ANY (ARRAY['expired'::text, 'cancelled'::text])))
+);
+
+
+--
+-- Name: TABLE release_event; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON TABLE real_estate.release_event IS 'One row per released reservation, keeping its previous holder and expiry';
+
+
+--
+-- Name: COLUMN release_event.reason; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON COLUMN real_estate.release_event.reason IS 'expired: released after its expiry (by the release, or taken over by reserve_property); cancelled: given back by its holder';
+
+
+--
+-- Name: release_events(bigint, integer); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_events(p_after_id bigint DEFAULT 0, p_limit integer DEFAULT 1000) RETURNS SETOF real_estate.release_event
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_ids bigint[];
+    v_upto bigint;
+    v_read_at timestamptz;
+BEGIN
+    IF p_after_id IS NULL OR p_after_id < 0 THEN
+        RAISE EXCEPTION 'after id must be a non-negative integer, got %', coalesce(p_after_id::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    ELSIF p_limit IS NULL OR p_limit < 1 OR p_limit > 10000 THEN
+        RAISE EXCEPTION 'limit must be between 1 and 10000, got %', coalesce(p_limit::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    ELSIF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'release_events() reads in READ COMMITTED only, not %', current_setting('transaction_isolation')
+            USING ERRCODE = '0A000';
+    END IF;
+
+    v_ids := ARRAY(SELECT e.id FROM real_estate.release_event AS e
+                    WHERE e.id > p_after_id ORDER BY e.id LIMIT p_limit);
+    v_read_at := clock_timestamp();  -- after that read's snapshot
+    IF cardinality(v_ids) = 0 THEN
+        RETURN;
+    END IF;
+    v_upto := v_ids[cardinality(v_ids)];
+    IF v_upto - p_after_id > cardinality(v_ids)
+       AND EXISTS (SELECT 1
+                     FROM pg_catalog.pg_locks AS l
+                     LEFT JOIN pg_catalog.pg_stat_activity AS a ON a.pid = l.pid
+                    WHERE l.locktype = 'relation'
+                      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d
+                                         WHERE d.datname = current_database())
+                      AND l.relation = 'real_estate.release_event'::regclass
+                      AND l.mode = 'RowExclusiveLock'
+                      AND l.pid IS DISTINCT FROM pg_backend_pid()
+                      -- begun after that read: its ids are all higher (NULL: not ours to see)
+                      AND (a.xact_start IS NULL OR a.xact_start < v_read_at)) THEN
+        -- A gap that a running writer may still fill: stop before the first gap.
+        SELECT coalesce(max(u.id), p_after_id) INTO v_upto
+          FROM unnest(v_ids) WITH ORDINALITY AS u(id, n)
+         WHERE u.id = p_after_id + u.n;
+    END IF;
+
+    RETURN QUERY
+        SELECT e.*
+          FROM real_estate.release_event AS e
+         WHERE e.id > p_after_id AND e.id <= v_upto
+         ORDER BY e.id
+         LIMIT p_limit;
+END;
+$$;
+
+
+--
 -- Name: release_expired_reservations(integer); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -579,10 +887,6 @@ END;
 $$;
 
 
-SET default_tablespace = '';
-
-SET default_table_access_method = heap;
-
 --
 -- Name: project; Type: TABLE; Schema: real_estate; Owner: -
 --
@@ -736,30 +1040,6 @@ COMMENT ON VIEW real_estate.release_backlog IS 'Expired reservations of ACTIVE w
 
 
 --
--- Name: release_event; Type: TABLE; Schema: real_estate; Owner: -
---
-
-CREATE TABLE real_estate.release_event (
-    id bigint NOT NULL,
-    run_id bigint NOT NULL,
-    property_id uuid NOT NULL,
-    workspace_id uuid NOT NULL,
-    project_id uuid,
-    reserved_by_id uuid NOT NULL,
-    reserved_until timestamp with time zone NOT NULL,
-    released_at timestamp with time zone DEFAULT now() NOT NULL,
-    CONSTRAINT release_event_expired_check CHECK ((reserved_until <= released_at))
-);
-
-
---
--- Name: TABLE release_event; Type: COMMENT; Schema: real_estate; Owner: -
---
-
-COMMENT ON TABLE real_estate.release_event IS 'One row per released reservation, keeping its previous holder and expiry';
-
-
---
 -- Name: release_event_id_seq; Type: SEQUENCE; Schema: real_estate; Owner: -
 --
 
@@ -771,6 +1051,22 @@ ALTER TABLE real_estate.release_event ALTER COLUMN id ADD GENERATED ALWAYS AS ID
     NO MAXVALUE
     CACHE 1
 );
+
+
+--
+-- Name: release_notification; Type: TABLE; Schema: real_estate; Owner: -
+--
+
+CREATE UNLOGGED TABLE real_estate.release_notification (
+    created_at timestamp with time zone DEFAULT now() NOT NULL
+);
+
+
+--
+-- Name: TABLE release_notification; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON TABLE real_estate.release_notification IS 'Transient: one row per transaction that writes release events, deleted by the trigger that sends its NOTIFY at commit';
 
 
 --
@@ -971,6 +1267,20 @@ CREATE TRIGGER property_sync_available_plots_update AFTER UPDATE ON real_estate.
 
 
 --
+-- Name: release_event release_event_notify; Type: TRIGGER; Schema: real_estate; Owner: -
+--
+
+CREATE TRIGGER release_event_notify AFTER INSERT ON real_estate.release_event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION real_estate.release_event_notify();
+
+
+--
+-- Name: release_notification release_event_notify_commit; Type: TRIGGER; Schema: real_estate; Owner: -
+--
+
+CREATE CONSTRAINT TRIGGER release_event_notify_commit AFTER INSERT ON real_estate.release_notification DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION real_estate.release_event_notify_commit();
+
+
+--
 -- Name: project project_workspace_id_fkey; Type: FK CONSTRAINT; Schema: real_estate; Owner: -
 --
 
@@ -1010,11 +1320,35 @@ REVOKE ALL ON FUNCTION real_estate.begin_release_run(p_source text) FROM PUBLIC;
 
 
 --
+-- Name: FUNCTION cancel_reservation(p_property_id uuid, p_reserved_by_id uuid); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.cancel_reservation(p_property_id uuid, p_reserved_by_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION real_estate.cancel_reservation(p_property_id uuid, p_reserved_by_id uuid) TO real_estate_app;
+
+
+--
 -- Name: FUNCTION check_invariants(); Type: ACL; Schema: real_estate; Owner: -
 --
 
 REVOKE ALL ON FUNCTION real_estate.check_invariants() FROM PUBLIC;
 GRANT ALL ON FUNCTION real_estate.check_invariants() TO real_estate_reader;
+
+
+--
+-- Name: FUNCTION confirm_sale(p_property_id uuid, p_reserved_by_id uuid); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.confirm_sale(p_property_id uuid, p_reserved_by_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION real_estate.confirm_sale(p_property_id uuid, p_reserved_by_id uuid) TO real_estate_app;
+
+
+--
+-- Name: FUNCTION extend_reservation(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.extend_reservation(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION real_estate.extend_reservation(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) TO real_estate_app;
 
 
 --
@@ -1050,6 +1384,35 @@ REVOKE ALL ON FUNCTION real_estate.record_release_run(p_run_id bigint, p_release
 --
 
 REVOKE ALL ON FUNCTION real_estate.release_batch(p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_event_notify(); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_event_notify() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_event_notify_commit(); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_event_notify_commit() FROM PUBLIC;
+
+
+--
+-- Name: TABLE release_event; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT SELECT ON TABLE real_estate.release_event TO real_estate_reader;
+
+
+--
+-- Name: FUNCTION release_events(p_after_id bigint, p_limit integer); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_events(p_after_id bigint, p_limit integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION real_estate.release_events(p_after_id bigint, p_limit integer) TO real_estate_reader;
 
 
 --
@@ -1161,13 +1524,6 @@ GRANT SELECT ON TABLE real_estate.property_availability TO real_estate_reader;
 --
 
 GRANT SELECT ON TABLE real_estate.release_backlog TO real_estate_reader;
-
-
---
--- Name: TABLE release_event; Type: ACL; Schema: real_estate; Owner: -
---
-
-GRANT SELECT ON TABLE real_estate.release_event TO real_estate_reader;
 
 
 --

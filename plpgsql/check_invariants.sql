@@ -2,7 +2,8 @@
 -- promises, and nothing when all hold (monitoring, soak tests):
 --   counter_drift       a project's available_plots differs from its AVAILABLE properties;
 --   reservation_fields  a RESERVED row without holder or expiry, or a non-RESERVED row with one;
---   early_release       a release event whose reservation had not expired when released;
+--   early_release       an 'expired' release event whose reservation had not expired when
+--                       released (a 'cancelled' one may: its holder gave it back early);
 --   double_release      the same reservation (property, holder, expiry) released twice.
 -- Read-only; takes no locks beyond a normal read (run it when writers are quiet for an
 -- exact answer).
@@ -32,7 +33,7 @@ AS $function$
     SELECT 'early_release', e.id::text,
            format('property %s reserved until %s released at %s', e.property_id, e.reserved_until, e.released_at)
       FROM real_estate.release_event AS e
-     WHERE e.reserved_until > e.released_at
+     WHERE e.reserved_until > e.released_at AND e.reason = 'expired'
     UNION ALL
     SELECT 'double_release', min(e.id)::text,
            format('property %s (holder %s, until %s) released %s times', e.property_id, e.reserved_by_id, e.reserved_until, count(*))

@@ -5,7 +5,17 @@ pg_cron); this package applies the migrations and wraps the SQL calls. Async twi
 wrappers live in :mod:`pyrelease.aio`.
 """
 
-from .api import release_expired, release_reservation, reserve
+from . import aio
+from .api import (
+    cancel,
+    extend,
+    listen,
+    release_events,
+    release_expired,
+    release_reservation,
+    reserve,
+    sell,
+)
 from .cron import schedule_database as schedule
 from .cron import unschedule_database as unschedule
 from .errors import (
@@ -16,12 +26,14 @@ from .errors import (
     NotMigrated,
     PropertyNotAvailable,
     PropertyNotFound,
+    PropertyNotHeld,
     PropertyReserved,
     PropertySold,
     PyreleaseError,
     ScheduleError,
     WorkspaceNotActive,
 )
+from .events import ReleaseEvent
 from .migrations import migrate, rollback
 
 __all__ = [
@@ -32,16 +44,24 @@ __all__ = [
     "NotMigrated",
     "PropertyNotAvailable",
     "PropertyNotFound",
+    "PropertyNotHeld",
     "PropertyReserved",
     "PropertySold",
     "PyreleaseError",
+    "ReleaseEvent",
     "ScheduleError",
     "WorkspaceNotActive",
+    "aio",
+    "cancel",
+    "extend",
+    "listen",
     "migrate",
+    "release_events",
     "release_expired",
     "release_reservation",
     "reserve",
     "rollback",
     "schedule",
+    "sell",
     "unschedule",
 ]

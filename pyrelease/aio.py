@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -9,12 +13,26 @@ from uuid import UUID
 import psycopg
 
 from .api import DEFAULT_BATCH_SIZE, DEFAULT_TTL
-from .errors import require, translated
+from .errors import DatabaseUnavailable, first_line, require, translated
+from .events import (
+    DEFAULT_LIMIT,
+    Clock,
+    ReleaseEvent,
+    check_listen_args,
+    check_read_args,
+    conninfo_of,
+    is_lost,
+    lost_error,
+    reconnect_delay,
+    to_events,
+)
 from .queries import QUERIES
+
+log = logging.getLogger("pyrelease")
 
 
 async def _one(conn: psycopg.AsyncConnection[Any], name: str, params: dict[str, Any]) -> Any:
-    with translated():
+    with translated(property_id=params.get("property_id")):
         cursor = await conn.execute(QUERIES[name], params)
         row = await cursor.fetchone()
     assert row is not None
@@ -45,3 +63,117 @@ async def reserve(
     params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id), "ttl": ttl}
     result: datetime = await _one(conn, "reserve", params)
     return result
+
+
+# --- issue 9: the reservation lifecycle and release events ---------------------------------
+
+
+async def extend(
+    conn: psycopg.AsyncConnection[Any],
+    property_id: UUID | str,
+    reserved_by_id: UUID | str,
+    ttl: timedelta = DEFAULT_TTL,
+) -> datetime:
+    """The holder moves an unexpired reservation's expiry to now + ttl; return it."""
+    require(ttl, timedelta, "ttl")
+    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id), "ttl": ttl}
+    result: datetime = await _one(conn, "extend", params)
+    return result
+
+
+async def cancel(
+    conn: psycopg.AsyncConnection[Any], property_id: UUID | str, reserved_by_id: UUID | str
+) -> bool:
+    """The holder gives the property back (expired or not); True when it did."""
+    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id)}
+    return bool(await _one(conn, "cancel", params))
+
+
+async def sell(
+    conn: psycopg.AsyncConnection[Any], property_id: UUID | str, reserved_by_id: UUID | str
+) -> None:
+    """The holder's unexpired reservation becomes SOLD (PropertyNotHeld otherwise)."""
+    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id)}
+    await _one(conn, "sell", params)
+
+
+async def release_events(
+    conn: psycopg.AsyncConnection[Any], after_id: int = 0, limit: int = DEFAULT_LIMIT
+) -> list[ReleaseEvent]:
+    """The release events after id `after_id`, in id order, none ever skipped."""
+    params = check_read_args(after_id, limit)
+    with translated():
+        cursor = await conn.execute(QUERIES["release_events"], params)
+        rows = await cursor.fetchall()
+    return to_events(rows)
+
+
+async def listen(
+    conn: psycopg.AsyncConnection[Any],
+    after_id: int = 0,
+    timeout: float | None = None,
+    *,
+    reconnect: bool = True,
+) -> AsyncIterator[ReleaseEvent]:
+    """pyrelease.listen() for an AsyncConnection: an async iterator of the release events
+    after `after_id`, each exactly once and in id order, across reconnects."""
+    check_listen_args(after_id, timeout, conn.autocommit)
+    conninfo = conninfo_of(conn) if reconnect else ""
+    clock = Clock(timeout)
+    cursor = after_id
+
+    async def subscribe(c: psycopg.AsyncConnection[Any]) -> None:
+        with translated():
+            await c.execute(QUERIES["listen"])
+
+    owned: psycopg.AsyncConnection[Any] | None = None
+    subscribed = False
+    try:
+        while True:
+            try:
+                if not subscribed:
+                    await subscribe(conn)
+                    subscribed = True
+                events = await release_events(conn, cursor)
+                for event in events:
+                    yield event
+                    cursor = event.id
+                if events:
+                    clock.reset()
+                if len(events) == DEFAULT_LIMIT:
+                    continue
+                wait = clock.wait_for()
+                if wait <= 0:
+                    return
+                async for _ in conn.notifies(timeout=wait, stop_after=1):
+                    pass
+            except Exception as exc:
+                if not (reconnect and lost_error(exc) and is_lost(conn)):
+                    raise
+                log.warning("listen: connection lost (%s); reconnecting", first_line(exc))
+                if owned is not None:
+                    await owned.close()
+                owned = conn = await _reconnect(conninfo, clock)
+                subscribed = False
+    finally:
+        if owned is not None:
+            await owned.close()
+        elif subscribed and not is_lost(conn):
+            with contextlib.suppress(psycopg.Error):
+                await conn.execute(QUERIES["unlisten"])
+
+
+async def _reconnect(conninfo: str, clock: Clock) -> psycopg.AsyncConnection[Any]:
+    attempt = 0
+    while True:
+        try:
+            return await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+        except psycopg.OperationalError as exc:
+            left = clock.left()
+            if left is not None and left <= 0:
+                message = f"listen: could not reconnect: {first_line(exc)}"
+                raise DatabaseUnavailable(message) from exc
+            delay = reconnect_delay(attempt)
+            log.warning("listen: reconnect failed (%s); retrying in %.1f s", first_line(exc), delay)
+            await asyncio.sleep(delay if left is None else max(0.0, min(delay, left)))
+            attempt += 1

@@ -7,6 +7,7 @@ usage), never a traceback.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -63,6 +64,41 @@ def cmd_release(args: argparse.Namespace) -> None:
         else:
             count = api.release_expired(conn, args.batch_size)
             print(f"released {count} expired reservation(s)")
+
+
+def cmd_watch(args: argparse.Namespace) -> None:
+    """One line per release event as it is committed, until interrupted (Ctrl-C: exit 0)."""
+    try:
+        with connect(args.dsn) as conn:
+            after = args.after
+            if after is None:
+                with translated():
+                    row = conn.execute(QUERIES["last_event_id"]).fetchone()
+                after = int(row[0]) if row is not None else 0
+            print(f"watching release events after #{after} (Ctrl-C to stop)", file=sys.stderr)
+            for event in api.listen(conn, after_id=after):
+                if args.json:
+                    print(json.dumps(event.as_json()), flush=True)
+                else:
+                    print(
+                        f"{_ts(event.released_at)} #{event.id} {event.reason}:"
+                        f" property {event.property_id} project {event.project_id or '-'}"
+                        f" workspace {event.workspace_id} holder {event.reserved_by_id}"
+                        f" (reserved until {_ts(event.reserved_until)})",
+                        flush=True,
+                    )
+    except KeyboardInterrupt:
+        return
+
+
+def _after(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0 or value > 2**63 - 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and {2**63 - 1}, got {text}")
+    return value
 
 
 def cmd_schedule(args: argparse.Namespace) -> None:
@@ -227,6 +263,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep run logs this long (default: %(default)s)",
     )
     add("unschedule", cmd_unschedule, "remove the pg_cron job")
+    p = add("watch", cmd_watch, "print each release event as it happens, until Ctrl-C")
+    p.add_argument(
+        "--after",
+        type=_after,
+        default=None,
+        metavar="ID",
+        help="first print the events after this event id (default: only new ones)",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
     return parser
 
 

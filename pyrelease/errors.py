@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from uuid import UUID
 
 import psycopg
 
 
 class PyreleaseError(Exception):
-    """Base class of every error pyrelease raises on purpose."""
+    """Base class of every error pyrelease raises on purpose.
+
+    Structured fields: ``sqlstate`` (always there: the server's SQLSTATE, None when the
+    error did not come from the server), ``property_id`` and ``reserved_until`` (None where
+    they do not apply).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sqlstate: str | None = None,
+        property_id: UUID | None = None,
+        reserved_until: datetime | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.property_id = property_id
+        self.reserved_until = reserved_until
 
 
 class InvalidArgument(PyreleaseError, ValueError):
@@ -34,6 +55,12 @@ class PropertyReserved(PropertyNotAvailable):
 
 class WorkspaceNotActive(PropertyNotAvailable):
     """The property's workspace is INACTIVE or SUSPENDED (SQLSTATE RE004)."""
+
+
+class PropertyNotHeld(PyreleaseError):
+    """The reservation is not held by this holder: another holder, expired, or not reserved
+    (SQLSTATE RE005, raised by extend and sell; the message says which); ``reserved_until``
+    is the reservation's expiry when there is one."""
 
 
 class CounterIsReadOnly(PyreleaseError):
@@ -61,6 +88,7 @@ _BY_SQLSTATE: dict[str, type[PyreleaseError]] = {
     "RE002": PropertySold,
     "RE003": PropertyReserved,
     "RE004": WorkspaceNotActive,
+    "RE005": PropertyNotHeld,
     "RE010": InvalidArgument,
     "RE011": CounterIsReadOnly,
     # PostgreSQL's own rejections of a bad value (malformed uuid, out-of-range
@@ -78,8 +106,18 @@ _BY_SQLSTATE: dict[str, type[PyreleaseError]] = {
 }
 
 
-def translate(exc: BaseException) -> PyreleaseError | None:
-    """Return the package's exception for a database error, or None to let it pass."""
+# RE003's and RE005's messages end in the reservation's expiry, as the server prints a
+# timestamptz (DateStyle ISO, PostgreSQL's default).
+_RESERVED_UNTIL = re.compile(
+    r" reserved until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d(?::\d\d)?)$"
+)
+
+
+def translate(
+    exc: BaseException, *, property_id: UUID | str | None = None
+) -> PyreleaseError | None:
+    """Return the package's exception for a database error, or None to let it pass; the
+    keyword fields (where the caller knows them) go into the exception."""
     if isinstance(exc, PyreleaseError):
         return exc
     if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
@@ -92,19 +130,48 @@ def translate(exc: BaseException) -> PyreleaseError | None:
         kind = _BY_SQLSTATE[exc.sqlstate]
         if kind is NotMigrated:
             return NotMigrated(
-                f"{_first_line(exc)} (is the database migrated? run `pyrelease migrate`)"
+                f"{_first_line(exc)} (is the database migrated? run `pyrelease migrate`)",
+                sqlstate=exc.sqlstate,
             )
-        return kind(_first_line(exc))
+        message = _first_line(exc)
+        about_property = kind not in (InvalidArgument, CounterIsReadOnly)
+        return kind(
+            message,
+            sqlstate=exc.sqlstate,
+            property_id=_uuid(property_id) if about_property else None,
+            reserved_until=_reserved_until(message)
+            if kind in (PropertyReserved, PropertyNotHeld)
+            else None,
+        )
     return None
 
 
+def _uuid(value: UUID | str | None) -> UUID | None:
+    if value is None or isinstance(value, UUID):
+        return value
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+def _reserved_until(message: str) -> datetime | None:
+    found = _RESERVED_UNTIL.search(message)
+    if found is None:
+        return None
+    try:
+        return datetime.fromisoformat(found.group(1))
+    except ValueError:
+        return None
+
+
 @contextmanager
-def translated() -> Iterator[None]:
+def translated(*, property_id: UUID | str | None = None) -> Iterator[None]:
     """Re-raise database errors as the package's exception types (cause kept)."""
     try:
         yield
     except psycopg.Error as exc:
-        mapped = translate(exc)
+        mapped = translate(exc, property_id=property_id)
         if mapped is None:
             raise
         raise mapped from exc
@@ -119,6 +186,11 @@ def require(value: object, kind: type | tuple[type, ...], name: str) -> None:
 def _kind_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(k.__name__ for k in kinds)
+
+
+def first_line(exc: BaseException) -> str:
+    """An error in one line: the server's primary message, else the first line of its text."""
+    return _first_line(exc)
 
 
 def _first_line(exc: BaseException) -> str:

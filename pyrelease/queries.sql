@@ -88,3 +88,33 @@ INSERT INTO real_estate.routine_source (singleton, sha256, installed_at)
 VALUES (true, %(sha256)s, now())
 ON CONFLICT ON CONSTRAINT routine_source_pkey
 DO UPDATE SET sha256 = excluded.sha256, installed_at = excluded.installed_at;
+
+-- name: extend
+-- The holder moves an unexpired reservation's expiry; returns the new reserved_until.
+SELECT real_estate.extend_reservation(%(property_id)s::uuid, %(reserved_by_id)s::uuid, %(ttl)s::interval);
+
+-- name: cancel
+-- The holder gives the property back; true when it did.
+SELECT real_estate.cancel_reservation(%(property_id)s::uuid, %(reserved_by_id)s::uuid);
+
+-- name: sell
+-- The holder's unexpired reservation becomes SOLD.
+SELECT real_estate.confirm_sale(%(property_id)s::uuid, %(reserved_by_id)s::uuid);
+
+-- name: release_events
+-- The release events after a cursor, in id order, none ever skipped.
+SELECT id, run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until,
+       released_at, reason
+  FROM real_estate.release_events(%(after_id)s::bigint, %(limit)s::integer);
+
+-- name: listen
+-- Subscribe to the one notification per transaction that writes release events.
+LISTEN real_estate_release;
+
+-- name: last_event_id
+-- The highest release event id committed so far (where `pyrelease watch` starts by default).
+SELECT coalesce(max(id), 0) FROM real_estate.release_event;
+
+-- name: unlisten
+-- Stop listening (listen() on the caller's connection, when its iterator is closed).
+UNLISTEN real_estate_release;

@@ -70,20 +70,28 @@ def test_upgrade_from_the_previous_layout_keeps_data_and_converges(
         make_properties(conn, ws, project, 1, status="SOLD")
         assert conn.execute("SELECT real_estate.release_expired_reservations(1)").fetchone() == (2,)
         make_properties(conn, ws, project, 4, status="RESERVED")
-        before = {
-            table: conn.execute(f"SELECT * FROM real_estate.{table} ORDER BY 1").fetchall()
-            for table in ("workspace", "project", "property", "release_run", "release_event")
-        }
+        before, columns = {}, {}
+        for table in ("workspace", "project", "property", "release_run", "release_event"):
+            cur = conn.execute(f"SELECT * FROM real_estate.{table} ORDER BY 1")
+            before[table] = cur.fetchall()
+            columns[table] = ", ".join(d.name for d in cur.description or [])
 
-    assert pyrelease.migrate(fresh_db) == ["0006.routine-source"]
+    previous = {m.id for m in read_migrations(str(tmp_path / "migrations"))}
+    newer = [m.id for m in read_migrations(str(REPO / "migrations")) if m.id not in previous]
+    assert newer[0] == "0006.routine-source"
+    assert pyrelease.migrate(fresh_db) == newer
 
     assert dump(fresh_db) == dump(db), "the upgraded schema differs from a fresh install"
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         after = {
-            table: conn.execute(f"SELECT * FROM real_estate.{table} ORDER BY 1").fetchall()
+            table: conn.execute(
+                f"SELECT {columns[table]} FROM real_estate.{table} ORDER BY 1"
+            ).fetchall()
             for table in before
         }
-        assert after == before
+        assert after == before  # new columns aside (below)
+        reasons = conn.execute("SELECT DISTINCT reason FROM real_estate.release_event")
+        assert reasons.fetchall() == [("expired",)]  # 0007: the existing events expired
         assert conn.execute("SELECT real_estate.release_expired_reservations()").fetchone() == (4,)
         assert assert_counters_exact(conn) == {project: 3 + 2 + 4}
         events = conn.execute("SELECT property_id FROM real_estate.release_event").fetchall()

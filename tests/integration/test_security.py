@@ -47,9 +47,20 @@ Conn = psycopg.Connection[Any]
 PLPGSQL = Path(__file__).resolve().parents[2] / "plpgsql"
 PINNED = "search_path=pg_catalog, pg_temp"
 TABLES = ["workspace", "project", "property", "release_run", "release_event"]
-INTERNAL_TABLES = ["routine_source"]  # the post-apply step's record: nobody else reads it
+INTERNAL_TABLES = [
+    "routine_source",  # the post-apply step's record: nobody else reads it
+    "release_notification",  # transient rows behind the release NOTIFY
+]
 VIEWS = ["property_availability", "project_availability", "release_backlog"]
-PUBLIC_FUNCTIONS = {"reserve_property", "release_reservation", "release_expired_reservations"}
+PUBLIC_FUNCTIONS = {
+    "reserve_property",
+    "release_reservation",
+    "release_expired_reservations",
+    "extend_reservation",
+    "cancel_reservation",
+    "confirm_sale",
+}
+READER_FUNCTIONS = {"check_invariants", "release_events"}
 INTERNALS = {
     "release_rows": "SELECT real_estate.release_rows(1, ARRAY[gen_random_uuid()])",
     "release_batch": "SELECT * FROM real_estate.release_batch('call', 10, NULL, '{}', NULL)",
@@ -59,6 +70,8 @@ INTERNALS = {
     "run_release_job": "CALL real_estate.run_release_job()",
     "property_sync_available_plots": "SELECT real_estate.property_sync_available_plots()",
     "project_guard_available_plots": "SELECT real_estate.project_guard_available_plots()",
+    "release_event_notify": "SELECT real_estate.release_event_notify()",
+    "release_event_notify_commit": "SELECT real_estate.release_event_notify_commit()",
 }
 
 
@@ -351,8 +364,8 @@ def test_privilege_matrix_of_the_two_roles(conn: Conn, make_login: MakeLogin) ->
                     "SELECT has_sequence_privilege(%s, %s, %s)",
                     (role, f"real_estate.{seq}", priv),
                 ), (role, seq, priv)
-    assert executable(conn, reader) == {"check_invariants"}
-    assert executable(conn, app) == PUBLIC_FUNCTIONS | {"check_invariants"}
+    assert executable(conn, reader) == READER_FUNCTIONS
+    assert executable(conn, app) == PUBLIC_FUNCTIONS | READER_FUNCTIONS
 
 
 # --------------------------------------------------------------------------- reader
@@ -399,6 +412,9 @@ def test_reader_reads_everything_and_writes_nothing(conn: Conn, make_login: Make
                     f"reserve_property('{world.expired[1]}', gen_random_uuid())",
                     f"release_reservation('{world.expired[1]}')",
                     "release_expired_reservations()",
+                    f"extend_reservation('{world.live[0]}', gen_random_uuid())",
+                    f"cancel_reservation('{world.live[0]}', gen_random_uuid())",
+                    f"confirm_sale('{world.live[0]}', gen_random_uuid())",
                 )
             ),
             *INTERNALS.values(),
@@ -518,6 +534,7 @@ def test_app_cannot_write_logs_counter_or_call_internals(conn: Conn, make_login:
             "UPDATE real_estate.release_event SET reserved_until = released_at",
             "DELETE FROM real_estate.release_event",
             "TRUNCATE real_estate.release_event",
+            "INSERT INTO real_estate.release_notification DEFAULT VALUES",
             "UPDATE real_estate.project SET available_plots = 99",
             "UPDATE real_estate.project SET available_plots = available_plots",
             "INSERT INTO real_estate.project (workspace_id, name, available_plots)"
