@@ -5,7 +5,9 @@
 #        plpgsql_check) and .venv
 # db     start the local PostgreSQL (./.pgdata, or /tmp/pyrelease-<hash>/pgdata when the
 #        postgres OS user cannot enter this folder) with pg_cron; `scripts/pgcluster.sh dsn`
-# demo   setup + db, then migrate, load demo data, release and show status in pyrelease_demo
+# demo   db + a runtime-only .venv-demo, then migrate, load demo data and tell the story
+#        (counters before/after, the SUSPENDED workspace, a 3 s reservation expiring under
+#        `pyrelease watch`) in pyrelease_demo
 # stop   stop the local PostgreSQL
 # test   setup, then the test suite (it starts and removes its own throwaway cluster)
 # soak   8 pgbench clients x 60 s with pg_cron every minute, then check_invariants()
@@ -26,6 +28,8 @@ ISOLATIONTESTER ?= /usr/lib/postgresql/15/lib/pgxs/src/test/isolation/isolationt
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 DEMO_DB ?= pyrelease_demo
+DEMO_VENV ?= .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.stamp-pyproject
 
 PGCLUSTER := bash scripts/pgcluster.sh
 VENV_STAMP := $(VENV)/.stamp-pyproject
@@ -75,18 +79,25 @@ db: system-deps
 	@$(PGCLUSTER) start
 	@echo "PostgreSQL: $$($(PGCLUSTER) dsn)"
 
-demo: setup db
+# The demo runs in its own virtualenv with only the runtime dependencies (no pytest, ruff,
+# matplotlib): what a user installs.
+$(DEMO_STAMP): pyproject.toml
+	@if [ ! -x $(DEMO_VENV)/bin/python ]; then echo "+ $(PYTHON) -m venv $(DEMO_VENV)"; $(PYTHON) -m venv $(DEMO_VENV); fi
+	$(DEMO_VENV)/bin/python -m pip install --disable-pip-version-check -q -e .
+	@touch $@
+
+demo: system-deps $(DEMO_STAMP) db
 	@admin="$$($(PGCLUSTER) dsn)"; \
 	dsn="$${admin%/postgres}/$(DEMO_DB)"; \
 	$(PGCLUSTER) createdb $(DEMO_DB); \
 	echo "+ pyrelease migrate"; \
-	$(VENV)/bin/pyrelease --dsn "$$dsn" migrate; \
+	$(DEMO_VENV)/bin/pyrelease --dsn "$$dsn" migrate; \
 	echo "+ scripts/demo_data.py"; \
-	$(VENV)/bin/python scripts/demo_data.py "$$dsn"; \
-	echo "+ pyrelease release"; \
-	$(VENV)/bin/pyrelease --dsn "$$dsn" release; \
+	$(DEMO_VENV)/bin/python scripts/demo_data.py "$$dsn"; \
+	echo "+ scripts/demo.py"; \
+	$(DEMO_VENV)/bin/python scripts/demo.py "$$dsn"; \
 	echo "+ pyrelease status"; \
-	$(VENV)/bin/pyrelease --dsn "$$dsn" status; \
+	$(DEMO_VENV)/bin/pyrelease --dsn "$$dsn" status; \
 	echo; echo "demo database: $$dsn  (make stop to stop the server)"
 
 stop:
@@ -119,5 +130,5 @@ bench: setup db
 
 clean:
 	-@$(PGCLUSTER) destroy
-	rm -rf $(VENV) bench-results .pytest_cache .ruff_cache build dist *.egg-info
+	rm -rf $(VENV) $(DEMO_VENV) bench-results .pytest_cache .ruff_cache build dist *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
