@@ -525,7 +525,7 @@ DECLARE
     v_state text[] := string_to_array(current_setting('pyrelease.release_notify', true), ' ');
     v_ctid tid;
 BEGIN
-    SELECT min(e.id), max(e.id), count(*) INTO v_min, v_max, v_count FROM new_events AS e;
+    SELECT min(e.id), max(e.id), count(*) INTO v_min, v_max, v_count FROM new_rows AS e;
     IF v_count = 0 THEN
         RETURN NULL;
     END IF;
@@ -1270,7 +1270,7 @@ CREATE TRIGGER property_sync_available_plots_update AFTER UPDATE ON real_estate.
 -- Name: release_event release_event_notify; Type: TRIGGER; Schema: real_estate; Owner: -
 --
 
-CREATE TRIGGER release_event_notify AFTER INSERT ON real_estate.release_event REFERENCING NEW TABLE AS new_events FOR EACH STATEMENT EXECUTE FUNCTION real_estate.release_event_notify();
+CREATE TRIGGER release_event_notify AFTER INSERT ON real_estate.release_event REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION real_estate.release_event_notify();
 
 
 --

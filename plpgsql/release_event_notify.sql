@@ -24,7 +24,7 @@ DECLARE
     v_state text[] := string_to_array(current_setting('pyrelease.release_notify', true), ' ');
     v_ctid tid;
 BEGIN
-    SELECT min(e.id), max(e.id), count(*) INTO v_min, v_max, v_count FROM new_events AS e;
+    SELECT min(e.id), max(e.id), count(*) INTO v_min, v_max, v_count FROM new_rows AS e;
     IF v_count = 0 THEN
         RETURN NULL;
     END IF;
@@ -44,7 +44,7 @@ $function$;
 
 CREATE OR REPLACE TRIGGER release_event_notify
     AFTER INSERT ON real_estate.release_event
-    REFERENCING NEW TABLE AS new_events
+    REFERENCING NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION real_estate.release_event_notify();
 
 REVOKE ALL ON FUNCTION real_estate.release_event_notify() FROM PUBLIC;
