@@ -14,7 +14,8 @@ from yoyo import read_migrations
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 
-from .errors import DatabaseUnavailable, MigrationError, PyreleaseError, translate
+from .db import connect
+from .errors import MigrationError, PyreleaseError, first_line, translate
 
 MIGRATION_TABLE = "_yoyo_migration"
 LOCK_TIMEOUT = "10s"
@@ -59,8 +60,7 @@ def _run(action: Any, migrations: Any) -> None:
     except PyreleaseError:
         raise
     except Exception as exc:
-        mapped = translate(exc)
-        message = str(mapped) if mapped is not None else _first_line(exc)
+        message = first_line(translate(exc) or exc)
         raise MigrationError(
             f"migration failed: {message} (a transactional migration was rolled back whole;"
             " fix the cause and run `pyrelease migrate` again)"
@@ -84,7 +84,7 @@ def _lock(backend: PostgresqlPsycopgBackend) -> Iterator[None]:
 def _backend(dsn: str) -> Iterator[PostgresqlPsycopgBackend]:
     class Backend(PostgresqlPsycopgBackend):
         def connect(self, dburi: Any) -> psycopg.Connection[Any]:
-            conn = psycopg.connect(dsn, autocommit=True)
+            conn = connect(dsn)
             # Never queue behind a long transaction (and block the table behind us); the
             # transactional migrations also SET LOCAL it, for DBAs who drive yoyo directly.
             conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
@@ -95,12 +95,8 @@ def _backend(dsn: str) -> Iterator[PostgresqlPsycopgBackend]:
         backend.init_database()
     except psycopg.Error as exc:
         mapped = translate(exc)
-        raise (mapped or DatabaseUnavailable(_first_line(exc))) from exc
+        raise (mapped or MigrationError(f"cannot prepare migrations: {first_line(exc)}")) from exc
     try:
         yield backend
     finally:
         backend.connection.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
