@@ -18,14 +18,16 @@ name alone would keep an old database or a paused ``active`` flag).
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from itertools import pairwise
+from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import psycopg
+from cronsim import CronSim, CronSimError
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -35,7 +37,10 @@ from .errors import (
     InvalidArgument,
     NotMigrated,
     ScheduleError,
+    expect_row,
+    first_line,
     require,
+    reraised_as,
     translated,
 )
 from .queries import QUERIES
@@ -115,8 +120,7 @@ def cron_setup(conn: psycopg.Connection[Any]) -> CronSetup | None:
     unless the role has pg_read_all_settings); when it may not, pg_cron's default database
     is tried."""
     with translated():
-        row = conn.execute(QUERIES["cron_settings"]).fetchone()
-    assert row is not None
+        row = expect_row(conn.execute(QUERIES["cron_settings"]).fetchone(), "cron_settings")
     here, readable, cron_database, database = row
     if here:
         return CronSetup(cron_database=database, database=database)
@@ -147,9 +151,15 @@ def schedule(
     cron: str = DEFAULT_SCHEDULE,
     retention: str = DEFAULT_RETENTION,
 ) -> Job:
-    """Create or update the release job (idempotent); return it."""
+    """Create or update the release job (idempotent); return it. Raises only the package's
+    exceptions (a pg_cron error the package has no type for is a ScheduleError)."""
     require(cron, str, "cron")
     require(retention, str, "retention")
+    with reraised_as(ScheduleError, "pg_cron"):
+        return _schedule(conn, cron, retention)
+
+
+def _schedule(conn: psycopg.Connection[Any], cron: str, retention: str) -> Job:
     setup = require_cron(conn)
     with translated():
         migrated = conn.execute(QUERIES["migrated"]).fetchone()
@@ -157,13 +167,15 @@ def schedule(
         raise NotMigrated(
             "real_estate.run_release_job does not exist: run `pyrelease migrate` first"
         )
-    schedule_interval(cron)  # refuse what pg_cron 1.4 would misread (e.g. a 6th field)
     retention = _normalise_retention(conn, retention)
     command = "CALL real_estate.run_release_job()"
     if retention != DEFAULT_RETENTION:
         command = f"CALL real_estate.run_release_job(p_retention => {_literal(conn, retention)})"
-    with _cron_connection(conn, setup) as cron_conn:
+    with _cron_connection(conn, setup) as cron_conn, cron_conn.transaction():
+        # pg_cron validates the expression; what it accepts but `status --check` could not
+        # read (pg_cron 1.4 ignores a sixth field) rolls the registration back.
         job = _upsert(cron_conn, setup, setup.job_name, cron, command, setup.database)
+        check_readable(job.schedule)
         if not setup.in_app_database:
             names = sql.Literal([setup.job_name, setup.purge_job_name]).as_string(cron_conn)
             purge = (
@@ -184,6 +196,11 @@ def schedule(
 
 def unschedule(conn: psycopg.Connection[Any]) -> bool:
     """Remove this database's release job (and its purge job); True if there was one."""
+    with reraised_as(ScheduleError, "pg_cron"):
+        return _unschedule(conn)
+
+
+def _unschedule(conn: psycopg.Connection[Any]) -> bool:
     setup = require_cron(conn)
     removed = False
     with _cron_connection(conn, setup) as cron_conn:
@@ -243,14 +260,12 @@ def _upsert(
                 cron_conn.execute(QUERIES["schedule_job"], params)
             else:
                 cron_conn.execute(QUERIES["alter_job"], {**params, "jobid": existing.jobid})
+    except psycopg.errors.InvalidParameterValue as exc:  # 22023: pg_cron's "invalid schedule"
+        message = first_line(exc)
+        raise InvalidArgument(f"invalid cron expression {cron!r}: {message}") from exc
     except psycopg.Error as exc:
-        message = str(exc).strip().splitlines()[0]
-        if exc.sqlstate == "22023" and "invalid schedule" in message:
-            raise InvalidArgument(f"invalid cron expression {cron!r}: {message}") from exc
-        raise ScheduleError(f"pg_cron refused the job {name!r}: {message}") from exc
-    found = _find(cron_conn, setup, name)
-    assert found is not None
-    return found
+        raise ScheduleError(f"pg_cron refused the job {name!r}: {first_line(exc)}") from exc
+    return expect_row(_find(cron_conn, setup, name), f"the job {name!r} just registered")
 
 
 def _find(cron_conn: psycopg.Connection[Any], setup: CronSetup, name: str) -> Job | None:
@@ -265,10 +280,12 @@ def _find(cron_conn: psycopg.Connection[Any], setup: CronSetup, name: str) -> Jo
 def _normalise_retention(conn: psycopg.Connection[Any], retention: str) -> str:
     try:
         with translated():
-            row = conn.execute(QUERIES["retention"], {"retention": retention}).fetchone()
+            row = expect_row(
+                conn.execute(QUERIES["retention"], {"retention": retention}).fetchone(),
+                "retention",
+            )
     except InvalidArgument as exc:
         raise InvalidArgument(f"invalid retention {retention!r}: {exc}") from exc
-    assert row is not None
     if not row[1]:
         raise InvalidArgument(f"retention must be a positive interval, got {retention!r}")
     text: str = row[0]
@@ -290,69 +307,80 @@ def _cron_connection(
     conninfo = make_conninfo(
         conn.info.dsn, dbname=setup.cron_database, password=conn.info.password or None
     )
-    with translated():
-        other = psycopg.connect(conninfo, autocommit=True)
+    other = connect(conninfo)
     try:
         yield other
     finally:
         other.close()
 
 
+# How pg_cron 1.4 reads a schedule it accepted (src/entry.c): its @-macros are these five
+# fields (@reboot has no times: it runs when the server starts); "N seconds" comes with
+# pg_cron 1.5 (1-59 seconds). Times are UTC: pg_cron 1.4 reads schedules in GMT.
 MACROS = {
-    "@yearly": timedelta(days=366),
-    "@annually": timedelta(days=366),
-    "@monthly": timedelta(days=31),
-    "@weekly": timedelta(days=7),
-    "@daily": timedelta(days=1),
-    "@midnight": timedelta(days=1),
-    "@hourly": timedelta(hours=1),
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
 }
+REBOOT = ("@reboot", "@restart")
+_SECONDS = re.compile(r"\s*(\d{1,2})\s+seconds?\s*", re.ASCII)
 
 
-def schedule_interval(expr: str) -> timedelta:
-    """The longest gap between two runs of a 5-field cron schedule (minutes and hours
-    expanded exactly; a restricted day field counts as a week, or a month)."""
-    expr = expr.strip()
-    if expr.lower() in MACROS:
-        return MACROS[expr.lower()]
-    words = expr.split()
-    if len(words) == 2 and words[0].isdigit() and words[1] in ("second", "seconds"):
-        return timedelta(seconds=int(words[0]))
-    fields = expr.split()
-    if len(fields) != 5:
-        raise InvalidArgument(f"invalid cron expression {expr!r}: expected 5 fields")
-    minute, hour, day, month, weekday = fields
-    if day != "*" or month != "*":
-        return timedelta(days=31)
-    if weekday != "*":
-        return timedelta(days=7)
-    try:
-        times = sorted(h * 60 + m for h in _expand(hour, 0, 23) for m in _expand(minute, 0, 59))
-    except ValueError as exc:
-        raise InvalidArgument(f"invalid cron expression {expr!r}: {exc}") from None
-    if not times:
-        raise InvalidArgument(f"invalid cron expression {expr!r}")
-    gaps = [b - a for a, b in pairwise(times)]
-    gaps.append(times[0] + 24 * 60 - times[-1])
-    return timedelta(minutes=max(gaps))
+def _reading(expr: str) -> str | timedelta | None:
+    """A schedule as pg_cron runs it: five cron fields, a period, or None (at start-up only).
 
-
-def _expand(field: str, low: int, high: int) -> set[int]:
-    values: set[int] = set()
-    for part in field.split(","):
-        rng, _, step_text = part.partition("/")
+    Raises InvalidArgument for an expression that cronsim cannot read as pg_cron does
+    (pg_cron 1.4 ignores a sixth field, which cronsim would take for seconds)."""
+    text = expr.strip()
+    if text in REBOOT:
+        return None
+    if text in MACROS:
+        return MACROS[text]
+    seconds = _SECONDS.fullmatch(text)
+    if seconds is not None and 1 <= int(seconds[1]) <= 59:
+        return timedelta(seconds=int(seconds[1]))
+    fields = text.split()
+    problem = f"expected 5 fields, got {len(fields)}" if len(fields) != 5 else None
+    if problem is None:
         try:
-            step = int(step_text) if step_text else 1
-            if rng == "*":
-                start, stop = low, high
-            elif "-" in rng:
-                start, stop = (int(x) for x in rng.split("-", 1))
-            else:
-                start = int(rng)
-                stop = high if step_text else start
-        except ValueError:
-            raise ValueError(f"bad field {field!r}") from None
-        if step < 1 or not low <= start <= stop <= high:
-            raise ValueError(f"bad field {field!r} (allowed: {low}-{high})")
-        values.update(range(start, stop + 1, step))
-    return values
+            CronSim(text, datetime(2000, 1, 1, tzinfo=UTC))
+        except CronSimError as exc:
+            problem = str(exc).lower()
+    if problem is not None:
+        raise InvalidArgument(
+            f"invalid cron expression {expr!r}: `status --check` cannot tell when it runs"
+            f" ({problem})"
+        )
+    return text
+
+
+def check_readable(expr: str) -> None:
+    """Refuse (InvalidArgument) a schedule whose run times `status --check` cannot compute."""
+    _reading(expr)
+
+
+def previous_runs(expr: str, moment: datetime, count: int = 2) -> list[datetime]:
+    """The latest `count` times before `moment` at which pg_cron starts a job on this
+    schedule, latest first ([] for @reboot)."""
+    reading = _reading(expr)
+    if reading is None:
+        return []
+    moment = moment.astimezone(UTC)
+    if isinstance(reading, timedelta):
+        return [moment - reading * (i + 1) for i in range(count)]
+    return list(islice(CronSim(reading, moment, reverse=True), count))
+
+
+def next_run(expr: str, moment: datetime) -> datetime | None:
+    """The first time after `moment` at which pg_cron starts a job on this schedule."""
+    reading = _reading(expr)
+    if reading is None:
+        return None
+    moment = moment.astimezone(UTC)
+    if isinstance(reading, timedelta):
+        return moment + reading
+    return next(CronSim(reading, moment))

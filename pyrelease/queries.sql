@@ -14,13 +14,23 @@ SELECT real_estate.release_reservation(%(property_id)s::uuid);
 SELECT real_estate.reserve_property(%(property_id)s::uuid, %(reserved_by_id)s::uuid, %(ttl)s::interval);
 
 -- name: health
--- Expired reservations not yet released, the oldest one's age, and when the last scheduled
--- run finished and how long ago.
-SELECT b.expired_reservations, b.oldest_age, r.last_finished, now() - r.last_finished
+-- Expired reservations not yet released, the oldest one's age, when the last scheduled
+-- run finished and how long ago, and the server's time.
+SELECT b.expired_reservations, b.oldest_age, r.last_finished, now() - r.last_finished, now()
   FROM real_estate.release_backlog AS b,
        (SELECT max(finished_at) AS last_finished
           FROM real_estate.release_run
          WHERE source = 'pg_cron') AS r;
+
+-- name: has_migration_log
+-- Whether yoyo's migration log is there (a database migrated by pyrelease or yoyo).
+SELECT pg_catalog.to_regclass('public._yoyo_migration') IS NOT NULL;
+
+-- name: installed_at
+-- When the release job was installed: migration 0003, as yoyo recorded it.
+SELECT max(applied_at_utc) AT TIME ZONE 'UTC'
+  FROM public._yoyo_migration
+ WHERE migration_id LIKE '0003.%';
 
 -- name: last_runs
 -- The latest rows of the package's run log.

@@ -583,7 +583,8 @@ def test_status_check(capsys: pytest.CaptureFixture[str], server: Any, app: str)
     assert "no release job is scheduled" in line
     assert out.startswith("database: ")
 
-    assert run(capsys, "--dsn", app, "schedule", "--cron", NEVER_SOON)[0] == 0
+    assert run(capsys, "--dsn", app, "schedule", "--cron", "*/5 * * * *")[0] == 0
+    installed(app, "2 days")  # installed long ago, never ran
     code, _, err = run(capsys, "--dsn", app, "status", "--check")
     assert "no scheduled run has finished yet" in assert_one_error_line(code, err)
 
@@ -599,6 +600,32 @@ def test_status_check(capsys: pytest.CaptureFixture[str], server: Any, app: str)
         c.execute("SELECT cron.alter_job(%s, active := false)", (job[0],))
     code, _, err = run(capsys, "--dsn", app, "status", "--check")
     assert "is inactive" in assert_one_error_line(code, err)
+
+
+def installed(dsn: str, ago: str) -> None:
+    """Pretend that migration 0003 (the job's installation) ran `ago`."""
+    with connect(dsn) as c:
+        c.execute(
+            "UPDATE public._yoyo_migration SET applied_at_utc = (now() - %s::interval)"
+            " AT TIME ZONE 'UTC' WHERE migration_id LIKE '0003.%%'",
+            (ago,),
+        )
+
+
+def test_status_check_right_after_install_waits_for_the_first_run(
+    capsys: pytest.CaptureFixture[str], app: str
+) -> None:
+    assert run(capsys, "--dsn", app, "schedule", "--cron", "*/5 * * * *")[0] == 0
+    installed(app, "1 second")
+    code, out, err = run(capsys, "--dsn", app, "status", "--check")
+    assert code == 0, err
+    assert re.fullmatch(
+        r"health: ok \(waiting for the first run, due \S+ \S+\)", out.splitlines()[-1]
+    )
+
+    installed(app, "11 minutes")  # two runs missed
+    code, _, err = run(capsys, "--dsn", app, "status", "--check")
+    assert "no scheduled run has finished yet" in assert_one_error_line(code, err)
 
 
 def test_status_check_with_a_macro_schedule(capsys: pytest.CaptureFixture[str], app: str) -> None:

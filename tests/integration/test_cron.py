@@ -15,7 +15,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -606,36 +605,6 @@ def test_without_pg_cron_cli_schedule_fails_with_one_line(
         assert "schedule: none" in out
     finally:
         pyrelease.rollback(dsn, steps="all")
-
-
-# --------------------------------------------------------------------------- schedule_interval
-
-
-@pytest.mark.parametrize(
-    ("expr", "gap"),
-    [
-        ("*/5 * * * *", timedelta(minutes=5)),
-        ("* * * * *", timedelta(minutes=1)),
-        ("0 3 * * *", timedelta(days=1)),
-        ("0,30 * * * *", timedelta(minutes=30)),
-        ("*/10 9-17 * * *", timedelta(hours=15, minutes=10)),
-        ("0 * * * 1-5", timedelta(days=7)),
-        ("0 0 1 * *", timedelta(days=31)),
-    ],
-)
-def test_schedule_interval(expr: str, gap: timedelta) -> None:
-    assert cron.schedule_interval(expr) == gap
-
-
-@pytest.mark.parametrize("expr", ["every day", "61 * * * *", "* 24 * * *", "*/0 * * * *"])
-def test_schedule_interval_rejects_invalid_expressions(expr: str) -> None:
-    with pytest.raises(InvalidArgument):
-        cron.schedule_interval(expr)
-
-
-def test_schedule_interval_understands_pg_cron_macros() -> None:
-    assert cron.schedule_interval("@hourly") == timedelta(hours=1)
-    assert cron.schedule_interval("@daily") == timedelta(days=1)
 
 
 # --------------------------------------------------------------------------- AC 2.4.1
