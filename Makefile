@@ -8,7 +8,7 @@
 # stop   stop the local PostgreSQL
 # test   setup, then the test suite (it starts and removes its own throwaway cluster)
 # soak   8 pgbench clients x 60 s with pg_cron every minute, then check_invariants()
-# lint   ruff check + ruff format --check
+# lint   ruff check + ruff format --check + mypy --strict pyrelease/
 # bench  the benchmark against the `make db` cluster (BENCH_ARGS=... passes options)
 # clean  stop and delete the local cluster, .venv, caches and bench results
 
@@ -101,6 +101,7 @@ soak: setup db
 lint: $(VENV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict pyrelease
 
 format: $(VENV_STAMP)
 	$(VENV)/bin/ruff check --fix .
