@@ -1,16 +1,14 @@
 """The pg_cron job: registered by migrating, upserted by schedule(), removed by unschedule()
 and rollback, in both set-ups (pg_cron in `postgres`, pg_cron in the application database),
-and without pg_cron at all. AC 2.4.1: the scheduled job really runs and is logged."""
+and without pg_cron at all (AC 2.4.1, a real tick, is in tests/acceptance/test_story.py)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,12 +20,13 @@ import psycopg
 import pytest
 from factories import (
     JOB,
+    closed_port,
+    connect_to,
     cron_jobs,
-    drop_jobs,
+    current_db,
+    extra_database,
     job_names,
-    make_project,
-    make_properties,
-    make_workspace,
+    migration_ids,
     scalar,
 )
 from psycopg import sql
@@ -48,36 +47,10 @@ APP_DB = "pyrelease_app"  # the cron database of server_cron_in_app: never dropp
 # --------------------------------------------------------------------------- helpers
 
 
-def connect(dsn: str) -> Conn:
-    return psycopg.connect(dsn, autocommit=True)
-
-
-def current_db(conn: Conn) -> str:
-    return str(scalar(conn, "SELECT current_database()"))
-
-
 def release_job(server: Any, dbname: str) -> tuple[Any, ...]:
     jobs = [j for j in cron_jobs(server, dbname) if j[1] == f"{JOB}:{dbname}"]
     assert len(jobs) == 1, jobs
     return jobs[0]
-
-
-@contextmanager
-def extra_database(server: Any, name: str | None = None, owner: str | None = None) -> Iterator[str]:
-    name = name or f"pyrelease_t_cron_{uuid.uuid4().hex[:8]}"
-    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-    if owner is not None:
-        create = sql.SQL("{} OWNER {}").format(create, sql.Identifier(owner))
-    with connect(server.admin_dsn) as admin:
-        admin.execute(create)
-    try:
-        yield name
-    finally:
-        drop_jobs(server, name)
-        with connect(server.admin_dsn) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 CRON_FUNCTIONS = (
@@ -97,7 +70,7 @@ def owner_database(
     role = f"pyrelease_t_owner_{uuid.uuid4().hex[:8]}"
     password = uuid.uuid4().hex
     ident = sql.Identifier(role)
-    with connect(server.admin_dsn) as admin:
+    with connect_to(server.admin_dsn) as admin:
         admin.execute(
             sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
                 ident, sql.Literal(password)
@@ -106,7 +79,7 @@ def owner_database(
         if read_settings:
             admin.execute(sql.SQL("GRANT pg_read_all_settings TO {}").format(ident))
     try:
-        with connect(server.dsn_for(server.cron_database)) as c:
+        with connect_to(server.dsn_for(server.cron_database)) as c:
             c.execute(sql.SQL("GRANT USAGE ON SCHEMA cron TO {}").format(ident))
             if cron_grants:
                 c.execute(
@@ -118,48 +91,20 @@ def owner_database(
             dsn = make_conninfo(server.dsn_for(name), user=role, password=password)
             yield dsn, name, role
     finally:
-        with connect(server.dsn_for(server.cron_database)) as c:
+        with connect_to(server.dsn_for(server.cron_database)) as c:
             c.execute(sql.SQL("DROP OWNED BY {}").format(ident))
-        with connect(server.admin_dsn) as admin:
+        with connect_to(server.admin_dsn) as admin:
             admin.execute(sql.SQL("DROP OWNED BY {}").format(ident))
             admin.execute(sql.SQL("DROP ROLE {}").format(ident))
-
-
-def migration_count() -> int:
-    folder = Path(__file__).resolve().parents[2] / "migrations"
-    return len(
-        {
-            p.name.removesuffix(".sql").removesuffix(".py")
-            for p in folder.iterdir()
-            if p.suffix in {".sql", ".py"} and not p.name.endswith(".rollback.sql")
-        }
-    )
-
-
-@pytest.fixture
-def app(server: Any, conn: Conn) -> Iterator[Conn]:
-    """`conn` (the migrated `db`, no job yet); its jobs are removed before `db` is dropped."""
-    name = current_db(conn)
-    assert cron_jobs(server, name) == []
-    yield conn
-    drop_jobs(server, name)
-
-
-@pytest.fixture
-def fresh(server: Any, fresh_db: str) -> Iterator[str]:
-    with connect(fresh_db) as c:
-        name = current_db(c)
-    yield fresh_db
-    drop_jobs(server, name)
 
 
 # --------------------------------------------------------------------------- default set-up
 
 
-def test_migrating_registers_the_job(server: Any, fresh: str) -> None:
-    with connect(fresh) as c:
+def test_migrating_registers_the_job(server: Any, fresh_db: str) -> None:
+    with connect_to(fresh_db) as c:
         name = current_db(c)
-    pyrelease.migrate(fresh)
+    pyrelease.migrate(fresh_db)
 
     jobs = cron_jobs(server, name)
     assert [j[1:] for j in jobs] == [
@@ -175,7 +120,7 @@ def test_migrating_registers_the_job(server: Any, fresh: str) -> None:
     assert "DELETE FROM cron.job_run_details" in jobs[1][3]
     assert "interval '30 days'" in jobs[1][3]
 
-    with connect(fresh) as c:
+    with connect_to(fresh_db) as c:
         found = cron.job(c)
     assert found == cron.Job(
         jobid=jobs[0][0],
@@ -188,136 +133,136 @@ def test_migrating_registers_the_job(server: Any, fresh: str) -> None:
     )
 
 
-def test_rescheduling_and_remigrating_never_duplicate(server: Any, fresh: str) -> None:
-    with connect(fresh) as c:
+def test_rescheduling_and_remigrating_never_duplicate(server: Any, fresh_db: str) -> None:
+    with connect_to(fresh_db) as c:
         name = current_db(c)
-    pyrelease.migrate(fresh)
+    pyrelease.migrate(fresh_db)
     first = cron_jobs(server, name)
 
-    with connect(fresh) as c:
+    with connect_to(fresh_db) as c:
         assert cron.schedule(c).jobid == first[0][0]
         assert cron.schedule(c).jobid == first[0][0]
-    assert pyrelease.migrate(fresh) == []
+    assert pyrelease.migrate(fresh_db) == []
     assert cron_jobs(server, name) == first
 
     # 0003 rolled back (with what follows it) and applied again: still one job
-    with connect(fresh) as c:
+    with connect_to(fresh_db) as c:
         ids = [r[0] for r in c.execute("SELECT migration_id FROM _yoyo_migration").fetchall()]
-    pyrelease.rollback(fresh, steps=len([i for i in ids if i >= "0003.release-job"]))
+    pyrelease.rollback(fresh_db, steps=len([i for i in ids if i >= "0003.release-job"]))
     assert cron_jobs(server, name) == []
-    pyrelease.migrate(fresh)
+    pyrelease.migrate(fresh_db)
     assert [j[1:] for j in cron_jobs(server, name)] == [j[1:] for j in first]
 
 
-def test_schedule_twice_is_one_job(server: Any, app: Conn) -> None:
-    name = current_db(app)
-    one = cron.schedule(app)
-    two = cron.schedule(app)
+def test_schedule_twice_is_one_job(server: Any, conn: Conn) -> None:
+    name = current_db(conn)
+    one = cron.schedule(conn)
+    two = cron.schedule(conn)
     assert one == two
     assert [j[1] for j in cron_jobs(server, name)] == job_names(name)
 
 
 def test_schedule_reactivates_a_paused_job_and_applies_a_new_schedule(
-    server: Any, app: Conn
+    server: Any, conn: Conn
 ) -> None:
-    name = current_db(app)
-    job = cron.schedule(app)
-    with connect(server.dsn_for(server.cron_database)) as c:
+    name = current_db(conn)
+    job = cron.schedule(conn)
+    with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute("SELECT cron.alter_job(%s, active := false)", (job.jobid,))
     assert release_job(server, name)[5] is False
-    assert cron.job(app) == replace(job, active=False)
+    assert cron.job(conn) == replace(job, active=False)
 
-    again = cron.schedule(app)
+    again = cron.schedule(conn)
     assert again == job
     assert release_job(server, name)[5] is True
 
-    with connect(server.dsn_for(server.cron_database)) as c:
+    with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute("SELECT cron.alter_job(%s, active := false)", (job.jobid,))
-    changed = cron.schedule(app, cron="*/7 * * * *")
+    changed = cron.schedule(conn, cron="*/7 * * * *")
     assert changed.jobid == job.jobid
     assert (changed.schedule, changed.active) == ("*/7 * * * *", True)
     assert release_job(server, name)[2:] == ("*/7 * * * *", COMMAND, name, True)
     assert len(cron_jobs(server, name)) == 2
 
 
-def test_schedule_repoints_a_job_that_runs_elsewhere(server: Any, app: Conn) -> None:
-    name = current_db(app)
-    job = cron.schedule(app)
-    with connect(server.dsn_for(server.cron_database)) as c:
+def test_schedule_repoints_a_job_that_runs_elsewhere(server: Any, conn: Conn) -> None:
+    name = current_db(conn)
+    job = cron.schedule(conn)
+    with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute(
             "SELECT cron.alter_job(%s, command := 'SELECT 1', database := %s)",
             (job.jobid, server.cron_database),
         )
-    assert cron.schedule(app) == job
+    assert cron.schedule(conn) == job
     assert release_job(server, name)[2:] == (EVERY_5, COMMAND, name, True)
 
 
-def test_retention_goes_into_the_command(server: Any, app: Conn) -> None:
-    name = current_db(app)
-    job = cron.schedule(app, retention="7 days")
+def test_retention_goes_into_the_command(server: Any, conn: Conn) -> None:
+    name = current_db(conn)
+    job = cron.schedule(conn, retention="7 days")
     assert job.command == "CALL real_estate.run_release_job(p_retention => '7 days')"
     purge = [j for j in cron_jobs(server, name) if j[1] == f"{JOB}-purge:{name}"]
     assert len(purge) == 1
     assert "interval '7 days'" in purge[0][3]
 
     # both commands are valid SQL that runs
-    app.execute(job.command)
-    with connect(server.dsn_for(server.cron_database)) as c:
+    conn.execute(job.command)
+    with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute(purge[0][3])
-    assert scalar(app, "SELECT count(*) FROM real_estate.release_run WHERE source = 'pg_cron'")
+    assert scalar(conn, "SELECT count(*) FROM real_estate.release_run WHERE source = 'pg_cron'")
 
-    assert cron.schedule(app, retention="720 hours").command == (
+    assert cron.schedule(conn, retention="720 hours").command == (
         "CALL real_estate.run_release_job(p_retention => '720:00:00')"
     )
-    assert cron.schedule(app, retention="30 days").command == COMMAND
-    assert cron.schedule(app).command == COMMAND
+    assert cron.schedule(conn, retention="30 days").command == COMMAND
+    assert cron.schedule(conn).command == COMMAND
 
 
 @pytest.mark.parametrize("retention", ["banana", "-1 day", "0", ""])
 def test_bad_retention_is_rejected_and_changes_nothing(
-    server: Any, app: Conn, retention: str
+    server: Any, conn: Conn, retention: str
 ) -> None:
-    name = current_db(app)
-    cron.schedule(app)
+    name = current_db(conn)
+    cron.schedule(conn)
     before = cron_jobs(server, name)
     with pytest.raises(InvalidArgument, match="retention"):
-        cron.schedule(app, retention=retention)
+        cron.schedule(conn, retention=retention)
     assert cron_jobs(server, name) == before
 
 
 @pytest.mark.parametrize("existing", [False, True])
 def test_invalid_cron_expression_is_rejected_and_changes_nothing(
-    server: Any, app: Conn, existing: bool
+    server: Any, conn: Conn, existing: bool
 ) -> None:
-    name = current_db(app)
+    name = current_db(conn)
     if existing:
-        cron.schedule(app)
+        cron.schedule(conn)
     before = cron_jobs(server, name)
     with pytest.raises(InvalidArgument, match="invalid cron expression 'every day'"):
-        cron.schedule(app, cron="every day")
+        cron.schedule(conn, cron="every day")
     assert cron_jobs(server, name) == before
 
 
-def test_two_databases_each_keep_their_own_job(server: Any, app: Conn, fresh: str) -> None:
-    a = current_db(app)
-    with connect(fresh) as c:
+def test_two_databases_each_keep_their_own_job(server: Any, conn: Conn, fresh_db: str) -> None:
+    a = current_db(conn)
+    with connect_to(fresh_db) as c:
         b = current_db(c)
-    cron.schedule(app)
-    pyrelease.migrate(fresh)
+    cron.schedule(conn)
+    pyrelease.migrate(fresh_db)
     jobs_a, jobs_b = cron_jobs(server, a), cron_jobs(server, b)
     assert [j[1] for j in jobs_a] == job_names(a)
     assert [j[1] for j in jobs_b] == job_names(b)
     assert release_job(server, a)[4] == a
     assert release_job(server, b)[4] == b
 
-    assert cron.unschedule(app) is True
+    assert cron.unschedule(conn) is True
     assert cron_jobs(server, a) == []
     assert cron_jobs(server, b) == jobs_b
-    assert cron.unschedule(app) is False
+    assert cron.unschedule(conn) is False
 
-    cron.schedule(app)
+    cron.schedule(conn)
     jobs_a = cron_jobs(server, a)
-    pyrelease.rollback(fresh, steps="all")  # removes b's job, and only it
+    pyrelease.rollback(fresh_db, steps="all")  # removes b's job, and only it
     assert cron_jobs(server, b) == []
     assert cron_jobs(server, a) == jobs_a
 
@@ -337,7 +282,7 @@ def test_purge_job_trims_only_this_databases_old_run_history(server: Any, odd_na
             ]
             release_id, purge_command = jobs[0][0], jobs[1][3]
             other_id = -int(uuid.uuid4().int % 1_000_000) - 1  # some other job's history
-            with connect(server.dsn_for(server.cron_database)) as c:
+            with connect_to(server.dsn_for(server.cron_database)) as c:
                 c.execute(
                     "INSERT INTO cron.job_run_details (jobid, status, start_time)"
                     " VALUES (%(mine)s, 'succeeded', now() - interval '40 days'),"
@@ -372,7 +317,7 @@ def test_long_database_names_each_keep_their_own_job(server: Any) -> None:
         try:
             pyrelease.migrate(server.dsn_for(one))
             pyrelease.migrate(server.dsn_for(two))
-            with connect(server.dsn_for(one)) as c1, connect(server.dsn_for(two)) as c2:
+            with connect_to(server.dsn_for(one)) as c1, connect_to(server.dsn_for(two)) as c2:
                 job_one, job_two = cron.job(c1), cron.job(c2)
             assert job_one is not None
             assert job_two is not None
@@ -389,8 +334,8 @@ def test_owner_role_with_pg_cron_grants_and_pg_read_all_settings_owns_the_job(
 ) -> None:
     with owner_database(server, read_settings=True, cron_grants=True) as (dsn, name, role):
         try:
-            assert len(pyrelease.migrate(dsn)) == migration_count()
-            with connect(server.dsn_for(server.cron_database)) as c:
+            assert len(pyrelease.migrate(dsn)) == len(migration_ids())
+            with connect_to(server.dsn_for(server.cron_database)) as c:
                 owners = c.execute(
                     "SELECT jobname::text, username FROM cron.job"
                     " WHERE jobname = ANY (%s::name[]) ORDER BY jobid",
@@ -405,7 +350,7 @@ def test_owner_role_with_pg_cron_grants_and_pg_read_all_settings_owns_the_job(
 def test_non_superuser_owner_with_pg_cron_grants_can_migrate(server: Any) -> None:
     with owner_database(server, read_settings=False, cron_grants=True) as (dsn, name, _):
         try:
-            assert len(pyrelease.migrate(dsn)) == migration_count()
+            assert len(pyrelease.migrate(dsn)) == len(migration_ids())
             assert [j[1] for j in cron_jobs(server, name)] == job_names(name)
         finally:
             pyrelease.rollback(dsn, steps="all")
@@ -416,7 +361,7 @@ def test_pg_cron_permission_error_is_not_an_invalid_cron_expression(server: Any)
         pyrelease.migrate(dsn)
         try:
             error: PyreleaseError | None = None
-            with connect(dsn) as c:
+            with connect_to(dsn) as c:
                 try:
                     cron.schedule(c)
                 except PyreleaseError as exc:
@@ -437,7 +382,7 @@ def test_cron_in_the_application_database(server_cron_in_app: Any) -> None:
     pyrelease.rollback(dsn, steps="all")  # start from a clean database
     try:
         pyrelease.migrate(dsn)
-        with connect(dsn) as c:
+        with connect_to(dsn) as c:
             jobs = c.execute(
                 "SELECT jobid, jobname::text, schedule, command, database, active FROM cron.job"
                 " WHERE jobname LIKE %s ORDER BY jobid",
@@ -458,7 +403,7 @@ def test_cron_in_the_application_database(server_cron_in_app: Any) -> None:
             assert count == 1
     finally:
         pyrelease.rollback(dsn, steps="all")
-    with connect(dsn) as c:
+    with connect_to(dsn) as c:
         assert scalar(c, "SELECT count(*) FROM cron.job WHERE jobname LIKE %s", (f"{JOB}%",)) == 0
         assert scalar(c, "SELECT to_regnamespace('real_estate')") is None
 
@@ -496,12 +441,6 @@ class Cluster:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname} connect_timeout=10"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _as_server_user(args: list[str]) -> subprocess.CompletedProcess[str]:
     if os.geteuid() == 0:
         args = ["runuser", "-u", "postgres", "--", *args]
@@ -519,7 +458,7 @@ def cluster_without_pg_cron(request: pytest.FixtureRequest) -> Iterator[Cluster]
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
     data = base / "data"
-    port = _free_port()
+    port = closed_port()
     try:
         done = _as_server_user(
             [
@@ -547,7 +486,7 @@ def cluster_without_pg_cron(request: pytest.FixtureRequest) -> Iterator[Cluster]
         )
         assert done.returncode == 0, (base / "log").read_text()
         cluster = Cluster(port=port, variant=variant)
-        with connect(cluster.admin_dsn) as c:
+        with connect_to(cluster.admin_dsn) as c:
             c.execute("CREATE DATABASE pyrelease_nocron")
         yield cluster
     finally:
@@ -572,7 +511,7 @@ def test_without_pg_cron_migrate_warns_once_and_succeeds(
         assert "\n" not in message
         assert "pyrelease schedule" in message
 
-        with connect(dsn) as c:
+        with connect_to(dsn) as c:
             assert cron.cron_setup(c) is None
             assert cron.job(c) is None
             with pytest.raises(ScheduleError, match=NO_SCHEDULE):
@@ -581,7 +520,7 @@ def test_without_pg_cron_migrate_warns_once_and_succeeds(
                 cron.unschedule(c)
     finally:
         assert pyrelease.rollback(dsn, steps="all")
-    with connect(dsn) as c:
+    with connect_to(dsn) as c:
         assert scalar(c, "SELECT to_regnamespace('real_estate')") is None
 
 
@@ -605,46 +544,3 @@ def test_without_pg_cron_cli_schedule_fails_with_one_line(
         assert "schedule: none" in out
     finally:
         pyrelease.rollback(dsn, steps="all")
-
-
-# --------------------------------------------------------------------------- AC 2.4.1
-
-
-@pytest.mark.slow
-def test_ac_2_4_1_scheduled_job_runs_and_is_logged(server: Any, app: Conn) -> None:
-    workspace = make_workspace(app)
-    project = make_project(app, workspace)
-    expired_at = scalar(app, "SELECT now() - interval '1 minute'")
-    [prop] = make_properties(app, workspace, project, 1, "RESERVED", reserved_until=expired_at)
-    job = cron.schedule(app, cron="* * * * *")
-
-    with connect(server.dsn_for(server.cron_database)) as cron_conn:
-        deadline = time.monotonic() + 75
-        status = run_status = logged = None
-        while time.monotonic() < deadline:
-            status = scalar(app, "SELECT status FROM real_estate.property WHERE id = %s", (prop,))
-            row = cron_conn.execute(
-                "SELECT status FROM cron.job_run_details WHERE jobid = %s"
-                " ORDER BY start_time DESC LIMIT 1",
-                (job.jobid,),
-            ).fetchone()
-            run_status = row[0] if row else None
-            logged = app.execute(
-                "SELECT released, failed, error FROM real_estate.release_run"
-                " WHERE source = 'pg_cron' AND finished_at IS NOT NULL AND released >= 1"
-            ).fetchall()
-            if status == "AVAILABLE" and run_status == "succeeded" and logged:
-                break
-            time.sleep(1)
-
-    assert status == "AVAILABLE"
-    assert run_status == "succeeded"
-    assert logged == [(1, 0, None)]
-    assert scalar(app, "SELECT available_plots FROM real_estate.project WHERE id = %s", (project,))
-    event = app.execute(
-        "SELECT e.reserved_until FROM real_estate.release_event AS e"
-        " JOIN real_estate.release_run AS r ON r.id = e.run_id"
-        " WHERE e.property_id = %s AND r.source = 'pg_cron'",
-        (prop,),
-    ).fetchall()
-    assert event == [(expired_at,)]
