@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 import psycopg
@@ -28,6 +28,7 @@ from .errors import (
     expect_row,
     first_line,
     one_line,
+    redact,
     translated,
 )
 from .queries import QUERIES
@@ -206,18 +207,28 @@ def _uuid(text: str) -> UUID:
         raise argparse.ArgumentTypeError(f"not a UUID: {text!r}") from None
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors never show a password (they echo what they refuse)."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redact(message))
+
+
+DSN_HELP = "libpq connection string or URL (default: $DATABASE_URL, else the PG* variables)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG, description="Release expired property reservations inside PostgreSQL."
     )
-    parser.add_argument(
-        "--dsn",
-        help="libpq connection string or URL (default: $DATABASE_URL, else the PG* variables)",
-    )
+    parser.add_argument("--dsn", help=DSN_HELP)
+    # --dsn is accepted after the command too (SUPPRESS: it does not reset the one before)
+    dsn_after = _Parser(add_help=False)
+    dsn_after.add_argument("--dsn", default=argparse.SUPPRESS, help=DSN_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], None], text: str) -> Any:
-        p = sub.add_parser(name, help=text, description=text)
+        p = sub.add_parser(name, help=text, description=text, parents=[dsn_after])
         p.set_defaults(func=func)
         return p
 

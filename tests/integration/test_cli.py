@@ -508,18 +508,77 @@ def test_status_shows_pg_cron_runs(
             "INSERT INTO cron.job_run_details (jobid, runid, job_pid, database, username,"
             " command, status, return_message, start_time, end_time)"
             " VALUES (%s, nextval('cron.runid_seq'), 1, %s, current_user, %s, 'failed',"
-            " 'boom', now() - interval '3 s', now())",
-            (job[0], name, COMMAND),
+            " %s, now() - interval '3 s', now())",
+            (job[0], name, COMMAND, "ERROR:  boom\nCONTEXT:  PL/pgSQL function x\n\tline 2\n"),
         )
     try:
         code, out, _ = run(capsys, "--dsn", db, "status")
         assert code == 0
         lines = out.splitlines()
         shown = lines[lines.index("last pg_cron runs:") + 1]
-        assert re.fullmatch(r"  \S+ \S+ failed \(3\.\ds\) boom", shown), shown
+        expected = r"  \S+ \S+ failed \(3\.\ds\) ERROR: boom CONTEXT: PL/pgSQL function x line 2"
+        assert re.fullmatch(expected, shown), shown
+        assert lines[lines.index("last pg_cron runs:") + 2] == "last release runs: none"
     finally:
         with connect_to(server.dsn_for(server.cron_database)) as c:
             c.execute("DELETE FROM cron.job_run_details WHERE jobid = %s", (job[0],))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["migrate", "--dsn", "{dsn}"],
+        ["status", "--dsn", "{dsn}"],
+        ["release", "--batch-size", "5", "--dsn", "{dsn}"],
+        ["--dsn", "{closed}", "status", "--dsn", "{dsn}"],  # the last one wins
+    ],
+)
+def test_dsn_before_or_after_the_command(
+    capsys: pytest.CaptureFixture[str], db: str, args: list[str]
+) -> None:
+    closed = f"postgresql://postgres@127.0.0.1:{closed_port()}/nope"
+    code, _, err = run(capsys, *(a.format(dsn=db, closed=closed) for a in args))
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "--dsn", "{bad}"],
+        ["--dsn", "{bad}", "status"],
+        ["migrate", "--dsn", "{bad}", "--bogus"],
+        ["--dsn", "{bad}", "schedule", "--cron"],
+        ["status", "--dsn", "host=127.0.0.1 port={port} password=s3cret user=u"],
+        ["status", "--dsn", "postgresql://u:s3cret@[bad"],
+        ["status", "--bogus", "postgresql://u:s3cret@h/d", "password=s3cret"],
+    ],
+)
+def test_a_password_is_never_printed(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    port = closed_port()
+    bad = f"postgresql://u:s3cret@127.0.0.1:{port}/nope"
+    code, out, err = run(capsys, *(a.format(bad=bad, port=port) for a in args))
+    assert code in (1, 2)
+    assert "s3cret" not in out + err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("expr", ["² seconds", "99999999999999999999 seconds", "1" * 20])
+def test_schedule_odd_numbers_is_one_error_line(
+    capsys: pytest.CaptureFixture[str], server: Any, db: str, expr: str
+) -> None:
+    before = state(server, db)
+    code, _, err = run(capsys, "--dsn", db, "schedule", "--cron", expr)
+    line = assert_one_error_line(code, err)
+    assert line.startswith(f"pyrelease: error: invalid cron expression {expr!r}"), line
+    assert state(server, db) == before
+
+
+@pytest.mark.parametrize("expr", ["² seconds", "99999999999999999999 seconds"])
+def test_pyrelease_schedule_raises_only_package_errors(db: str, expr: str) -> None:
+    import pyrelease
+
+    with pytest.raises(pyrelease.InvalidArgument):
+        pyrelease.schedule(db, cron=expr)
 
 
 def test_status_check(capsys: pytest.CaptureFixture[str], server: Any, db: str) -> None:
