@@ -55,7 +55,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     if args.break_lock:
         migrations.break_lock(args.dsn)
         print("migration lock cleared")
-    applied = migrations.migrate(args.dsn)
+    applied = migrations.migrate(args.dsn, schedule=not args.no_schedule)
     print(f"applied {', '.join(applied)}" if applied else "already up to date")
 
 
@@ -237,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--break-lock",
         action="store_true",
         help="first remove a migration lock left by a migration killed half-way",
+    )
+    p.add_argument(
+        "--no-schedule",
+        action="store_true",
+        help="do not register (or repair) the pg_cron job; migrate without it",
     )
     p = add("rollback", cmd_rollback, "roll back migrations (default: the last one)")
     group = p.add_mutually_exclusive_group()

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -46,6 +47,7 @@ from .errors import (
 from .queries import QUERIES
 
 JOB_NAME = "release-expired-reservations"
+RELEASE_COMMAND = "CALL real_estate.run_release_job"
 DEFAULT_SCHEDULE = "*/5 * * * *"
 DEFAULT_RETENTION = "30 days"
 PURGE_SCHEDULE = "17 3 * * *"
@@ -72,19 +74,25 @@ class CronSetup:
         return self.cron_database == self.database
 
     @property
-    def job_name(self) -> str:
-        return JOB_NAME if self.in_app_database else _name(JOB_NAME, self.database)
+    def job_names(self) -> tuple[str, ...]:
+        """The release job's names, preferred first (the next when a job of another
+        database already has it: a name never takes another database's job over)."""
+        named = (_name(JOB_NAME, self.database), _name(JOB_NAME, self.database, hashed=True))
+        return tuple(dict.fromkeys((JOB_NAME, *named) if self.in_app_database else named))
 
     @property
-    def purge_job_name(self) -> str:
-        return _name(f"{JOB_NAME}-purge", self.database)
+    def purge_job_names(self) -> tuple[str, ...]:
+        prefix = f"{JOB_NAME}-purge"
+        names = (_name(prefix, self.database), _name(prefix, self.database, hashed=True))
+        return tuple(dict.fromkeys(names))
 
 
-def _name(prefix: str, database: str) -> str:
+def _name(prefix: str, database: str, hashed: bool = False) -> str:
     """prefix:database, within pg_cron's 63-byte job names: a database name too long to fit
-    is cut and ends in a hash of the whole name, so long names sharing a prefix stay apart."""
+    (or any, when hashed) is cut and ends in a hash of the whole name, so long names sharing
+    a prefix stay apart."""
     name = f"{prefix}:{database}"
-    if len(name.encode()) <= MAX_JOB_NAME_BYTES:
+    if len(name.encode()) <= MAX_JOB_NAME_BYTES and not hashed:
         return name
     digest = "~" + hashlib.sha256(database.encode()).hexdigest()[:8]
     room = MAX_JOB_NAME_BYTES - len(prefix) - 1 - len(digest)
@@ -146,6 +154,26 @@ def require_cron(conn: psycopg.Connection[Any]) -> CronSetup:
     return setup
 
 
+# Set by `migrate --no-schedule` around the migrations, whose 0003 step calls schedule().
+_OPTED_OUT: ContextVar[bool] = ContextVar("pyrelease_no_schedule", default=False)
+
+
+@contextmanager
+def opted_out() -> Iterator[None]:
+    """schedule() refuses inside (ScheduleError): `pyrelease migrate --no-schedule`."""
+    token = _OPTED_OUT.set(True)
+    try:
+        yield
+    finally:
+        _OPTED_OUT.reset(token)
+
+
+def retention_of(found: Job) -> str:
+    """The retention a release job's command passes (the default when it passes none)."""
+    passed = re.search(r"p_retention => '((?:[^']|'')*)'", found.command)
+    return passed[1].replace("''", "'") if passed else DEFAULT_RETENTION
+
+
 def schedule(
     conn: psycopg.Connection[Any],
     cron: str = DEFAULT_SCHEDULE,
@@ -155,6 +183,8 @@ def schedule(
     exceptions (a pg_cron error the package has no type for is a ScheduleError)."""
     require(cron, str, "cron")
     require(retention, str, "retention")
+    if _OPTED_OUT.get():
+        raise ScheduleError("no release schedule was created (--no-schedule)")
     with reraised_as(ScheduleError, "pg_cron"):
         return _schedule(conn, cron, retention)
 
@@ -174,24 +204,71 @@ def _schedule(conn: psycopg.Connection[Any], cron: str, retention: str) -> Job:
     with _cron_connection(conn, setup) as cron_conn, cron_conn.transaction():
         # pg_cron validates the expression; what it accepts but `status --check` could not
         # read (pg_cron 1.4 ignores a sixth field) rolls the registration back.
-        job = _upsert(cron_conn, setup, setup.job_name, cron, command, setup.database)
+        found = _release_jobs(cron_conn, setup)
+        for extra in found[1:]:  # registered twice (by two users, or by older versions)
+            _unschedule_job(cron_conn, extra.jobid)
+        current, name = (
+            (found[0], found[0].name)
+            if found
+            else _claim(cron_conn, setup.job_names, setup, lambda j: not _runs_elsewhere(j, setup))
+        )
+        job = _upsert(cron_conn, setup, current, name, cron, command, setup.database)
         check_readable(job.schedule)
+        for orphan in _rows(cron_conn, "orphan_release_jobs", {"jobid": job.jobid}):
+            _unschedule_job(cron_conn, orphan[0])
+            if not setup.in_app_database:
+                gone = CronSetup(cron_database=setup.cron_database, database=orphan[1])
+                for purge_job in _purge_jobs(cron_conn, gone, orphan[0]):
+                    _unschedule_job(cron_conn, purge_job.jobid)
         if not setup.in_app_database:
-            names = sql.Literal([setup.job_name, setup.purge_job_name]).as_string(cron_conn)
-            purge = (
-                "DELETE FROM cron.job_run_details WHERE jobid IN (SELECT jobid FROM cron.job"
-                f" WHERE jobname = ANY ({names}::text[]) AND username = current_user)"
-                f" AND start_time < now() - interval {_literal(cron_conn, retention)}"
-            )
-            _upsert(
-                cron_conn,
-                setup,
-                setup.purge_job_name,
-                PURGE_SCHEDULE,
-                purge,
-                setup.cron_database,
-            )
+            _schedule_purge(cron_conn, setup, job, retention)
     return job
+
+
+def _schedule_purge(
+    cron_conn: psycopg.Connection[Any], setup: CronSetup, job: Job, retention: str
+) -> None:
+    """The daily job that trims pg_cron's run history of the release job (and its own)."""
+    found = _purge_jobs(cron_conn, setup, job.jobid)
+    for extra in found[1:]:
+        _unschedule_job(cron_conn, extra.jobid)
+    current, name = (
+        (found[0], found[0].name)
+        if found
+        else _claim(cron_conn, setup.purge_job_names, setup, lambda j: _purges(j, setup, None))
+    )
+    purge = (
+        f"DELETE FROM cron.job_run_details WHERE (jobid = {job.jobid} OR jobid IN"
+        f" (SELECT jobid FROM cron.job WHERE jobname = {_literal(cron_conn, name)}"
+        " AND database = current_database()))"
+        f" AND start_time < now() - interval {_literal(cron_conn, retention)}"
+    )
+    _upsert(cron_conn, setup, current, name, PURGE_SCHEDULE, purge, setup.cron_database)
+
+
+_PURGED_JOB = re.compile(r"\(jobid = (\d+) OR")
+
+
+def _purges(found: Job, setup: CronSetup, release_jobid: int | None) -> bool:
+    """Whether `found` is the purge job of `release_jobid` (None: of no other live job): it
+    runs in pg_cron's database and trims that job's history (or, written by an older
+    version, names no job id)."""
+    if found.database != setup.cron_database:
+        return False
+    named = _PURGED_JOB.search(found.command)
+    return named is None or release_jobid is None or int(named[1]) == release_jobid
+
+
+def _purge_jobs(
+    cron_conn: psycopg.Connection[Any], setup: CronSetup, release_jobid: int
+) -> list[Job]:
+    """The purge jobs, under the database's names, of its release job."""
+    return [
+        found
+        for name in setup.purge_job_names
+        for found in _jobs(cron_conn, "named_jobs", {"jobname": name}, setup)
+        if _purges(found, setup, release_jobid)
+    ]
 
 
 def unschedule(conn: psycopg.Connection[Any]) -> bool:
@@ -202,15 +279,12 @@ def unschedule(conn: psycopg.Connection[Any]) -> bool:
 
 def _unschedule(conn: psycopg.Connection[Any]) -> bool:
     setup = require_cron(conn)
-    removed = False
     with _cron_connection(conn, setup) as cron_conn:
-        for name in (setup.job_name, setup.purge_job_name):
-            job = _find(cron_conn, setup, name)
-            if job is not None:
-                with translated():
-                    cron_conn.execute(QUERIES["unschedule_job"], {"jobid": job.jobid})
-                removed = removed or name == setup.job_name
-    return removed
+        found = _release_jobs(cron_conn, setup)
+        purges = [p for j in found for p in _purge_jobs(cron_conn, setup, j.jobid)]
+        for each in (*found, *purges):
+            _unschedule_job(cron_conn, each.jobid)
+    return bool(found)
 
 
 def schedule_database(
@@ -233,7 +307,15 @@ def job(conn: psycopg.Connection[Any]) -> Job | None:
     if setup is None:
         return None
     with _cron_connection(conn, setup) as cron_conn:
-        return _find(cron_conn, setup, setup.job_name)
+        found = _release_jobs(cron_conn, setup)
+        if found:
+            return found[0]
+        # a job under this database's name whose command was altered is still its job
+        for name in setup.job_names:
+            for held in _jobs(cron_conn, "named_jobs", {"jobname": name}, setup):
+                if not _runs_elsewhere(held, setup):
+                    return held
+    return None
 
 
 def job_runs(conn: psycopg.Connection[Any], found: Job, limit: int = 5) -> list[JobRun]:
@@ -247,34 +329,77 @@ def job_runs(conn: psycopg.Connection[Any], found: Job, limit: int = 5) -> list[
 def _upsert(
     cron_conn: psycopg.Connection[Any],
     setup: CronSetup,
+    existing: Job | None,
     name: str,
     cron: str,
     command: str,
     database: str,
 ) -> Job:
-    existing = _find(cron_conn, setup, name)
+    """Register the job, or re-point the existing one (schedule, command, database, active:
+    re-scheduling by name alone would keep an old database or a paused flag)."""
     params = {"jobname": name, "schedule": cron, "command": command, "database": database}
     try:
         with translated():
             if existing is None:
-                cron_conn.execute(QUERIES["schedule_job"], params)
+                row = cron_conn.execute(QUERIES["schedule_job"], params).fetchone()
+                jobid = int(expect_row(row, "cron.schedule_in_database")[0])
             else:
                 cron_conn.execute(QUERIES["alter_job"], {**params, "jobid": existing.jobid})
+                jobid = existing.jobid
     except psycopg.errors.InvalidParameterValue as exc:  # 22023: pg_cron's "invalid schedule"
         message = first_line(exc)
         raise InvalidArgument(f"invalid cron expression {cron!r}: {message}") from exc
     except psycopg.Error as exc:
         raise ScheduleError(f"pg_cron refused the job {name!r}: {first_line(exc)}") from exc
-    return expect_row(_find(cron_conn, setup, name), f"the job {name!r} just registered")
+    return Job(jobid, name, cron, command, database, True, setup.cron_database)
 
 
-def _find(cron_conn: psycopg.Connection[Any], setup: CronSetup, name: str) -> Job | None:
+def _claim(
+    cron_conn: psycopg.Connection[Any],
+    names: tuple[str, ...],
+    setup: CronSetup,
+    ours: Callable[[Job], bool],
+) -> tuple[Job | None, str]:
+    """The first of `names` that is free or held by a job that is `ours` (an altered job,
+    re-pointed then), with that job: a name held by another database's job is skipped."""
+    for name in names:
+        held = _jobs(cron_conn, "named_jobs", {"jobname": name}, setup)
+        if not held:
+            return None, name
+        for found in held:
+            if ours(found):
+                return found, name
+    raise ScheduleError(f"pg_cron job names {', '.join(names)} are all taken by other jobs")
+
+
+def _runs_elsewhere(found: Job, setup: CronSetup) -> bool:
+    """A release job of another database."""
+    return found.database != setup.database and found.command.startswith(RELEASE_COMMAND)
+
+
+def _release_jobs(cron_conn: psycopg.Connection[Any], setup: CronSetup) -> list[Job]:
+    return _jobs(cron_conn, "release_jobs", {"database": setup.database}, setup)
+
+
+def _jobs(
+    cron_conn: psycopg.Connection[Any], query: str, params: dict[str, Any], setup: CronSetup
+) -> list[Job]:
+    return [
+        Job(jobid, name, cron, command, database, active, setup.cron_database)
+        for jobid, name, cron, command, database, active in _rows(cron_conn, query, params)
+    ]
+
+
+def _rows(
+    cron_conn: psycopg.Connection[Any], query: str, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
     with translated():
-        row = cron_conn.execute(QUERIES["find_job"], {"jobname": name}).fetchone()
-    if row is None:
-        return None
-    jobid, cron, command, database, active = row
-    return Job(jobid, name, cron, command, database, active, setup.cron_database)
+        return cron_conn.execute(QUERIES[query], params).fetchall()
+
+
+def _unschedule_job(cron_conn: psycopg.Connection[Any], jobid: int) -> None:
+    with translated():
+        cron_conn.execute(QUERIES["unschedule_job"], {"jobid": jobid})
 
 
 def _normalise_retention(conn: psycopg.Connection[Any], retention: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -14,8 +16,11 @@ from yoyo import read_migrations
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 
+from . import cron
 from .db import connect
 from .errors import MigrationError, PyreleaseError, first_line, translate
+
+log = logging.getLogger("pyrelease")
 
 MIGRATION_TABLE = "_yoyo_migration"
 LOCK_TIMEOUT = "10s"
@@ -29,12 +34,69 @@ def sql_dir(name: str) -> Path:
     return Path(__file__).resolve().parent.parent / name
 
 
-def migrate(dsn: str = "") -> list[str]:
-    """Apply every pending migration; return their ids (empty when up to date)."""
-    with _backend(dsn) as backend, _lock(backend):
+def migrate(dsn: str = "", schedule: bool = True) -> list[str]:
+    """Apply every pending migration; return their ids (empty when up to date).
+
+    Then converge on the release job: re-create it when it is missing or altered (keeping
+    its schedule and retention), and raise MigrationError when pg_cron is installed but
+    refuses it. Without pg_cron, or with schedule=False (`--no-schedule`), one warning
+    line says that no schedule was created."""
+    with _backend(dsn) as backend, _lock(backend), _held_schedule_warnings() as held:
         pending = backend.to_apply(read_migrations(str(sql_dir("migrations"))))
-        _run(backend.apply_migrations, pending)
-        return [m.id for m in pending]
+        if schedule:
+            _run(backend.apply_migrations, pending)
+        else:
+            with cron.opted_out():
+                _run(backend.apply_migrations, pending)
+    if schedule:
+        _converge(dsn, held)
+    elif held:
+        log.warning("%s", held[0])
+    return [m.id for m in pending]
+
+
+def _converge(dsn: str, held: list[str]) -> None:
+    with connect(dsn) as conn:
+        if cron.cron_setup(conn) is None:
+            log.warning("%s", held[0] if held else cron.NO_PG_CRON)
+            return
+        found = cron.job(conn)
+        every, retention = cron.DEFAULT_SCHEDULE, cron.DEFAULT_RETENTION
+        if found is not None:  # keep what the DBA chose, repair the rest
+            retention = cron.retention_of(found)
+            with contextlib.suppress(PyreleaseError):
+                cron.check_readable(found.schedule)
+                every = found.schedule
+        try:
+            job = cron.schedule(conn, every, retention)
+        except PyreleaseError as exc:
+            raise MigrationError(
+                f"the migrations are applied, but the release job could not be registered: {exc}"
+                " (fix it and run `pyrelease migrate` again; `--no-schedule` migrates without it)"
+            ) from exc
+    if found is None:
+        log.info("re-created %s (%s) in database %s", job.name, job.schedule, job.cron_database)
+
+
+@contextmanager
+def _held_schedule_warnings() -> Iterator[list[str]]:
+    """0003's "no release schedule was created" warnings, held back while migrating: the
+    convergence that follows says once what really happened."""
+    held: list[str] = []
+
+    def hold(record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.levelno >= logging.WARNING and "no release schedule was created" in message:
+            held.append(message)
+            return False
+        return True
+
+    logger = logging.getLogger("pyrelease")
+    logger.addFilter(hold)
+    try:
+        yield held
+    finally:
+        logger.removeFilter(hold)
 
 
 def rollback(dsn: str = "", steps: int | Literal["all"] = 1) -> list[str]:
@@ -69,15 +131,69 @@ def _run(action: Any, migrations: Any) -> None:
 
 @contextmanager
 def _lock(backend: PostgresqlPsycopgBackend) -> Iterator[None]:
+    """yoyo's migration lock. yoyo reports any failure to take it as a lock held by another
+    process (or, with no lock table, as a missing relation): find the true reason."""
+    with contextlib.ExitStack() as held_lock:
+        try:
+            held_lock.enter_context(backend.lock(timeout=10))
+        except (yoyo_exceptions.LockTimeout, psycopg.Error) as exc:
+            reason = _lock_failure(backend.connection)
+            if reason is not None:
+                raise MigrationError(f"cannot take the migration lock: {reason}") from exc
+            held = str(exc).split(" (run yoyo break-lock")[0]
+            raise MigrationError(
+                f"{held}; if no migration is running (one was killed half-way), "
+                "clear it with `pyrelease migrate --break-lock`"
+            ) from exc
+        yield
+
+
+def _lock_failure(conn: psycopg.Connection[Any]) -> str | None:
+    """Why the lock row cannot be written, or None when it can (another process holds it):
+    the lock table's creation (which yoyo ignores when it fails) and the row's insertion,
+    tried again and rolled back."""
+    attempts = (
+        "CREATE TABLE IF NOT EXISTS public.yoyo_lock"
+        " (locked INT DEFAULT 1, ctime TIMESTAMP, pid INT NOT NULL, PRIMARY KEY (locked))",
+        "INSERT INTO public.yoyo_lock (locked, ctime, pid) VALUES (2, now(), 0)",
+    )
     try:
-        with backend.lock(timeout=10):
-            yield
-    except yoyo_exceptions.LockTimeout as exc:
-        held = str(exc).split(" (run yoyo break-lock")[0]
+        with conn.transaction(force_rollback=True):
+            for statement in attempts:
+                conn.execute(statement)
+    except psycopg.errors.UniqueViolation:
+        return None
+    except psycopg.Error as exc:
+        return _explained(exc)
+    return None
+
+
+def _explained(exc: psycopg.Error) -> str:
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return (
+            f"{first_line(exc)} (statement_timeout is too low to migrate: raise it for this"
+            " role or connection, e.g. PGOPTIONS='-c statement_timeout=0')"
+        )
+    return first_line(exc)
+
+
+def _refuse_read_only(conn: psycopg.Connection[Any]) -> None:
+    """A read-only connection cannot migrate: say so, before yoyo mistakes it for a lock."""
+    try:
+        row = conn.execute(
+            "SELECT pg_catalog.pg_is_in_recovery(),"
+            " pg_catalog.current_setting('transaction_read_only')::boolean"
+        ).fetchone()
+    except psycopg.Error as exc:
+        raise MigrationError(f"cannot prepare migrations: {_explained(exc)}") from exc
+    standby, read_only = row if row is not None else (False, False)
+    if standby:
+        raise MigrationError("the server is a read-only standby: migrate on the primary")
+    if read_only:
         raise MigrationError(
-            f"{held}; if no migration is running (one was killed half-way), "
-            "clear it with `pyrelease migrate --break-lock`"
-        ) from exc
+            "the connection is read-only (default_transaction_read_only is on):"
+            " migrations need a read-write connection"
+        )
 
 
 @contextmanager
@@ -88,6 +204,7 @@ def _backend(dsn: str) -> Iterator[PostgresqlPsycopgBackend]:
             # Never queue behind a long transaction (and block the table behind us); the
             # transactional migrations also SET LOCAL it, for DBAs who drive yoyo directly.
             conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+            _refuse_read_only(conn)
             return conn
 
     try:
@@ -95,7 +212,7 @@ def _backend(dsn: str) -> Iterator[PostgresqlPsycopgBackend]:
         backend.init_database()
     except psycopg.Error as exc:
         mapped = translate(exc)
-        raise (mapped or MigrationError(f"cannot prepare migrations: {first_line(exc)}")) from exc
+        raise (mapped or MigrationError(f"cannot prepare migrations: {_explained(exc)}")) from exc
     try:
         yield backend
     finally:

@@ -57,11 +57,30 @@ SELECT pg_catalog.to_regprocedure('real_estate.run_release_job(integer, interval
 -- Whether the pg_cron extension exists in the connected database.
 SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron');
 
--- name: find_job
--- The release job of this user by name, if any.
-SELECT jobid, schedule, command, database, active
+-- name: release_jobs
+-- The release jobs of a database: those that run the procedure there, whoever registered
+-- them (a job belongs to its target database, not to a name or a user), oldest first.
+SELECT jobid, jobname, schedule, command, database, active
   FROM cron.job
- WHERE jobname = %(jobname)s AND username = current_user;
+ WHERE database = %(database)s
+   AND pg_catalog.starts_with(command, 'CALL real_estate.run_release_job')
+ ORDER BY jobid;
+
+-- name: named_jobs
+-- The jobs of that name, whatever database they run in.
+SELECT jobid, jobname, schedule, command, database, active
+  FROM cron.job
+ WHERE jobname = %(jobname)s
+ ORDER BY jobid;
+
+-- name: orphan_release_jobs
+-- Release jobs on this node whose database no longer exists (dropped or renamed without
+-- a rollback): they can only fail.
+SELECT j.jobid, j.database
+  FROM cron.job AS j
+ WHERE pg_catalog.starts_with(j.command, 'CALL real_estate.run_release_job')
+   AND (j.nodename, j.nodeport) = (SELECT nodename, nodeport FROM cron.job WHERE jobid = %(jobid)s)
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database AS d WHERE d.datname = j.database);
 
 -- name: schedule_job
 -- Register a new job for a database (an existing one is re-pointed with alter_job:

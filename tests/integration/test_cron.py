@@ -24,6 +24,7 @@ from factories import (
     connect_to,
     cron_jobs,
     current_db,
+    drop_jobs,
     extra_database,
     job_names,
     migration_ids,
@@ -151,7 +152,11 @@ def test_rescheduling_and_remigrating_never_duplicate(server: Any, fresh_db: str
     pyrelease.rollback(fresh_db, steps=len([i for i in ids if i >= "0003.release-job"]))
     assert cron_jobs(server, name) == []
     pyrelease.migrate(fresh_db)
-    assert [j[1:] for j in cron_jobs(server, name)] == [j[1:] for j in first]
+    again = cron_jobs(server, name)
+    # the same pair; the purge job's command names the new release job's id
+    assert [j[1:3] + j[4:] for j in again] == [j[1:3] + j[4:] for j in first]
+    assert again[0][3] == first[0][3]
+    assert again[1][3] == first[1][3].replace(f"jobid = {first[0][0]} ", f"jobid = {again[0][0]} ")
 
 
 def test_schedule_twice_is_one_job(server: Any, conn: Conn) -> None:
@@ -358,7 +363,7 @@ def test_non_superuser_owner_with_pg_cron_grants_can_migrate(server: Any) -> Non
 
 def test_pg_cron_permission_error_is_not_an_invalid_cron_expression(server: Any) -> None:
     with owner_database(server, read_settings=True, cron_grants=False) as (dsn, _, _):
-        pyrelease.migrate(dsn)
+        pyrelease.migrate(dsn, schedule=False)
         try:
             error: PyreleaseError | None = None
             with connect_to(dsn) as c:
@@ -544,3 +549,157 @@ def test_without_pg_cron_cli_schedule_fails_with_one_line(
         assert "schedule: none" in out
     finally:
         pyrelease.rollback(dsn, steps="all")
+
+
+# ------------------------------------------------------------------------ a job is its database's
+
+
+@contextmanager
+def other_superuser(server: Any, dsn: str) -> Iterator[str]:
+    """`dsn` as a second superuser (a DBA who did not migrate)."""
+    role = f"pyrelease_t_dba_{uuid.uuid4().hex[:8]}"
+    with connect_to(server.admin_dsn) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN SUPERUSER").format(sql.Identifier(role)))
+    try:
+        yield make_conninfo(dsn, user=role)
+    finally:
+        with connect_to(server.admin_dsn) as admin:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_another_superuser_manages_the_same_job(server: Any, fresh_db: str) -> None:
+    name = current_db(fresh_db)
+    pyrelease.migrate(fresh_db)
+    first = cron_jobs(server, name)
+    with other_superuser(server, fresh_db) as dba:
+        with connect_to(dba) as c:
+            found = cron.job(c)
+            assert found is not None and found.jobid == first[0][0]
+            assert cron.schedule(c, cron="*/7 * * * *").jobid == first[0][0]
+        assert [j[1:3] for j in cron_jobs(server, name)] == [
+            (first[0][1], "*/7 * * * *"),
+            (first[1][1], first[1][2]),
+        ]
+        pyrelease.rollback(dba, steps="all")
+    assert cron_jobs(server, name) == []
+
+
+def test_a_renamed_database_leaves_no_job_behind(server: Any) -> None:
+    with extra_database(server, tag="old") as old:
+        new = old.replace("_old_", "_new_")
+        pyrelease.migrate(server.dsn_for(old))
+        with connect_to(server.admin_dsn) as admin:
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(old), sql.Identifier(new)
+                )
+            )
+        try:
+            pyrelease.schedule(server.dsn_for(new))
+            assert cron_jobs(server, old) == []
+            assert [j[1] for j in cron_jobs(server, new)] == job_names(new)
+        finally:
+            drop_jobs(server, new)
+            with connect_to(server.admin_dsn) as admin:
+                admin.execute(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                        sql.Identifier(new), sql.Identifier(old)
+                    )
+                )
+
+
+def release_jobs_of(server: Any, dbname: str) -> list[tuple[Any, ...]]:
+    """(jobid, jobname, schedule, command, database, active) of the jobs that run in `dbname`."""
+    with connect_to(server.dsn_for(server.cron_database)) as c:
+        return c.execute(
+            "SELECT jobid, jobname::text, schedule, command, database, active FROM cron.job"
+            " WHERE database = %s ORDER BY jobid",
+            (dbname,),
+        ).fetchall()
+
+
+def test_a_crafted_database_name_cannot_take_another_databases_job(server: Any) -> None:
+    long = f"pyrelease_t_long_{uuid.uuid4().hex[:8]}_" + "x" * 30
+    with extra_database(server, long) as victim:
+        pyrelease.migrate(server.dsn_for(victim))
+        [victim_job] = release_jobs_of(server, victim)
+        crafted = victim_job[1].removeprefix(f"{JOB}:")  # its job name would be the same
+        assert len(crafted.encode()) < 63
+        try:
+            with extra_database(server, crafted) as attacker:
+                pyrelease.migrate(server.dsn_for(attacker))
+                assert release_jobs_of(server, victim) == [victim_job]
+                [mine] = release_jobs_of(server, attacker)
+                assert mine[1] != victim_job[1]
+                pyrelease.rollback(server.dsn_for(attacker), steps="all")
+                assert release_jobs_of(server, attacker) == []
+                assert release_jobs_of(server, victim) == [victim_job]
+        finally:
+            pyrelease.rollback(server.dsn_for(victim), steps="all")
+
+
+# --------------------------------------------------------------------------- migrate converges
+
+
+def test_migrate_recreates_a_missing_job(server: Any, fresh_db: str) -> None:
+    name = current_db(fresh_db)
+    pyrelease.migrate(fresh_db)
+    drop_jobs(server, name)
+    assert pyrelease.migrate(fresh_db) == []
+    assert [j[1:3] for j in cron_jobs(server, name)] == [
+        (job_names(name)[0], EVERY_5),
+        (job_names(name)[1], cron.PURGE_SCHEDULE),
+    ]
+
+
+def test_migrate_repairs_an_altered_job_and_keeps_its_schedule(server: Any, conn: Conn) -> None:
+    name = current_db(conn)
+    job = cron.schedule(conn, cron="*/9 * * * *", retention="7 days")
+    with connect_to(server.dsn_for(server.cron_database)) as c:
+        c.execute("SELECT cron.alter_job(%s, command := 'SELECT 1', active := false)", (job.jobid,))
+        c.execute(
+            "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %s",
+            (job_names(name)[1],),
+        )
+    pyrelease.migrate(server.dsn_for(name))
+    # the schedule kept; the command (its retention gone with it) and the purge job restored
+    assert release_job(server, name)[2:] == ("*/9 * * * *", COMMAND, name, True)
+    assert cron.job(conn) == replace(job, command=COMMAND)
+    assert len(cron_jobs(server, name)) == 2
+
+
+def test_migrate_fails_when_pg_cron_refuses_the_job(
+    server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with owner_database(server, read_settings=True, cron_grants=False) as (dsn, name, _):
+        try:
+            capsys.readouterr()
+            assert main(["--dsn", dsn, "migrate"]) == 1
+            out, err = capsys.readouterr()
+            assert "Traceback" not in err
+            [line] = [x for x in err.splitlines() if x.startswith("pyrelease: error:")]
+            assert "release job could not be registered" in line
+            assert "permission denied" in line
+            assert len(err.splitlines()) == 1, err
+            assert cron_jobs(server, name) == []
+
+            # the next migrate tries again (0003 is applied: it would say "up to date")
+            assert main(["--dsn", dsn, "migrate"]) == 1
+            capsys.readouterr()
+
+            assert main(["--dsn", dsn, "migrate", "--no-schedule"]) == 0
+            out, err = capsys.readouterr()
+            assert out == "already up to date\n"
+            assert cron_jobs(server, name) == []
+        finally:
+            pyrelease.rollback(dsn, steps="all")
+
+
+def test_migrate_no_schedule_registers_nothing(
+    server: Any, fresh_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="pyrelease")
+    assert main(["migrate", "--no-schedule", "--dsn", fresh_db]) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["no release schedule was created (--no-schedule)"]
+    assert cron_jobs(server, current_db(fresh_db)) == []
