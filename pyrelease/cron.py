@@ -21,7 +21,6 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -154,20 +153,6 @@ def require_cron(conn: psycopg.Connection[Any]) -> CronSetup:
     return setup
 
 
-# Set by `migrate --no-schedule` around the migrations, whose 0003 step calls schedule().
-_OPTED_OUT: ContextVar[bool] = ContextVar("pyrelease_no_schedule", default=False)
-
-
-@contextmanager
-def opted_out() -> Iterator[None]:
-    """schedule() refuses inside (ScheduleError): `pyrelease migrate --no-schedule`."""
-    token = _OPTED_OUT.set(True)
-    try:
-        yield
-    finally:
-        _OPTED_OUT.reset(token)
-
-
 def retention_of(found: Job) -> str:
     """The retention a release job's command passes (the default when it passes none)."""
     passed = re.search(r"p_retention => '((?:[^']|'')*)'", found.command)
@@ -183,8 +168,6 @@ def schedule(
     exceptions (a pg_cron error the package has no type for is a ScheduleError)."""
     require(cron, str, "cron")
     require(retention, str, "retention")
-    if _OPTED_OUT.get():
-        raise ScheduleError("no release schedule was created (--no-schedule)")
     with reraised_as(ScheduleError, "pg_cron"):
         return _schedule(conn, cron, retention)
 

@@ -19,6 +19,7 @@ from yoyo.connections import parse_uri
 from . import cron
 from .db import connect
 from .errors import MigrationError, PyreleaseError, first_line, translate
+from .install import post_apply
 
 log = logging.getLogger("pyrelease")
 
@@ -35,68 +36,46 @@ def sql_dir(name: str) -> Path:
 
 
 def migrate(dsn: str = "", schedule: bool = True) -> list[str]:
-    """Apply every pending migration; return their ids (empty when up to date).
+    """Apply every pending migration, then the post-apply step (routines from plpgsql/);
+    return the migrations' ids (empty when up to date).
 
     Then converge on the release job: re-create it when it is missing or altered (keeping
     its schedule and retention), and raise MigrationError when pg_cron is installed but
     refuses it. Without pg_cron, or with schedule=False (`--no-schedule`), one warning
     line says that no schedule was created."""
-    with _backend(dsn) as backend, _lock(backend), _held_schedule_warnings() as held:
+    with _backend(dsn) as backend, _lock(backend):
         pending = backend.to_apply(read_migrations(str(sql_dir("migrations"))))
+        _run(backend.apply_migrations_only, pending)
+        _run(lambda conn: post_apply(conn, schedule=False), backend.connection)
         if schedule:
-            _run(backend.apply_migrations, pending)
+            _converge(backend.connection)
         else:
-            with cron.opted_out():
-                _run(backend.apply_migrations, pending)
-    if schedule:
-        _converge(dsn, held)
-    elif held:
-        log.warning("%s", held[0])
-    return [m.id for m in pending]
+            log.warning("no release schedule was created (--no-schedule)")
+        return [m.id for m in pending]
 
 
-def _converge(dsn: str, held: list[str]) -> None:
-    with connect(dsn) as conn:
-        if cron.cron_setup(conn) is None:
-            log.warning("%s", held[0] if held else cron.NO_PG_CRON)
-            return
-        found = cron.job(conn)
-        every, retention = cron.DEFAULT_SCHEDULE, cron.DEFAULT_RETENTION
-        if found is not None:  # keep what the DBA chose, repair the rest
-            retention = cron.retention_of(found)
-            with contextlib.suppress(PyreleaseError):
-                cron.check_readable(found.schedule)
-                every = found.schedule
-        try:
-            job = cron.schedule(conn, every, retention)
-        except PyreleaseError as exc:
-            raise MigrationError(
-                f"the migrations are applied, but the release job could not be registered: {exc}"
-                " (fix it and run `pyrelease migrate` again; `--no-schedule` migrates without it)"
-            ) from exc
-    if found is None:
-        log.info("re-created %s (%s) in database %s", job.name, job.schedule, job.cron_database)
-
-
-@contextmanager
-def _held_schedule_warnings() -> Iterator[list[str]]:
-    """0003's "no release schedule was created" warnings, held back while migrating: the
-    convergence that follows says once what really happened."""
-    held: list[str] = []
-
-    def hold(record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if record.levelno >= logging.WARNING and "no release schedule was created" in message:
-            held.append(message)
-            return False
-        return True
-
-    logger = logging.getLogger("pyrelease")
-    logger.addFilter(hold)
+def _converge(conn: psycopg.Connection[Any]) -> None:
+    """The release job as it must be (pyrelease's own install.ensure_schedule, stricter:
+    it repairs an altered job and fails when pg_cron refuses it)."""
+    if cron.cron_setup(conn) is None:
+        log.warning("%s", cron.NO_PG_CRON)
+        return
+    found = cron.job(conn)
+    every, retention = cron.DEFAULT_SCHEDULE, cron.DEFAULT_RETENTION
+    if found is not None:  # keep what the DBA chose, repair the rest
+        retention = cron.retention_of(found)
+        with contextlib.suppress(PyreleaseError):
+            cron.check_readable(found.schedule)
+            every = found.schedule
     try:
-        yield held
-    finally:
-        logger.removeFilter(hold)
+        job = cron.schedule(conn, every, retention)
+    except PyreleaseError as exc:
+        raise MigrationError(
+            f"the migrations are applied, but the release job could not be registered: {exc}"
+            " (fix it and run `pyrelease migrate` again; `--no-schedule` migrates without it)"
+        ) from exc
+    if found is None:
+        log.info("scheduled %s (%s) in database %s", job.name, job.schedule, job.cron_database)
 
 
 def rollback(dsn: str = "", steps: int | Literal["all"] = 1) -> list[str]:
@@ -116,9 +95,9 @@ def break_lock(dsn: str = "") -> None:
         backend.break_lock()
 
 
-def _run(action: Any, migrations: Any) -> None:
+def _run(action: Any, argument: Any) -> None:
     try:
-        action(migrations)
+        action(argument)
     except PyreleaseError:
         raise
     except Exception as exc:
@@ -196,19 +175,33 @@ def _refuse_read_only(conn: psycopg.Connection[Any]) -> None:
         )
 
 
+class _Backend(PostgresqlPsycopgBackend):
+    """yoyo's PostgreSQL backend on a libpq connection string.
+
+    Not yoyo's public get_backend(URL): pyrelease accepts every libpq connection string
+    (keyword form, service files, PG* variables), which a URL cannot always carry, so it
+    overrides connect(), the one method yoyo calls to open the connection. The rest is
+    yoyo's public backend API (lock, to_apply, apply_migrations_only, rollback_migrations).
+    """
+
+    dsn = ""
+
+    def connect(self, dburi: Any) -> psycopg.Connection[Any]:
+        conn = connect(self.dsn)
+        # Never queue behind a long transaction (and block the table behind us); the
+        # transactional migrations also SET LOCAL it, for DBAs who drive yoyo directly.
+        conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        _refuse_read_only(conn)
+        return conn
+
+
 @contextmanager
 def _backend(dsn: str) -> Iterator[PostgresqlPsycopgBackend]:
-    class Backend(PostgresqlPsycopgBackend):
-        def connect(self, dburi: Any) -> psycopg.Connection[Any]:
-            conn = connect(dsn)
-            # Never queue behind a long transaction (and block the table behind us); the
-            # transactional migrations also SET LOCAL it, for DBAs who drive yoyo directly.
-            conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-            _refuse_read_only(conn)
-            return conn
-
+    # yoyo re-creates a backend from its class (copy() for each migration), so the DSN
+    # travels as a class attribute of a per-call subclass.
+    backend_class = type("Backend", (_Backend,), {"dsn": dsn})
     try:
-        backend = Backend(parse_uri("postgresql+psycopg://"), MIGRATION_TABLE)
+        backend = backend_class(parse_uri("postgresql+psycopg://"), MIGRATION_TABLE)
         backend.init_database()
     except psycopg.Error as exc:
         mapped = translate(exc)

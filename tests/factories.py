@@ -55,7 +55,9 @@ def migration_ids() -> list[str]:
     ids = {
         p.name.removesuffix(".sql").removesuffix(".py")
         for p in MIGRATIONS.iterdir()
-        if p.suffix in {".sql", ".py"} and not p.name.endswith(".rollback.sql")
+        if p.suffix in {".sql", ".py"}
+        and p.name[:4].isdigit()  # not post-apply.py
+        and not p.name.endswith(".rollback.sql")
     }
     return sorted(ids)
 
