@@ -11,8 +11,13 @@ Two real set-ups are supported:
   one server each keep their own job. pg_cron's run history lives there too, so a second,
   daily job (``release-expired-reservations-purge:<database>``) trims it.
 
-Registering is an upsert by name (``cron.alter_job`` on an existing job: re-scheduling by
-name alone would keep an old database or a paused ``active`` flag).
+A job belongs to the database it runs in (``cron.job.database``), whoever registered it:
+the release job is the one that calls the procedure there. Registering re-points it with
+``cron.alter_job`` (re-scheduling by name alone would keep an old database or a paused
+``active`` flag); a name already held by another database's job is never taken over.
+
+pg_cron validates schedules; ``previous_runs``/``next_run`` (cronsim, on pg_cron 1.4's
+reading of a schedule) tell ``status --check`` when the job should have run.
 """
 
 from __future__ import annotations
