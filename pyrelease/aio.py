@@ -13,7 +13,7 @@ from uuid import UUID
 import psycopg
 
 from .api import DEFAULT_BATCH_SIZE, DEFAULT_TTL
-from .errors import DatabaseUnavailable, first_line, require, translated
+from .errors import DatabaseUnavailable, expect_row, first_line, require, translated
 from .events import (
     DEFAULT_LIMIT,
     Clock,
@@ -35,8 +35,7 @@ async def _one(conn: psycopg.AsyncConnection[Any], name: str, params: dict[str, 
     with translated(property_id=params.get("property_id")):
         cursor = await conn.execute(QUERIES[name], params)
         row = await cursor.fetchone()
-    assert row is not None
-    return row[0]
+    return expect_row(row, name)[0]
 
 
 async def release_expired(

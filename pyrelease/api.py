@@ -16,7 +16,7 @@ from uuid import UUID
 
 import psycopg
 
-from .errors import DatabaseUnavailable, first_line, require, translated
+from .errors import DatabaseUnavailable, expect_row, first_line, require, translated
 from .events import (
     DEFAULT_LIMIT,
     Clock,
@@ -40,8 +40,7 @@ DEFAULT_TTL = timedelta(hours=24)
 def _one(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> Any:
     with translated(property_id=params.get("property_id")):
         row = conn.execute(QUERIES[name], params).fetchone()
-    assert row is not None
-    return row[0]
+    return expect_row(row, name)[0]
 
 
 def release_expired(conn: psycopg.Connection[Any], batch_size: int = DEFAULT_BATCH_SIZE) -> int:
