@@ -404,6 +404,58 @@ def test_concurrent_installs_apply_the_schema_once(server: Any, fresh: str) -> N
     assert len(cron_jobs(server, name)) == 2
 
 
+def test_first_migration_racing_another_on_the_roles_succeeds(server: Any, fresh: str) -> None:
+    """Issue 8 item 6: two first migrations on one server both saw no role; the second
+    failed on pg_authid_rolname_index. Made deterministic: the server's roles are renamed
+    away, a concurrent transaction creates real_estate_reader and commits only once the
+    migration waits on it."""
+    roles = ("real_estate_reader", "real_estate_app")
+    with connect(server.admin_dsn) as admin:
+        for r in roles:
+            admin.execute(
+                sql.SQL("ALTER ROLE {} RENAME TO {}").format(
+                    sql.Identifier(r), sql.Identifier(f"{r}_aside")
+                )
+            )
+        try:
+            rival = psycopg.connect(server.admin_dsn)
+            rival.execute("CREATE ROLE real_estate_reader NOLOGIN")
+            errors: list[BaseException] = []
+
+            def install() -> None:
+                try:
+                    pyrelease.migrate(fresh)
+                except BaseException as exc:
+                    errors.append(exc)
+
+            thread = threading.Thread(target=install)
+            thread.start()
+            for _ in range(600):
+                waiting = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+                    " AND wait_event_type = 'Lock' AND query LIKE %s",
+                    (dbname_of(fresh), "%real_estate_reader%"),
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                thread.join(0.1)
+            rival.commit()
+            rival.close()
+            thread.join(120)
+            assert errors == []
+            assert applied(fresh) == migration_ids()
+            pyrelease.rollback(fresh, steps="all")
+        finally:
+            drop_jobs(server, dbname_of(fresh))
+            for r in roles:
+                admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
+                admin.execute(
+                    sql.SQL("ALTER ROLE {} RENAME TO {}").format(
+                        sql.Identifier(f"{r}_aside"), sql.Identifier(r)
+                    )
+                )
+
+
 # --------------------------------------------------------------------------- failures
 
 
