@@ -86,6 +86,7 @@ def cmd_status(args: argparse.Namespace) -> None:
         with translated():
             health = conn.execute(QUERIES["health"]).fetchone()
             runs = conn.execute(QUERIES["last_runs"], {"limit": 5}).fetchall()
+            drift = conn.execute(QUERIES["counter_drift"]).fetchone()
         cron_runs = cron.job_runs(conn, job) if job is not None else []
         database = conn.info.dbname
     assert health is not None
@@ -103,6 +104,8 @@ def cmd_status(args: argparse.Namespace) -> None:
     print(f"backlog: {expired} expired reservation(s) not yet released{age}")
     last = f"{_ts(last_finished)} ({_age(since_last)} ago)" if last_finished else "never"
     print(f"last scheduled run finished: {last}")
+    drifted = drift[0] if drift else 0
+    print(f"counters: {_drift(drifted)}")
     print("last pg_cron runs:" if cron_runs else "last pg_cron runs: none")
     for r in cron_runs:
         took = f" ({_age(r.end_time - r.start_time)})" if r.start_time and r.end_time else ""
@@ -116,9 +119,20 @@ def cmd_status(args: argparse.Namespace) -> None:
         print(f"  #{run_id} {source} {_ts(started)} -> {end}: {counts}")
     if args.check:
         problems = _health_problems(job, expired, oldest_age, since_last)
+        if drifted:
+            problems.append(f"{'' if problems else 'unhealthy: '}counters: {_drift(drifted)}")
         if problems:
             raise Unhealthy("; ".join(problems))
         print("health: ok")
+
+
+def _drift(drifted: int) -> str:
+    if not drifted:
+        return "exact"
+    return (
+        f"{drifted} project(s) drifted (rows written past the triggers);"
+        " as the owner run SELECT real_estate.repair_counters()"
+    )
 
 
 class Unhealthy(PyreleaseError):

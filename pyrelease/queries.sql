@@ -88,3 +88,8 @@ INSERT INTO real_estate.routine_source (singleton, sha256, installed_at)
 VALUES (true, %(sha256)s, now())
 ON CONFLICT ON CONSTRAINT routine_source_pkey
 DO UPDATE SET sha256 = excluded.sha256, installed_at = excluded.installed_at;
+
+-- name: counter_drift
+-- How many projects' available_plots differ from their AVAILABLE properties (rows written
+-- past the triggers); real_estate.repair_counters() corrects them.
+SELECT count(*) FROM real_estate.check_invariants() WHERE violation = 'counter_drift';

@@ -645,3 +645,40 @@ def test_failed_non_transactional_migration_is_one_line(server: Any, fresh: str)
     assert "Traceback" not in done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
     pyrelease.rollback(fresh, steps="all")
+
+
+def test_status_check_reports_counter_drift_and_repair(
+    capsys: pytest.CaptureFixture[str], app: str
+) -> None:
+    """Issue 8 item 7: drift from writes past the triggers shows in status --check."""
+    assert run(capsys, "--dsn", app, "schedule", "--cron", "@hourly")[0] == 0
+    with connect(app) as c:
+        c.execute(COMMAND)
+        ws = c.execute(
+            "INSERT INTO real_estate.workspace (name, activation_status) VALUES ('w', 'ACTIVE')"
+            " RETURNING id"
+        ).fetchone()
+        assert ws is not None
+        project = c.execute(
+            "INSERT INTO real_estate.project (workspace_id, name) VALUES (%s, 'p') RETURNING id",
+            (ws[0],),
+        ).fetchone()
+        assert project is not None
+        with c.transaction():
+            c.execute("SET LOCAL session_replication_role = replica")
+            c.execute(
+                "INSERT INTO real_estate.property (workspace_id, project_id, name, status)"
+                " VALUES (%s, %s, 'x', 'AVAILABLE')",
+                (ws[0], project[0]),
+            )
+    code, out, err = run(capsys, "--dsn", app, "status", "--check")
+    line = assert_one_error_line(code, err)
+    assert "counters: 1 project(s) drifted" in line
+    assert "real_estate.repair_counters()" in line
+    assert "counters: 1 project(s) drifted" in out
+    with connect(app) as c:
+        assert c.execute("SELECT real_estate.repair_counters()").fetchone() == (1,)
+    code, out, err = run(capsys, "--dsn", app, "status", "--check")
+    assert code == 0, err
+    assert "counters: exact" in out.splitlines()
+    assert out.splitlines()[-1] == "health: ok"
