@@ -1,4 +1,5 @@
-"""The `pyrelease` command line: migrate, rollback, release, status, schedule, unschedule.
+"""The `pyrelease` command line: migrate, rollback, release, status, schedule, unschedule,
+grants.
 
 Every failure is one line on stderr and a non-zero exit (1: the operation failed, 2: bad
 usage), never a traceback.
@@ -18,7 +19,7 @@ from uuid import UUID
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from . import api, cron, migrations
+from . import api, cron, grants, migrations
 from .db import connect
 from .errors import DatabaseUnavailable, PyreleaseError, translate, translated
 from .queries import QUERIES
@@ -78,6 +79,13 @@ def cmd_unschedule(args: argparse.Namespace) -> None:
     with connect(args.dsn) as conn:
         removed = cron.unschedule(conn)
     print("release job removed" if removed else "no release job was scheduled")
+
+
+def cmd_grants(args: argparse.Namespace) -> None:
+    database = args.database or conninfo_to_dict(args.dsn).get("dbname")
+    if not database:
+        raise DatabaseUnavailable("grants: name the application database (--database or --dsn)")
+    print(grants.grants_sql(args.owner, str(database), args.cron_database), end="")
 
 
 def cmd_status(args: argparse.Namespace) -> None:
@@ -241,6 +249,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep run logs this long (default: %(default)s)",
     )
     add("unschedule", cmd_unschedule, "remove the pg_cron job")
+    p = add(
+        "grants",
+        cmd_grants,
+        "print the SQL a superuser runs so that a non-superuser ROLE can own pyrelease",
+    )
+    p.add_argument("--owner", required=True, metavar="ROLE")
+    p.add_argument("--database", metavar="NAME", help="default: the database of --dsn")
+    p.add_argument(
+        "--cron-database",
+        default=cron.DEFAULT_CRON_DATABASE,
+        metavar="NAME",
+        help="pg_cron's cron.database_name (default: %(default)s)",
+    )
     return parser
 
 
