@@ -101,8 +101,8 @@ BEGIN
         RETURN NEW;
     END IF;
 
-    -- real_estate.repair_counters() (owner only) sets real_estate.repair_counters = 'on' in
-    -- its SET clause, so only for its own duration; it then checks its result itself.
+    -- real_estate.repair_counters() (owner only) sets real_estate.repair_counters = 'on'
+    -- around its one UPDATE (and resets it); it then checks its result itself.
     IF current_setting('real_estate.repair_counters', true) = 'on'
        AND EXISTS (SELECT 1 FROM pg_class AS c JOIN pg_roles AS r ON r.oid = c.relowner
                     WHERE c.oid = TG_RELID AND r.rolname = current_user) THEN
@@ -501,7 +501,6 @@ $$;
 CREATE FUNCTION real_estate.repair_counters() RETURNS integer
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    SET "real_estate.repair_counters" TO 'on'
     AS $$
 DECLARE
     v_project_ids uuid[];
@@ -526,6 +525,7 @@ BEGIN
      ORDER BY pr.id
        FOR NO KEY UPDATE;
 
+    PERFORM set_config('real_estate.repair_counters', 'on', true);
     WITH fixed AS (
         UPDATE real_estate.project AS pr
            SET available_plots = c.n
@@ -538,6 +538,7 @@ BEGIN
         RETURNING pr.available_plots = c.n AS exact
     )
     SELECT count(*), count(*) FILTER (WHERE NOT exact) INTO v_fixed, v_wrong FROM fixed;
+    PERFORM set_config('real_estate.repair_counters', '', true);
     IF v_wrong > 0 THEN
         RAISE EXCEPTION 'repair_counters(): % counter(s) were changed again by a trigger', v_wrong
             USING ERRCODE = 'RE011';

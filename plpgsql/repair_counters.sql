@@ -7,16 +7,17 @@
 -- Locks the drifted projects' counter rows in id order (FOR NO KEY UPDATE, as the counter
 -- trigger does, so it cannot deadlock with writers), then counts with a new snapshot: a
 -- writer still in flight adds its own delta after this commits. Waits for such a writer.
--- The counter guard (project_guard_available_plots) lets its UPDATE through because the
--- SET clause below sets real_estate.repair_counters = 'on' while it runs (and restores it
--- on exit) and current_user is the table owner; the result is checked here (a host
--- trigger changing the counter again makes it fail, RE011, and nothing is kept).
+-- The counter guard (project_guard_available_plots) lets its UPDATE through because it sets
+-- real_estate.repair_counters = 'on' around that one UPDATE only (set_config, transaction
+-- local, reset right after; an error rolls it back with the statement) and current_user is
+-- the table owner. (Not a SET clause: PostgreSQL 15 refuses a non-superuser owner a SET
+-- clause on a custom parameter.) The result is checked here: a host trigger changing the
+-- counter again makes it fail (RE011) and nothing is kept.
 CREATE OR REPLACE FUNCTION real_estate.repair_counters()
 RETURNS integer
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-SET real_estate.repair_counters = 'on'
 AS $function$
 DECLARE
     v_project_ids uuid[];
@@ -41,6 +42,7 @@ BEGIN
      ORDER BY pr.id
        FOR NO KEY UPDATE;
 
+    PERFORM set_config('real_estate.repair_counters', 'on', true);
     WITH fixed AS (
         UPDATE real_estate.project AS pr
            SET available_plots = c.n
@@ -53,6 +55,7 @@ BEGIN
         RETURNING pr.available_plots = c.n AS exact
     )
     SELECT count(*), count(*) FILTER (WHERE NOT exact) INTO v_fixed, v_wrong FROM fixed;
+    PERFORM set_config('real_estate.repair_counters', '', true);
     IF v_wrong > 0 THEN
         RAISE EXCEPTION 'repair_counters(): % counter(s) were changed again by a trigger', v_wrong
             USING ERRCODE = 'RE011';

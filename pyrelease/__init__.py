@@ -22,7 +22,7 @@ from .errors import (
     ScheduleError,
     WorkspaceNotActive,
 )
-from .migrations import migrate, rollback
+from .migrations import migrate, migrations_dir, rollback
 
 __all__ = [
     "CounterIsReadOnly",
@@ -38,6 +38,7 @@ __all__ = [
     "ScheduleError",
     "WorkspaceNotActive",
     "migrate",
+    "migrations_dir",
     "release_expired",
     "release_reservation",
     "reserve",

@@ -404,7 +404,9 @@ def test_concurrent_installs_apply_the_schema_once(server: Any, fresh: str) -> N
     assert len(cron_jobs(server, name)) == 2
 
 
-def test_first_migration_racing_another_on_the_roles_succeeds(server: Any, fresh: str) -> None:
+def test_first_migration_racing_another_on_the_roles_succeeds(
+    server: Any, template_db: str, fresh: str
+) -> None:
     """Issue 8 item 6: two first migrations on one server both saw no role; the second
     failed on pg_authid_rolname_index. Made deterministic: the server's roles are renamed
     away, a concurrent transaction creates real_estate_reader and commits only once the
@@ -812,4 +814,36 @@ def test_installed_wheel_migrates_from_anywhere(
     )
     assert back.returncode == 0, back.stderr
     assert not schema_exists(fresh)
+    assert cron_jobs(server, dbname_of(fresh)) == []
+
+    # The README's yoyo path, exactly, from the installed wheel (no yoyo.ini anywhere).
+    folder = subprocess.run(
+        [str(python), "-c", "import pyrelease; print(pyrelease.migrations_dir())"],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert Path(folder).is_relative_to(venv), folder
+    yoyo = subprocess.run(
+        [
+            str(venv / "bin" / "yoyo"),
+            "apply",
+            "--batch",
+            "--no-config-file",
+            "--database",
+            yoyo_url(fresh),
+            folder,
+        ],
+        cwd="/",
+        env={**env, "PATH": f"{venv / 'bin'}:{env.get('PATH', '')}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert yoyo.returncode == 0, yoyo.stderr
+    assert applied(fresh) == migration_ids()
+    assert set(plpgsql_files()) == installed_names(fresh)
+    pyrelease.rollback(fresh, steps="all")
     assert cron_jobs(server, dbname_of(fresh)) == []
