@@ -682,3 +682,25 @@ def test_status_check_reports_counter_drift_and_repair(
     assert code == 0, err
     assert "counters: exact" in out.splitlines()
     assert out.splitlines()[-1] == "health: ok"
+
+
+def test_grants_prints_a_quoted_script_and_refuses_bad_names(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 8 item 10 (the script itself is run verbatim by tests/matrix, owner config)."""
+    code, out, err = run(
+        capsys, "--dsn", "postgresql://dba:secret@h/app", "grants", "--owner", 'o"x'
+    )
+    assert code == 0, err
+    assert 'GRANT USAGE ON SCHEMA cron TO "o""x";' in out
+    assert "\\connect 'app'" in out and "\\connect 'postgres'" in out
+    assert "secret" not in out
+    assert "pg_read_all_settings" not in out
+    code, out, err = run(
+        capsys, "grants", "--owner", "o", "--database", "app", "--cron-database", "jobs"
+    )
+    assert code == 0, err
+    assert 'GRANT pg_read_all_settings TO "o";' in out
+    for bad in (["--owner", ""], ["--owner", "x" * 64]):
+        code, _, err = run(capsys, "grants", "--database", "app", *bad)
+        assert "invalid owner name" in assert_one_error_line(code, err)
