@@ -667,11 +667,11 @@ def test_failed_non_transactional_migration_is_one_line(server: Any, fresh_db: s
 
 
 def test_status_check_reports_counter_drift_and_repair(
-    capsys: pytest.CaptureFixture[str], app: str
+    capsys: pytest.CaptureFixture[str], db: str
 ) -> None:
     """Issue 8 item 7: drift from writes past the triggers shows in status --check."""
-    assert run(capsys, "--dsn", app, "schedule", "--cron", "@hourly")[0] == 0
-    with connect_to(app) as c:
+    assert run(capsys, "--dsn", db, "schedule", "--cron", "@hourly")[0] == 0
+    with connect_to(db) as c:
         c.execute(COMMAND)
         ws = c.execute(
             "INSERT INTO real_estate.workspace (name, activation_status) VALUES ('w', 'ACTIVE')"
@@ -690,14 +690,14 @@ def test_status_check_reports_counter_drift_and_repair(
                 " VALUES (%s, %s, 'x', 'AVAILABLE')",
                 (ws[0], project[0]),
             )
-    code, out, err = run(capsys, "--dsn", app, "status", "--check")
+    code, out, err = run(capsys, "--dsn", db, "status", "--check")
     line = assert_one_error_line(code, err)
     assert "counters: 1 project(s) drifted" in line
     assert "real_estate.repair_counters()" in line
     assert "counters: 1 project(s) drifted" in out
-    with connect_to(app) as c:
+    with connect_to(db) as c:
         assert c.execute("SELECT real_estate.repair_counters()").fetchone() == (1,)
-    code, out, err = run(capsys, "--dsn", app, "status", "--check")
+    code, out, err = run(capsys, "--dsn", db, "status", "--check")
     assert code == 0, err
     assert "counters: exact" in out.splitlines()
     assert out.splitlines()[-1] == "health: ok"
