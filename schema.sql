@@ -537,7 +537,8 @@ BEGIN
          WHERE pr.id = c.id AND pr.available_plots <> c.n
         RETURNING pr.available_plots = c.n AS exact
     )
-    SELECT count(*), count(*) FILTER (WHERE NOT exact) INTO v_fixed, v_wrong FROM fixed;
+    SELECT count(*)::integer, (count(*) FILTER (WHERE NOT exact))::integer
+      INTO v_fixed, v_wrong FROM fixed;
     PERFORM set_config('real_estate.repair_counters', '', true);
     IF v_wrong > 0 THEN
         RAISE EXCEPTION 'repair_counters(): % counter(s) were changed again by a trigger', v_wrong
