@@ -254,6 +254,14 @@ BEGIN
         RETURN NEW;
     END IF;
 
+    -- real_estate.repair_counters() (owner only) sets real_estate.repair_counters = 'on'
+    -- around its one UPDATE (and resets it); it then checks its result itself.
+    IF current_setting('real_estate.repair_counters', true) = 'on'
+       AND EXISTS (SELECT 1 FROM pg_class AS c JOIN pg_roles AS r ON r.oid = c.relowner
+                    WHERE c.oid = TG_RELID AND r.rolname = current_user) THEN
+        RETURN NULL;
+    END IF;
+
     IF pg_trigger_depth() >= 2 THEN
         -- The call stack reads: this function, the UPDATE statement, then its issuer.
         GET DIAGNOSTICS v_context = PG_CONTEXT;
@@ -368,15 +376,25 @@ BEGIN
     DELETE FROM real_estate.release_event AS e WHERE e.run_id = ANY (v_run_ids);
     DELETE FROM real_estate.release_run AS r WHERE r.id = ANY (v_run_ids);
 
-    IF current_setting('cron.database_name', true) = current_database()
-       AND to_regclass('cron.job_run_details') IS NOT NULL THEN
-        EXECUTE $sql$
-            DELETE FROM cron.job_run_details AS d
-             WHERE d.start_time < $1
-               AND d.jobid IN (SELECT j.jobid FROM cron.job AS j
-                                WHERE j.jobname = 'release-expired-reservations'
-                                  AND j.database = current_database())
-        $sql$ USING v_cutoff;
+    -- pg_cron's tables exist here only in cron.database_name (CREATE EXTENSION is refused
+    -- elsewhere), so their presence settles it without reading that setting, which is
+    -- superuser-only (a non-superuser owner's every scheduled run would fail on it). The
+    -- jobs are this database's own (cron.job.database); pg_cron's row security already
+    -- limits a non-superuser owner to its own jobs. Without the rights to purge them (no
+    -- USAGE on schema cron here), the run history is left alone rather than failing the run.
+    IF EXISTS (SELECT 1 FROM pg_extension AS x WHERE x.extname = 'pg_cron')
+       AND has_schema_privilege(current_user, 'cron', 'USAGE') THEN
+        -- (nested: has_table_privilege resolves the name, which needs USAGE on cron)
+        IF has_table_privilege(current_user, 'cron.job_run_details', 'DELETE')
+           AND has_table_privilege(current_user, 'cron.job', 'SELECT') THEN
+            EXECUTE $sql$
+                DELETE FROM cron.job_run_details AS d
+                 WHERE d.start_time < $1
+                   AND d.jobid IN (SELECT j.jobid FROM cron.job AS j
+                                    WHERE j.database = current_database()
+                                      AND j.jobname LIKE 'release-expired-reservations%')
+            $sql$ USING v_cutoff;
+        END IF;
     END IF;
     RETURN cardinality(v_run_ids);
 END;
@@ -780,6 +798,61 @@ BEGIN
       FROM released AS r;
     GET DIAGNOSTICS v_released = ROW_COUNT;
     RETURN v_released;
+END;
+$$;
+
+
+--
+-- Name: repair_counters(); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.repair_counters() RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_project_ids uuid[];
+    v_fixed integer;
+    v_wrong integer;
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'repair_counters() needs READ COMMITTED, not %', current_setting('transaction_isolation')
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    SELECT array_agg(pr.id ORDER BY pr.id) INTO v_project_ids
+      FROM real_estate.project AS pr
+     WHERE pr.available_plots <> (SELECT count(*) FROM real_estate.property AS p
+                                   WHERE p.project_id = pr.id AND p.status = 'AVAILABLE');
+    IF v_project_ids IS NULL THEN
+        RETURN 0;
+    END IF;
+
+    PERFORM 1 FROM real_estate.project AS pr
+     WHERE pr.id = ANY (v_project_ids)
+     ORDER BY pr.id
+       FOR NO KEY UPDATE;
+
+    PERFORM set_config('real_estate.repair_counters', 'on', true);
+    WITH fixed AS (
+        UPDATE real_estate.project AS pr
+           SET available_plots = c.n
+          FROM (SELECT pr2.id,
+                       (SELECT count(*) FROM real_estate.property AS p
+                         WHERE p.project_id = pr2.id AND p.status = 'AVAILABLE')::integer AS n
+                  FROM real_estate.project AS pr2
+                 WHERE pr2.id = ANY (v_project_ids)) AS c
+         WHERE pr.id = c.id AND pr.available_plots <> c.n
+        RETURNING pr.available_plots = c.n AS exact
+    )
+    SELECT count(*)::integer, (count(*) FILTER (WHERE NOT exact))::integer
+      INTO v_fixed, v_wrong FROM fixed;
+    PERFORM set_config('real_estate.repair_counters', '', true);
+    IF v_wrong > 0 THEN
+        RAISE EXCEPTION 'repair_counters(): % counter(s) were changed again by a trigger', v_wrong
+            USING ERRCODE = 'RE011';
+    END IF;
+    RETURN v_fixed;
 END;
 $$;
 
@@ -1436,6 +1509,13 @@ GRANT ALL ON FUNCTION real_estate.release_reservation(p_property_id uuid) TO rea
 --
 
 REVOKE ALL ON FUNCTION real_estate.release_rows(p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[]) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION repair_counters(); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.repair_counters() FROM PUBLIC;
 
 
 --

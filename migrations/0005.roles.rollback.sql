@@ -17,6 +17,9 @@ BEGIN
             EXECUTE format('DROP ROLE IF EXISTS %I', v_role);
         EXCEPTION WHEN dependent_objects_still_exist THEN
             RAISE NOTICE 'pyrelease: role % kept: another database still grants it privileges', v_role;
+        WHEN insufficient_privilege THEN
+            -- an owner without CREATEROLE (issue 8 item 6): the roles are the DBA's to drop
+            RAISE NOTICE 'pyrelease: role % kept: dropping it needs CREATEROLE', v_role;
         END;
     END LOOP;
 END

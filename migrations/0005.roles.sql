@@ -10,13 +10,31 @@
 -- plpgsql/ (installed after the migrations).
 SET LOCAL lock_timeout = '10s';
 
+-- Edited after landing (issue 8 item 6; this changes what 0005 does only where it used to
+-- fail, so databases that already applied it are unaffected): creating the roles is safe
+-- under concurrency (two first migrations on one server, in different databases, both saw
+-- no role and one failed on pg_authid_rolname_index) and skipped when the roles already
+-- exist and app is already a member of reader, so an owner without CREATEROLE migrates
+-- once a DBA created them (`pyrelease grants --owner ROLE` prints that SQL).
 DO $$
+DECLARE
+    v_role text;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'real_estate_reader') THEN
-        CREATE ROLE real_estate_reader NOLOGIN;
-    END IF;
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'real_estate_app') THEN
-        CREATE ROLE real_estate_app NOLOGIN;
+    FOREACH v_role IN ARRAY ARRAY['real_estate_reader', 'real_estate_app'] LOOP
+        IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = v_role) THEN
+            BEGIN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', v_role);
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;  -- created meanwhile by a concurrent migration: use it
+            END;
+        END IF;
+    END LOOP;
+    IF NOT pg_catalog.pg_has_role('real_estate_app', 'real_estate_reader', 'MEMBER') THEN
+        BEGIN
+            GRANT real_estate_reader TO real_estate_app;
+        EXCEPTION WHEN unique_violation THEN
+            NULL;  -- granted meanwhile by a concurrent migration
+        END;
     END IF;
 END
 $$;
@@ -31,8 +49,6 @@ GRANT USAGE ON SCHEMA real_estate TO real_estate_reader, real_estate_app;
 GRANT SELECT ON real_estate.workspace, real_estate.project, real_estate.property,
                 real_estate.release_run, real_estate.release_event
    TO real_estate_reader;
-GRANT real_estate_reader TO real_estate_app;
-
 GRANT INSERT, UPDATE, DELETE ON real_estate.workspace TO real_estate_app;
 GRANT INSERT (id, workspace_id, name, total_plots),
       UPDATE (name, total_plots),

@@ -34,7 +34,7 @@ from .errors import (
     WorkspaceNotActive,
 )
 from .events import ReleaseEvent
-from .migrations import migrate, rollback
+from .migrations import migrate, migrations_dir, rollback
 
 __all__ = [
     "CounterIsReadOnly",
@@ -56,6 +56,7 @@ __all__ = [
     "extend",
     "listen",
     "migrate",
+    "migrations_dir",
     "release_events",
     "release_expired",
     "release_reservation",

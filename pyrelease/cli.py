@@ -1,4 +1,5 @@
-"""The `pyrelease` command line: migrate, rollback, release, status, schedule, unschedule.
+"""The `pyrelease` command line: migrate, rollback, release, status, schedule, unschedule,
+grants.
 
 Every failure is one line on stderr and a non-zero exit (1: the operation failed, 2: bad
 usage), never a traceback.
@@ -19,7 +20,7 @@ from uuid import UUID
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from . import api, cron, migrations
+from . import api, cron, grants, migrations
 from .db import connect
 from .errors import (
     DatabaseUnavailable,
@@ -126,6 +127,13 @@ def cmd_unschedule(args: argparse.Namespace) -> None:
     print("release job removed" if removed else "no release job was scheduled")
 
 
+def cmd_grants(args: argparse.Namespace) -> None:
+    database = args.database or conninfo_to_dict(args.dsn).get("dbname")
+    if not database:
+        raise DatabaseUnavailable("grants: name the application database (--database or --dsn)")
+    print(grants.grants_sql(args.owner, str(database), args.cron_database), end="")
+
+
 def cmd_status(args: argparse.Namespace) -> None:
     with connect(args.dsn) as conn:
         job = cron.job(conn)
@@ -137,6 +145,7 @@ def cmd_status(args: argparse.Namespace) -> None:
                 installed_at = expect_row(
                     conn.execute(QUERIES["installed_at"]).fetchone(), "installed_at"
                 )[0]
+            drift = conn.execute(QUERIES["counter_drift"]).fetchone()
         cron_runs = cron.job_runs(conn, job) if job is not None else []
         database = conn.info.dbname
     expired, oldest_age, last_finished, since_last, now = health
@@ -153,6 +162,8 @@ def cmd_status(args: argparse.Namespace) -> None:
     print(f"backlog: {expired} expired reservation(s) not yet released{age}")
     last = f"{_ts(last_finished)} ({_age(since_last)} ago)" if last_finished else "never"
     print(f"last scheduled run finished: {last}")
+    drifted = drift[0] if drift else 0
+    print(f"counters: {_drift(drifted)}")
     print("last pg_cron runs:" if cron_runs else "last pg_cron runs: none")
     for r in cron_runs:
         took = f" ({_age(r.end_time - r.start_time)})" if r.start_time and r.end_time else ""
@@ -166,9 +177,20 @@ def cmd_status(args: argparse.Namespace) -> None:
         print(f"  #{run_id} {source} {_ts(started)} -> {end}: {counts}")
     if args.check:
         problems, note = _health(job, expired, oldest_age, last_finished, now, installed_at)
+        if drifted:
+            problems.append(f"counters: {_drift(drifted)}")
         if problems:
             raise Unhealthy(f"unhealthy: {'; '.join(problems)}")
         print(f"health: ok{note}")
+
+
+def _drift(drifted: int) -> str:
+    if not drifted:
+        return "exact"
+    return (
+        f"{drifted} project(s) drifted (rows written past the triggers);"
+        " as the owner run SELECT real_estate.repair_counters()"
+    )
 
 
 def _health(
@@ -312,6 +334,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="first print the events after this event id (default: only new ones)",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p = add(
+        "grants",
+        cmd_grants,
+        "print the SQL a superuser runs so that a non-superuser ROLE can own pyrelease",
+    )
+    p.add_argument("--owner", required=True, metavar="ROLE")
+    p.add_argument("--database", metavar="NAME", help="default: the database of --dsn")
+    p.add_argument(
+        "--cron-database",
+        default=cron.DEFAULT_CRON_DATABASE,
+        metavar="NAME",
+        help="pg_cron's cron.database_name (default: %(default)s)",
+    )
     return parser
 
 

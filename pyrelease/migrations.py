@@ -35,6 +35,12 @@ def sql_dir(name: str) -> Path:
     return Path(__file__).resolve().parent.parent / name
 
 
+def migrations_dir() -> str:
+    """The folder of the numbered migrations (and yoyo's post-apply.py), for DBAs who run
+    `yoyo apply` themselves: yoyo.ini is not in the wheel, this folder is."""
+    return str(sql_dir("migrations"))
+
+
 def migrate(dsn: str = "", schedule: bool = True) -> list[str]:
     """Apply every pending migration, then the post-apply step (routines from plpgsql/);
     return the migrations' ids (empty when up to date).

@@ -147,3 +147,7 @@ SELECT coalesce(max(id), 0) FROM real_estate.release_event;
 -- name: unlisten
 -- Stop listening (listen() on the caller's connection, when its iterator is closed).
 UNLISTEN real_estate_release;
+-- name: counter_drift
+-- How many projects' available_plots differ from their AVAILABLE properties (rows written
+-- past the triggers); real_estate.repair_counters() corrects them.
+SELECT count(*) FROM real_estate.check_invariants() WHERE violation = 'counter_drift';

@@ -13,6 +13,8 @@
 #           (defaults: --cron-db postgres, fsync on).
 #           --throwaway: fsync=off, synchronous_commit=off, full_page_writes=off
 #           (test clusters only; never use it for the demo cluster).
+#           --background-workers: cron.use_background_workers = on (pg_cron runs jobs
+#           in background workers, not over libpq; max_worker_processes = 32).
 #   stop    pg_ctl stop -m fast (no-op when not running)
 #   restart stop + start
 #   status  print data dir, port, DSN and whether the server runs (exit 3 if not)
@@ -136,6 +138,7 @@ load_state() {
     PORT=""
     CRON_DB=""
     THROWAWAY=""
+    BGW=""
     if [ -f "$PGDATA/$STATE_FILE_NAME" ]; then
         # shellcheck disable=SC1090
         . "$PGDATA/$STATE_FILE_NAME"
@@ -149,6 +152,7 @@ save_state() {
         echo "PORT=$PORT"
         echo "CRON_DB=$CRON_DB"
         echo "THROWAWAY=$THROWAWAY"
+        echo "BGW=$BGW"
     } >"$tmp"
     mv "$tmp" "$PGDATA/$STATE_FILE_NAME"
     [ "$AS_ROOT" = 1 ] && chown "$SERVER_USER": "$PGDATA/$STATE_FILE_NAME"
@@ -195,6 +199,10 @@ write_config() {
         echo "max_connections = 200"
         echo "logging_collector = off"
         echo "log_line_prefix = '%m [%p] %q%u@%d '"
+        if [ "${BGW:-0}" = 1 ]; then
+            echo "cron.use_background_workers = on"
+            echo "max_worker_processes = 32"
+        fi
         if [ "$THROWAWAY" = 1 ]; then
             echo "# throwaway test cluster: durability off"
             echo "fsync = off"
@@ -379,7 +387,7 @@ ensure_db() { # NAME (a plain identifier): create it if missing; succeeds only i
 }
 
 cmd_start() {
-    local opt_cron_db="" opt_throwaway=""
+    local opt_cron_db="" opt_throwaway="" opt_bgw=""
     while [ $# -gt 0 ]; do
         case "$1" in
         --cron-db)
@@ -399,6 +407,10 @@ cmd_start() {
             opt_throwaway=0
             shift
             ;;
+        --background-workers)
+            opt_bgw=1
+            shift
+            ;;
         *) die "start: unknown option $1" ;;
         esac
     done
@@ -413,6 +425,8 @@ cmd_start() {
     load_state
     [ -n "$opt_cron_db" ] && CRON_DB="$opt_cron_db"
     [ -n "$opt_throwaway" ] && THROWAWAY="$opt_throwaway"
+    [ -n "$opt_bgw" ] && BGW="$opt_bgw"
+    BGW="${BGW:-0}"
     CRON_DB="${CRON_DB:-postgres}"
     THROWAWAY="${THROWAWAY:-0}"
 

@@ -249,7 +249,7 @@ def _reap_stale_local_clusters() -> None:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _start_local(cron_db: str) -> Server:
+def _start_local(cron_db: str, background_workers: bool = False) -> Server:
     if not PGCLUSTER.exists():
         pytest.fail(f"{PGCLUSTER} is missing")
     _reap_stale_local_clusters()
@@ -267,7 +267,8 @@ def _start_local(cron_db: str) -> Server:
             shutil.rmtree(base, ignore_errors=True)
 
     try:
-        _run_pgcluster(["start", "--throwaway", "--cron-db", cron_db], pgdata)
+        extra = ["--background-workers"] if background_workers else []
+        _run_pgcluster(["start", "--throwaway", "--cron-db", cron_db, *extra], pgdata)
         admin = _run_pgcluster(["dsn"], pgdata)
     except BaseException:
         close()
@@ -280,7 +281,7 @@ def _start_local(cron_db: str) -> Server:
 _docker_image_built = False
 
 
-def _start_docker(cron_db: str) -> Server:
+def _start_docker(cron_db: str, background_workers: bool = False) -> Server:
     global _docker_image_built
     import docker
 
@@ -308,6 +309,11 @@ def _start_docker(cron_db: str) -> Server:
         "postgres -c shared_preload_libraries=pg_cron"
         f" -c cron.database_name={cron_db} -c max_connections=200"
         " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        + (
+            " -c cron.use_background_workers=on -c max_worker_processes=32"
+            if background_workers
+            else ""
+        )
     )
     container.start()
     try:
@@ -336,10 +342,10 @@ def _start_docker(cron_db: str) -> Server:
     return server
 
 
-def _provision(cron_db: str) -> Server:
+def _provision(cron_db: str, background_workers: bool = False) -> Server:
     if _server_kind() == "docker":
-        return _start_docker(cron_db)
-    return _start_local(cron_db)
+        return _start_docker(cron_db, background_workers)
+    return _start_local(cron_db, background_workers)
 
 
 @pytest.fixture(scope="session")

@@ -664,3 +664,62 @@ def test_failed_non_transactional_migration_is_one_line(server: Any, fresh_db: s
     assert "Traceback" not in done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
     pyrelease.rollback(fresh_db, steps="all")
+
+
+def test_status_check_reports_counter_drift_and_repair(
+    capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    """Issue 8 item 7: drift from writes past the triggers shows in status --check."""
+    assert run(capsys, "--dsn", db, "schedule", "--cron", "@hourly")[0] == 0
+    with connect_to(db) as c:
+        c.execute(COMMAND)
+        ws = c.execute(
+            "INSERT INTO real_estate.workspace (name, activation_status) VALUES ('w', 'ACTIVE')"
+            " RETURNING id"
+        ).fetchone()
+        assert ws is not None
+        project = c.execute(
+            "INSERT INTO real_estate.project (workspace_id, name) VALUES (%s, 'p') RETURNING id",
+            (ws[0],),
+        ).fetchone()
+        assert project is not None
+        with c.transaction():
+            c.execute("SET LOCAL session_replication_role = replica")
+            c.execute(
+                "INSERT INTO real_estate.property (workspace_id, project_id, name, status)"
+                " VALUES (%s, %s, 'x', 'AVAILABLE')",
+                (ws[0], project[0]),
+            )
+    code, out, err = run(capsys, "--dsn", db, "status", "--check")
+    line = assert_one_error_line(code, err)
+    assert "counters: 1 project(s) drifted" in line
+    assert "real_estate.repair_counters()" in line
+    assert "counters: 1 project(s) drifted" in out
+    with connect_to(db) as c:
+        assert c.execute("SELECT real_estate.repair_counters()").fetchone() == (1,)
+    code, out, err = run(capsys, "--dsn", db, "status", "--check")
+    assert code == 0, err
+    assert "counters: exact" in out.splitlines()
+    assert out.splitlines()[-1] == "health: ok"
+
+
+def test_grants_prints_a_quoted_script_and_refuses_bad_names(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 8 item 10 (the script itself is run verbatim by tests/matrix, owner config)."""
+    code, out, err = run(
+        capsys, "--dsn", "postgresql://dba:secret@h/app", "grants", "--owner", 'o"x'
+    )
+    assert code == 0, err
+    assert 'GRANT USAGE ON SCHEMA cron TO "o""x";' in out
+    assert "\\connect 'app'" in out and "\\connect 'postgres'" in out
+    assert "secret" not in out
+    assert "pg_read_all_settings" not in out
+    code, out, err = run(
+        capsys, "grants", "--owner", "o", "--database", "app", "--cron-database", "jobs"
+    )
+    assert code == 0, err
+    assert 'GRANT pg_read_all_settings TO "o";' in out
+    for bad in (["--owner", ""], ["--owner", "x" * 64]):
+        code, _, err = run(capsys, "grants", "--database", "app", *bad)
+        assert "invalid owner name" in assert_one_error_line(code, err)

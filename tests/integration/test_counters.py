@@ -316,3 +316,55 @@ def test_counters_exact_helper_detects_drift(conn: Conn) -> None:
         raise psycopg.Rollback()
     counts: dict[Any, int] = assert_counters_exact(conn)
     assert counts == {project: 2}
+
+
+def _drift(conn: Conn) -> tuple[uuid.UUID, uuid.UUID]:
+    """Two projects whose rows were written past the triggers (a replica-mode bulk load)."""
+    ws = make_workspace(conn)
+    one, two = make_project(conn, ws, "one"), make_project(conn, ws, "two")
+    make_properties(conn, ws, one, 2)
+    exact = make_project(conn, ws, "exact")
+    make_properties(conn, ws, exact, 1)
+    with conn.transaction():
+        conn.execute("SET LOCAL session_replication_role = replica")
+        make_properties(conn, ws, one, 3)
+        make_properties(conn, ws, two, 4)
+        conn.execute("DELETE FROM real_estate.property WHERE project_id = %s", (exact,))
+        make_properties(conn, ws, exact, 1)
+    return one, two
+
+
+def test_repair_counters_corrects_drift_from_replica_mode_writes(conn: Conn) -> None:
+    """Issue 8 item 7: check_invariants() saw the drift but nothing could repair it."""
+    one, two = _drift(conn)
+    drift = conn.execute(
+        "SELECT object_id FROM real_estate.check_invariants()"
+        " WHERE violation = 'counter_drift' ORDER BY 1"
+    ).fetchall()
+    assert sorted(r[0] for r in drift) == sorted([str(one), str(two)])
+    assert scalar(conn, "SELECT real_estate.repair_counters()") == 2
+    assert plots(conn, [one, two]) == [5, 4]
+    assert_counters_exact(conn)
+    assert scalar(conn, "SELECT count(*) FROM real_estate.check_invariants()") == 0
+    assert scalar(conn, "SELECT real_estate.repair_counters()") == 0
+    # the guard is back once it returned
+    with pytest.raises(psycopg.Error) as refused:
+        conn.execute("UPDATE real_estate.project SET available_plots = 9 WHERE id = %s", (one,))
+    assert refused.value.sqlstate == "RE011"
+
+
+def test_repair_counters_is_the_owners_only(conn: Conn) -> None:
+    rows = conn.execute(
+        "SELECT r, has_function_privilege(r, 'real_estate.repair_counters()', 'EXECUTE')"
+        " FROM unnest(ARRAY['real_estate_app', 'real_estate_reader', 'public']) AS r"
+    ).fetchall()
+    assert rows == [("real_estate_app", False), ("real_estate_reader", False), ("public", False)]
+
+
+def test_repair_counters_refuses_repeatable_read(conn: Conn) -> None:
+    _drift(conn)
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        with pytest.raises(psycopg.Error) as refused:
+            conn.execute("SELECT real_estate.repair_counters()")
+        assert refused.value.sqlstate == "RE010"

@@ -27,6 +27,9 @@ from factories import (
     drop_jobs,
     extra_database,
     job_names,
+    make_project,
+    make_properties,
+    make_workspace,
     migration_ids,
     scalar,
 )
@@ -62,7 +65,7 @@ CRON_FUNCTIONS = (
 
 @contextmanager
 def owner_database(
-    server: Any, *, read_settings: bool, cron_grants: bool
+    server: Any, *, read_settings: bool, cron_grants: bool, createrole: bool = True
 ) -> Iterator[tuple[str, str, str]]:
     """A database owned by a new non-superuser role (LOGIN CREATEROLE) that may use pg_cron
     (USAGE on schema cron, and with cron_grants EXECUTE on what schedule() calls), as the
@@ -73,8 +76,10 @@ def owner_database(
     ident = sql.Identifier(role)
     with connect_to(server.admin_dsn) as admin:
         admin.execute(
-            sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
-                ident, sql.Literal(password)
+            sql.SQL("CREATE ROLE {} LOGIN {} PASSWORD {}").format(
+                ident,
+                sql.SQL("CREATEROLE" if createrole else "NOCREATEROLE"),
+                sql.Literal(password),
             )
         )
         if read_settings:
@@ -357,6 +362,46 @@ def test_non_superuser_owner_with_pg_cron_grants_can_migrate(server: Any) -> Non
         try:
             assert len(pyrelease.migrate(dsn)) == len(migration_ids())
             assert [j[1] for j in cron_jobs(server, name)] == job_names(name)
+        finally:
+            pyrelease.rollback(dsn, steps="all")
+
+
+def test_non_superuser_owner_runs_the_scheduled_procedure_and_its_purge(server: Any) -> None:
+    """Issue 8 item 2: the purge read cron.database_name (superuser-only), so every
+    scheduled run of a non-superuser owner failed after committing its releases."""
+    with owner_database(server, read_settings=False, cron_grants=True) as (dsn, _, _):
+        try:
+            pyrelease.migrate(dsn)
+            with connect_to(dsn) as c:
+                ws = make_workspace(c)
+                project = make_project(c, ws)
+                make_properties(c, ws, project, 2, "RESERVED")
+                c.execute("CALL real_estate.run_release_job()")
+                assert c.execute(
+                    "SELECT released, finished_at IS NOT NULL FROM real_estate.release_run"
+                ).fetchall() == [(2, True)]
+                assert scalar(c, "SELECT real_estate.purge_release_log()") == 0
+        finally:
+            pyrelease.rollback(dsn, steps="all")
+
+
+def test_owner_without_createrole_migrates_when_the_roles_exist(
+    server: Any, template_db: str
+) -> None:
+    """Issue 8 item 6: 0005 granted reader to app again, which needs CREATEROLE (or ADMIN)."""
+    with owner_database(server, read_settings=False, cron_grants=True, createrole=False) as (
+        dsn,
+        _,
+        _role,
+    ):
+        try:
+            assert len(pyrelease.migrate(dsn)) == len(migration_ids())
+            with connect_to(dsn) as c:
+                assert scalar(
+                    c, "SELECT pg_has_role('real_estate_app', 'real_estate_reader', 'USAGE')"
+                )
+                grant = "SELECT has_table_privilege('real_estate_app', 'real_estate.property', %s)"
+                assert scalar(c, grant, ("UPDATE",))
         finally:
             pyrelease.rollback(dsn, steps="all")
 

@@ -20,11 +20,13 @@ from factories import (
     connect_to,
     cron_jobs,
     current_db,
+    drop_jobs,
     extra_database,
     make_properties,
     make_workspace,
     migration_ids,
 )
+from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 import pyrelease
@@ -360,6 +362,60 @@ def test_concurrent_installs_apply_the_schema_once(server: Any, fresh_db: str) -
     assert log == [(mid, 1) for mid in migration_ids()]
     assert locks == (0,)
     assert len(cron_jobs(server, name)) == 2
+
+
+def test_first_migration_racing_another_on_the_roles_succeeds(
+    server: Any, template_db: str, fresh_db: str
+) -> None:
+    """Issue 8 item 6: two first migrations on one server both saw no role; the second
+    failed on pg_authid_rolname_index. Made deterministic: the server's roles are renamed
+    away, a concurrent transaction creates real_estate_reader and commits only once the
+    migration waits on it."""
+    roles = ("real_estate_reader", "real_estate_app")
+    with connect_to(server.admin_dsn) as admin:
+        for r in roles:
+            admin.execute(
+                sql.SQL("ALTER ROLE {} RENAME TO {}").format(
+                    sql.Identifier(r), sql.Identifier(f"{r}_aside")
+                )
+            )
+        try:
+            rival = psycopg.connect(server.admin_dsn)
+            rival.execute("CREATE ROLE real_estate_reader NOLOGIN")
+            errors: list[BaseException] = []
+
+            def install() -> None:
+                try:
+                    pyrelease.migrate(fresh_db)
+                except BaseException as exc:
+                    errors.append(exc)
+
+            thread = threading.Thread(target=install)
+            thread.start()
+            for _ in range(600):
+                waiting = admin.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = %s"
+                    " AND wait_event_type = 'Lock' AND query LIKE %s",
+                    (current_db(fresh_db), "%real_estate_reader%"),
+                ).fetchone()
+                if waiting and waiting[0]:
+                    break
+                thread.join(0.1)
+            rival.commit()
+            rival.close()
+            thread.join(120)
+            assert errors == []
+            assert applied(fresh_db) == migration_ids()
+            pyrelease.rollback(fresh_db, steps="all")
+        finally:
+            drop_jobs(server, current_db(fresh_db))
+            for r in roles:
+                admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(r)))
+                admin.execute(
+                    sql.SQL("ALTER ROLE {} RENAME TO {}").format(
+                        sql.Identifier(f"{r}_aside"), sql.Identifier(r)
+                    )
+                )
 
 
 # --------------------------------------------------------------------------- failures
@@ -718,4 +774,36 @@ def test_installed_wheel_migrates_from_anywhere(
     )
     assert back.returncode == 0, back.stderr
     assert not schema_exists(fresh_db)
+    assert cron_jobs(server, current_db(fresh_db)) == []
+
+    # The README's yoyo path, exactly, from the installed wheel (no yoyo.ini anywhere).
+    folder = subprocess.run(
+        [str(python), "-c", "import pyrelease; print(pyrelease.migrations_dir())"],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert Path(folder).is_relative_to(venv), folder
+    yoyo = subprocess.run(
+        [
+            str(venv / "bin" / "yoyo"),
+            "apply",
+            "--batch",
+            "--no-config-file",
+            "--database",
+            yoyo_url(fresh_db),
+            folder,
+        ],
+        cwd="/",
+        env={**env, "PATH": f"{venv / 'bin'}:{env.get('PATH', '')}"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert yoyo.returncode == 0, yoyo.stderr
+    assert applied(fresh_db) == migration_ids()
+    assert set(plpgsql_files()) == installed_names(fresh_db)
+    pyrelease.rollback(fresh_db, steps="all")
     assert cron_jobs(server, current_db(fresh_db)) == []
