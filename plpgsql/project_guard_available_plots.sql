@@ -43,3 +43,14 @@ BEGIN
               HINT = 'Change real_estate.property rows; the counter follows them.';
 END;
 $function$;
+
+-- The triggers that call it (re-created in place: no window without them).
+CREATE OR REPLACE TRIGGER project_guard_available_plots_insert
+    BEFORE INSERT ON real_estate.project
+    FOR EACH ROW EXECUTE FUNCTION real_estate.project_guard_available_plots();
+CREATE OR REPLACE TRIGGER project_guard_available_plots_update
+    AFTER UPDATE ON real_estate.project
+    FOR EACH ROW WHEN (OLD.available_plots IS DISTINCT FROM NEW.available_plots)
+    EXECUTE FUNCTION real_estate.project_guard_available_plots();
+
+REVOKE ALL ON FUNCTION real_estate.project_guard_available_plots() FROM PUBLIC;

@@ -17,6 +17,9 @@
 -- released (a serialization failure or deadlock is not a row's failure: it is raised, for
 -- the caller to retry). The run row is created by the first batch that has something to
 -- release when p_run_id is NULL, so a run that finds nothing writes nothing.
+-- The batch before issue 10 took (p_source, p_batch_size, p_run_id, p_skip_ids, p_after).
+DROP FUNCTION IF EXISTS real_estate.release_batch(text, integer, bigint, uuid[], timestamptz);
+
 CREATE OR REPLACE FUNCTION real_estate.release_batch(
     p_source text,
     p_run_id bigint,
@@ -153,3 +156,5 @@ BEGIN
     END IF;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.release_batch(text, bigint, tid[], uuid[], uuid[], uuid[]) FROM PUBLIC;

@@ -61,3 +61,6 @@ BEGIN
     RETURN v_released;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.release_expired_reservations(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION real_estate.release_expired_reservations(integer) TO real_estate_app;

@@ -47,3 +47,5 @@ BEGIN
              ORDER BY p.workspace_id, p.project_id, p.ctid) AS c;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.release_pick(timestamptz) FROM PUBLIC;

@@ -75,3 +75,5 @@ BEGIN
     COMMIT;
 END;
 $procedure$;
+
+REVOKE ALL ON PROCEDURE real_estate.run_release_job(integer, interval) FROM PUBLIC;
