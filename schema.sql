@@ -614,7 +614,7 @@ $$;
 -- Name: run_release_job(integer, interval); Type: PROCEDURE; Schema: real_estate; Owner: -
 --
 
-CREATE PROCEDURE real_estate.run_release_job(IN p_batch_size integer DEFAULT 100, IN p_retention interval DEFAULT '30 days'::interval)
+CREATE PROCEDURE real_estate.run_release_job(IN p_batch_size integer DEFAULT 250, IN p_retention interval DEFAULT '30 days'::interval)
     LANGUAGE plpgsql
     AS $$
 DECLARE
@@ -646,6 +646,9 @@ BEGIN
         SELECT k.picked_at, k.ctids, k.ids, k.project_ids, k.workspace_ids
           INTO v_after, v_ctids, v_ids, v_projects, v_workspaces
           FROM real_estate.release_pick(v_after) AS k;
+        -- The pick takes no lock: its own transaction, so that the batches' transactions hold
+        -- their locks (and a snapshot) only for the length of one batch.
+        COMMIT;
         v_n := pg_catalog.cardinality(v_ctids);
         -- Nothing to release (at all: the steady state stays one scan; or since the first pick).
         EXIT WHEN v_n OPERATOR(pg_catalog.=) 0;

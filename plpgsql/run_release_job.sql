@@ -20,7 +20,7 @@
 -- of the projects it touches until it commits, and short batches keep the application's
 -- reservations in those projects from waiting (see README, Performance).
 CREATE OR REPLACE PROCEDURE real_estate.run_release_job(
-    p_batch_size integer DEFAULT 100,
+    p_batch_size integer DEFAULT 250,
     p_retention interval DEFAULT interval '30 days'
 )
 LANGUAGE plpgsql
@@ -54,6 +54,9 @@ BEGIN
         SELECT k.picked_at, k.ctids, k.ids, k.project_ids, k.workspace_ids
           INTO v_after, v_ctids, v_ids, v_projects, v_workspaces
           FROM real_estate.release_pick(v_after) AS k;
+        -- The pick takes no lock: its own transaction, so that the batches' transactions hold
+        -- their locks (and a snapshot) only for the length of one batch.
+        COMMIT;
         v_n := pg_catalog.cardinality(v_ctids);
         -- Nothing to release (at all: the steady state stays one scan; or since the first pick).
         EXIT WHEN v_n OPERATOR(pg_catalog.=) 0;
