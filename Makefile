@@ -2,7 +2,8 @@
 #
 # setup  Debian packages postgresql-15, postgresql-15-cron, postgresql-client-15,
 #        postgresql-15-plpgsql-check (when missing: the server, pg_cron, isolationtester,
-#        plpgsql_check), the de_DE.UTF-8 locale (tests/matrix) and .venv
+#        plpgsql_check), the de_DE.UTF-8 locale (tests run with a German lc_messages,
+#        tests/matrix among them) and .venv
 # db     start the local PostgreSQL (./.pgdata, or /tmp/pyrelease-<hash>/pgdata when the
 #        postgres OS user cannot enter this folder) with pg_cron; `scripts/pgcluster.sh dsn`
 # demo   db + a runtime-only .venv-demo, then migrate, load demo data and tell the story
@@ -36,29 +37,12 @@ PGCLUSTER := bash scripts/pgcluster.sh
 VENV_STAMP := $(VENV)/.stamp-pyproject
 export PG_BINDIR
 
-.PHONY: help setup system-deps locale db demo stop test soak lint schema format bench clean
+.PHONY: help setup system-deps locales db demo stop test soak lint schema format bench clean
 
 help:
 	@sed -n '3,/^$$/{/^#/p}' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}/  /'
 
-setup: system-deps locale $(VENV_STAMP)
-
-# The German locale of tests/matrix (lc_messages = 'de_DE.UTF-8'), built with localedef
-# (Debian package `locales`) when `locale -a` lacks it. SKIP_SYSTEM_DEPS=1 skips it.
-locale:
-	@if [ -n "$${SKIP_SYSTEM_DEPS:-}" ]; then exit 0; fi; \
-	if locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\?8'; then exit 0; fi; \
-	if [ "$$(id -u)" = 0 ]; then sudo=""; \
-	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
-	else echo "make: locale de_DE.UTF-8 is missing; as root run:" >&2; \
-	     echo "  apt-get install -y locales && localedef -i de_DE -f UTF-8 de_DE.UTF-8" >&2; exit 1; fi; \
-	if ! command -v localedef >/dev/null 2>&1; then \
-		echo "+ apt-get install -y locales"; \
-		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null; \
-		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-			locales </dev/null; fi; \
-	echo "+ localedef -i de_DE -f UTF-8 de_DE.UTF-8"; \
-	$$sudo localedef -i de_DE -f UTF-8 de_DE.UTF-8
+setup: system-deps locales $(VENV_STAMP)
 
 # PostgreSQL 15 + pg_cron + the client tools (isolationtester) from Debian, only when
 # one of them is missing; then only the packages dpkg does not list as installed, so that an installed
@@ -86,6 +70,25 @@ system-deps:
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null; \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
 		$$missing </dev/null
+
+# The de_DE.UTF-8 locale, built when missing (Debian ships it as a source only): the tests
+# prove the counter guard under a translated lc_messages. Needs the `locales` package (its
+# sources in /usr/share/i18n), installed when missing. SKIP_SYSTEM_DEPS=1 skips this too.
+LOCALE_DE ?= de_DE.UTF-8
+locales:
+	@if [ -n "$${SKIP_SYSTEM_DEPS:-}" ]; then exit 0; fi; \
+	if locale -a 2>/dev/null | grep -qix 'de_DE\.utf-\{0,1\}8'; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=""; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "make: locale $(LOCALE_DE) is missing; as root run:" >&2; \
+	     echo "  localedef -i de_DE -f UTF-8 $(LOCALE_DE)" >&2; exit 1; fi; \
+	if [ ! -f /usr/share/i18n/locales/de_DE ]; then \
+		echo "+ apt-get install -y locales"; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq </dev/null; \
+		$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			locales </dev/null; fi; \
+	echo "+ localedef -i de_DE -f UTF-8 $(LOCALE_DE)"; \
+	$$sudo localedef -i de_DE -f UTF-8 $(LOCALE_DE)
 
 # The virtualenv, re-installed whenever pyproject.toml changes.
 $(VENV_STAMP): pyproject.toml

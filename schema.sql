@@ -247,7 +247,7 @@ CREATE FUNCTION real_estate.project_guard_available_plots() RETURNS trigger
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_context text;
+    v_write text;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         NEW.available_plots := 0;
@@ -257,34 +257,29 @@ BEGIN
     -- real_estate.repair_counters() (owner only) sets real_estate.repair_counters = 'on'
     -- around its one UPDATE (and resets it); it then checks its result itself.
     IF current_setting('real_estate.repair_counters', true) = 'on'
-       AND EXISTS (SELECT 1 FROM pg_class AS c JOIN pg_roles AS r ON r.oid = c.relowner
-                    WHERE c.oid = TG_RELID AND r.rolname = current_user) THEN
+       AND EXISTS (SELECT 1 FROM pg_class AS c
+                    WHERE c.oid = TG_RELID
+                      AND c.relowner = (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = current_user)) THEN
         RETURN NULL;
     END IF;
 
-    IF pg_trigger_depth() >= 2 THEN
-        -- The call stack reads: this function, the UPDATE statement, then its issuer.
-        GET DIAGNOSTICS v_context = PG_CONTEXT;
-        IF EXISTS (SELECT 1
+    v_write := current_setting('pyrelease.counter_write', true);
+    IF v_write <> ''
+       AND NEW.id = OLD.id
+       AND pg_trigger_depth() >= 2
+       AND starts_with(v_write, (pg_trigger_depth() - 1)::text || '|,')
+       AND strpos(v_write, ',' || NEW.id::text || ':'
+                           || (NEW.available_plots::bigint - OLD.available_plots)::text || ',') > 0
+       AND EXISTS (SELECT 1
                      FROM pg_class AS c
-                     JOIN pg_roles AS r ON r.oid = c.relowner
                     WHERE c.oid = TG_RELID
-                      AND r.rolname = current_user)
-           AND (regexp_match(v_context, E'\nPL/pgSQL function ([^ ]+) '))[1]
-               = 'real_estate.property_sync_available_plots()' THEN
-            RETURN NULL;
-        END IF;
+                      AND c.relowner = (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = current_user)) THEN
+        RETURN NULL;
     END IF;
 
-    IF EXISTS (SELECT 1
-                 FROM old_rows AS o
-                 JOIN new_rows AS n ON n.id = o.id
-                WHERE n.available_plots IS DISTINCT FROM o.available_plots) THEN
-        RAISE EXCEPTION 'real_estate.project.available_plots is maintained by the database'
-            USING ERRCODE = 'RE011',
-                  HINT = 'Change real_estate.property rows; the counter follows them.';
-    END IF;
-    RETURN NULL;
+    RAISE EXCEPTION 'real_estate.project.available_plots is maintained by the database'
+        USING ERRCODE = 'RE011',
+              HINT = 'Change real_estate.property rows; the counter follows them.';
 END;
 $$;
 
@@ -302,9 +297,13 @@ DECLARE
     v_deltas integer[];
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        PERFORM 1 FROM real_estate.project AS pr ORDER BY pr.id FOR NO KEY UPDATE;
-        UPDATE real_estate.project AS pr SET available_plots = 0 WHERE pr.available_plots <> 0;
-        RETURN NULL;
+        SELECT array_agg(l.id ORDER BY l.id), array_agg(-l.available_plots ORDER BY l.id)
+          INTO v_project_ids, v_deltas
+          FROM (SELECT pr.id, pr.available_plots
+                  FROM real_estate.project AS pr
+                 ORDER BY pr.id
+                   FOR NO KEY UPDATE) AS l
+         WHERE l.available_plots <> 0;
     ELSIF TG_OP = 'INSERT' THEN
         SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
           INTO v_project_ids, v_deltas
@@ -338,15 +337,23 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    PERFORM 1 FROM real_estate.project AS pr
-     WHERE pr.id = ANY (v_project_ids)
-     ORDER BY pr.id
-       FOR NO KEY UPDATE;
+    IF TG_OP <> 'TRUNCATE' THEN
+        PERFORM 1 FROM real_estate.project AS pr
+         WHERE pr.id = ANY (v_project_ids)
+         ORDER BY pr.id
+           FOR NO KEY UPDATE;
+    END IF;
 
+    PERFORM set_config('pyrelease.counter_write',
+        pg_trigger_depth()::text || '|,'
+        || array_to_string(ARRAY(SELECT d.project_id::text || ':' || d.delta::text
+                                   FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)), ',')
+        || ',', true);
     UPDATE real_estate.project AS pr
        SET available_plots = pr.available_plots + d.delta
       FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)
      WHERE pr.id = d.project_id;
+    PERFORM set_config('pyrelease.counter_write', '', true);
     RETURN NULL;
 END;
 $$;
@@ -431,97 +438,128 @@ $$;
 
 
 --
--- Name: release_batch(text, integer, bigint, uuid[], timestamp with time zone); Type: FUNCTION; Schema: real_estate; Owner: -
+-- Name: release_batch(text, bigint, tid[], uuid[], uuid[], uuid[]); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
-CREATE FUNCTION real_estate.release_batch(p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone) RETURNS record
+CREATE FUNCTION real_estate.release_batch(p_source text, p_run_id bigint, p_ctids tid[], p_ids uuid[], p_project_ids uuid[], p_workspace_ids uuid[], OUT run_id bigint, OUT released integer, OUT failed integer, OUT error text) RETURNS record
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
-    v_ids uuid[];
-    v_project_of uuid[];
-    v_locked uuid[];
-    v_ready uuid[];
-    v_id uuid;
+    v_count integer;
+    v_ctids tid[];
+    v_row_projects uuid[];
+    v_row_workspaces uuid[];
+    v_projects uuid[];
+    v_active uuid[];
+    v_run_id bigint;
+    v_try integer := 1;
     v_message text;
     v_sqlstate text;
 BEGIN
     run_id := p_run_id;
     released := 0;
     failed := 0;
-    skipped_ids := '{}';
-
-    SELECT coalesce(array_agg(c.id), '{}'), coalesce(array_agg(c.project_id), '{}'),
-           min(c.reserved_until), max(c.reserved_until)
-      INTO v_ids, v_project_of, first_reserved_until, last_reserved_until
-      FROM (SELECT p.id, p.project_id, p.reserved_until
-              FROM real_estate.property AS p
-             WHERE p.status = 'RESERVED'
-               AND p.reserved_until <= now()
-               AND p.reserved_until >= coalesce(p_after, '-infinity')
-               AND p.id <> ALL (p_skip_ids)
-               AND EXISTS (SELECT 1
-                             FROM real_estate.workspace AS w
-                            WHERE w.id = p.workspace_id
-                              AND w.activation_status = 'ACTIVE')
-             ORDER BY p.reserved_until
-             LIMIT p_batch_size) AS c;
-    picked := cardinality(v_ids);
-    IF picked = 0 THEN
+    IF coalesce(cardinality(p_ctids), 0) = 0 THEN
         RETURN;
     END IF;
+    IF run_id IS NULL THEN
+        run_id := real_estate.begin_release_run(p_source);
+    END IF;
+    v_run_id := run_id;
+    v_ctids := p_ctids;
+    v_row_projects := p_project_ids;
+    v_row_workspaces := p_workspace_ids;
 
-    SELECT coalesce(array_agg(l.id), '{}')
-      INTO v_locked
-      FROM (SELECT pr.id
-              FROM real_estate.project AS pr
-             WHERE pr.id = ANY (v_project_of)
-             ORDER BY pr.id
-               FOR NO KEY UPDATE SKIP LOCKED) AS l;
-    SELECT coalesce(array_agg(u.id), '{}')
-      INTO v_ready
-      FROM unnest(v_ids, v_project_of) AS u(id, project_id)
-     WHERE u.project_id IS NULL OR u.project_id = ANY (v_locked);
-
-    IF cardinality(v_ready) > 0 THEN
-        IF p_run_id IS NULL THEN
-            run_id := real_estate.begin_release_run(p_source);
-        END IF;
+    LOOP
+        -- The batch's distinct projects (to lock) and ACTIVE workspaces (few: the pick is
+        -- ordered by workspace), as arrays the batch statement filters on.
+        v_projects := ARRAY(SELECT DISTINCT u.id FROM unnest(v_row_projects) AS u(id) WHERE u.id IS NOT NULL);
+        v_active := ARRAY(SELECT w.id
+                            FROM real_estate.workspace AS w
+                           WHERE w.id IN (SELECT DISTINCT u.id FROM unnest(v_row_workspaces) AS u(id))
+                             AND w.activation_status = 'ACTIVE');
         BEGIN
-            released := real_estate.release_rows(run_id, v_ready, v_locked);
+            WITH locked_project AS (
+                SELECT pr.id
+                  FROM real_estate.project AS pr
+                 WHERE pr.id = ANY (v_projects)
+                 ORDER BY pr.id
+                   FOR NO KEY UPDATE SKIP LOCKED
+            ), target AS (
+                SELECT p.ctid AS row_ctid, p.id, p.workspace_id, p.project_id,
+                       p.reserved_by_id, p.reserved_until
+                  FROM real_estate.property AS p
+                 WHERE p.ctid = ANY (v_ctids)
+                   AND p.status = 'RESERVED'
+                   AND p.reserved_until <= now()
+                   AND (p.project_id IS NULL OR p.project_id IN (SELECT l.id FROM locked_project AS l))
+                   AND p.workspace_id = ANY (v_active)
+                   FOR UPDATE OF p SKIP LOCKED
+            ), done AS (
+                UPDATE real_estate.property AS p
+                   SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
+                  FROM target AS t
+                 WHERE p.ctid = t.row_ctid  -- the version just locked
+                RETURNING t.id, t.workspace_id, t.project_id, t.reserved_by_id, t.reserved_until
+            )
+            INSERT INTO real_estate.release_event
+                (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at)
+            SELECT v_run_id, d.id, d.workspace_id, d.project_id, d.reserved_by_id, d.reserved_until, now()
+              FROM done AS d;
+            GET DIAGNOSTICS v_count = ROW_COUNT;
+            released := released + v_count;
         EXCEPTION
             WHEN serialization_failure OR deadlock_detected THEN
                 RAISE;  -- the caller's transaction must retry: not a failure of a row
             WHEN OTHERS THEN
-                FOREACH v_id IN ARRAY v_ready LOOP
+                IF cardinality(v_ctids) = 1 THEN
+                    GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
+                    failed := failed + 1;
+                    error := coalesce(error, format('property %s: %s (SQLSTATE %s)',
+                        (SELECT p.id FROM real_estate.property AS p WHERE p.ctid = v_ctids[1]),
+                        v_message, v_sqlstate));
+                    RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)',
+                        (SELECT p.id FROM real_estate.property AS p WHERE p.ctid = v_ctids[1]),
+                        v_message, v_sqlstate;
+                ELSE
+                    -- One by one: each row in its own statement (and subtransaction).
+                    DECLARE
+                        v_one record;
+                        v_res record;
                     BEGIN
-                        released := released + real_estate.release_rows(run_id, ARRAY[v_id], v_locked);
-                    EXCEPTION
-                        WHEN serialization_failure OR deadlock_detected THEN
-                            RAISE;
-                        WHEN OTHERS THEN
-                            GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
-                            failed := failed + 1;
-                            error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
-                            RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)', v_id, v_message, v_sqlstate;
+                        FOR v_one IN SELECT * FROM unnest(v_ctids, v_row_projects, v_row_workspaces) AS u(c, pr, ws) LOOP
+                            SELECT * INTO v_res
+                              FROM real_estate.release_batch(p_source, v_run_id, ARRAY[v_one.c],
+                                   NULL, ARRAY[v_one.pr], ARRAY[v_one.ws]) AS b;
+                            released := released + v_res.released;
+                            failed := failed + v_res.failed;
+                            error := coalesce(error, v_res.error);
+                        END LOOP;
                     END;
-                END LOOP;
+                END IF;
+                EXIT;
         END;
-    END IF;
 
-    IF p_run_id IS NULL AND run_id IS NOT NULL AND released = 0 AND failed = 0 THEN
+        EXIT WHEN v_try = 2 OR released + failed >= cardinality(p_ctids) OR p_ids IS NULL;
+        -- Picked but not released: held elsewhere, no longer expired, or changed after the
+        -- pick (a new row version, at a new ctid). Those still expired are tried once more,
+        -- at their current version.
+        v_try := 2;
+        SELECT array_agg(p.ctid), array_agg(p.project_id), array_agg(p.workspace_id)
+          INTO v_ctids, v_row_projects, v_row_workspaces
+          FROM real_estate.property AS p
+         WHERE p.id = ANY (p_ids)
+           AND p.status = 'RESERVED'
+           AND p.reserved_until <= now();
+        EXIT WHEN v_ctids IS NULL;
+    END LOOP;
+
+    IF p_run_id IS NULL AND released = 0 AND failed = 0 THEN
         -- Every row was held elsewhere: this batch did nothing, so it leaves no run behind.
         DELETE FROM real_estate.release_run AS r WHERE r.id = run_id;
         run_id := NULL;
-    END IF;
-
-    IF released < picked THEN
-        -- Failed, busy, or silently skipped by a host trigger: left for the next run.
-        skipped_ids := ARRAY(SELECT p.id
-                               FROM real_estate.property AS p
-                              WHERE p.id = ANY (v_ids)
-                                AND p.status = 'RESERVED');
     END IF;
 END;
 $$;
@@ -691,10 +729,15 @@ CREATE FUNCTION real_estate.release_expired_reservations(p_batch_size integer DE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
+    v_ctids tid[];
+    v_ids uuid[];
+    v_projects uuid[];
+    v_workspaces uuid[];
     v_batch record;
     v_run_id bigint;
-    v_skip_ids uuid[] := '{}'::uuid[];
-    v_after timestamptz;
+    v_n integer;
+    v_i integer := 1;
+    v_j integer;
     v_released integer := 0;
     v_failed integer := 0;
     v_error text;
@@ -704,22 +747,57 @@ BEGIN
             USING ERRCODE = 'RE010';
     END IF;
 
-    LOOP
+    SELECT k.ctids, k.ids, k.project_ids, k.workspace_ids
+      INTO v_ctids, v_ids, v_projects, v_workspaces
+      FROM real_estate.release_pick() AS k;
+    v_n := cardinality(v_ctids);
+
+    WHILE v_i <= v_n LOOP
+        v_j := least(v_i + p_batch_size - 1, v_n);
         SELECT * INTO v_batch
-          FROM real_estate.release_batch('call', p_batch_size, v_run_id, v_skip_ids, v_after);
+          FROM real_estate.release_batch('call', v_run_id, v_ctids[v_i:v_j], v_ids[v_i:v_j],
+                                         v_projects[v_i:v_j], v_workspaces[v_i:v_j]);
         v_run_id := v_batch.run_id;
-        v_after := v_batch.last_reserved_until;
         v_released := v_released + v_batch.released;
         v_failed := v_failed + v_batch.failed;
-        v_skip_ids := v_skip_ids || v_batch.skipped_ids;
         v_error := coalesce(v_error, v_batch.error);
-        EXIT WHEN v_batch.picked < p_batch_size;
+        v_i := v_j + 1;
     END LOOP;
 
     IF v_run_id IS NOT NULL THEN
         PERFORM real_estate.record_release_run(v_run_id, v_released, v_failed, v_error, true);
     END IF;
     RETURN v_released;
+END;
+$$;
+
+
+--
+-- Name: release_pick(timestamp with time zone); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_pick(p_after timestamp with time zone DEFAULT NULL::timestamp with time zone, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[]) RETURNS record
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_bitmapscan TO 'off'
+    SET enable_seqscan TO 'off'
+    SET work_mem TO '64MB'
+    AS $$
+BEGIN
+    picked_at := now();
+    -- p_after is a filter (IS NOT FALSE), not an index condition: the scan still walks (and
+    -- marks dead) the entries before it.
+    SELECT coalesce(array_agg(c.row_ctid), '{}'), coalesce(array_agg(c.id), '{}'),
+           coalesce(array_agg(c.project_id), '{}'), coalesce(array_agg(c.workspace_id), '{}')
+      INTO ctids, ids, project_ids, workspace_ids
+      FROM (SELECT p.ctid AS row_ctid, p.id, p.project_id, p.workspace_id
+              FROM real_estate.property AS p
+              JOIN real_estate.workspace AS w ON w.id = p.workspace_id
+             WHERE p.status = 'RESERVED'
+               AND p.reserved_until <= now()
+               AND w.activation_status = 'ACTIVE'
+               AND (p.reserved_until > p_after) IS NOT FALSE
+             ORDER BY p.workspace_id, p.project_id, p.ctid) AS c;
 END;
 $$;
 
@@ -918,14 +996,20 @@ $$;
 -- Name: run_release_job(integer, interval); Type: PROCEDURE; Schema: real_estate; Owner: -
 --
 
-CREATE PROCEDURE real_estate.run_release_job(IN p_batch_size integer DEFAULT 100, IN p_retention interval DEFAULT '30 days'::interval)
+CREATE PROCEDURE real_estate.run_release_job(IN p_batch_size integer DEFAULT 250, IN p_retention interval DEFAULT '30 days'::interval)
     LANGUAGE plpgsql
     AS $$
 DECLARE
+    v_ctids pg_catalog.tid[];
+    v_ids pg_catalog.uuid[];
+    v_projects pg_catalog.uuid[];
+    v_workspaces pg_catalog.uuid[];
     v_batch pg_catalog.record;
-    v_run_id bigint;
-    v_skip_ids pg_catalog.uuid[] := '{}'::pg_catalog.uuid[];
     v_after pg_catalog.timestamptz;
+    v_run_id bigint;
+    v_n integer;
+    v_i integer;
+    v_j integer;
 BEGIN
     IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::pg_catalog.text, 'NULL')
@@ -940,17 +1024,27 @@ BEGIN
     v_run_id := real_estate.begin_release_run('pg_cron');
     COMMIT;
 
-    LOOP
-        SELECT * INTO v_batch
-          FROM real_estate.release_batch('pg_cron', p_batch_size, v_run_id, v_skip_ids, v_after);
-        v_skip_ids := v_skip_ids OPERATOR(pg_catalog.||) v_batch.skipped_ids;
-        PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
-            v_batch.error, false);
+    FOR v_pass IN 1..2 LOOP
+        SELECT k.picked_at, k.ctids, k.ids, k.project_ids, k.workspace_ids
+          INTO v_after, v_ctids, v_ids, v_projects, v_workspaces
+          FROM real_estate.release_pick(v_after) AS k;
+        -- The pick takes no lock: its own transaction, so that the batches' transactions hold
+        -- their locks (and a snapshot) only for the length of one batch.
         COMMIT;
-        EXIT WHEN v_batch.picked OPERATOR(pg_catalog.<) p_batch_size;
-        -- Resume where this batch began: the next scan walks over this batch's entries,
-        -- committed now, and marks them dead in the index (see release_batch).
-        v_after := v_batch.first_reserved_until;
+        v_n := pg_catalog.cardinality(v_ctids);
+        -- Nothing to release (at all: the steady state stays one scan; or since the first pick).
+        EXIT WHEN v_n OPERATOR(pg_catalog.=) 0;
+        v_i := 1;
+        WHILE v_i OPERATOR(pg_catalog.<=) v_n LOOP
+            v_j := least(v_i OPERATOR(pg_catalog.+) p_batch_size OPERATOR(pg_catalog.-) 1, v_n);
+            SELECT * INTO v_batch
+              FROM real_estate.release_batch('pg_cron', v_run_id, v_ctids[v_i:v_j], v_ids[v_i:v_j],
+                                             v_projects[v_i:v_j], v_workspaces[v_i:v_j]);
+            PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
+                v_batch.error, false);
+            COMMIT;
+            v_i := v_j OPERATOR(pg_catalog.+) 1;
+        END LOOP;
     END LOOP;
 
     PERFORM real_estate.purge_release_log(p_retention);
@@ -1308,7 +1402,7 @@ CREATE TRIGGER project_guard_available_plots_insert BEFORE INSERT ON real_estate
 -- Name: project project_guard_available_plots_update; Type: TRIGGER; Schema: real_estate; Owner: -
 --
 
-CREATE TRIGGER project_guard_available_plots_update AFTER UPDATE ON real_estate.project REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION real_estate.project_guard_available_plots();
+CREATE TRIGGER project_guard_available_plots_update AFTER UPDATE ON real_estate.project FOR EACH ROW WHEN ((old.available_plots IS DISTINCT FROM new.available_plots)) EXECUTE FUNCTION real_estate.project_guard_available_plots();
 
 
 --
@@ -1453,10 +1547,10 @@ REVOKE ALL ON FUNCTION real_estate.record_release_run(p_run_id bigint, p_release
 
 
 --
--- Name: FUNCTION release_batch(p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone); Type: ACL; Schema: real_estate; Owner: -
+-- Name: FUNCTION release_batch(p_source text, p_run_id bigint, p_ctids tid[], p_ids uuid[], p_project_ids uuid[], p_workspace_ids uuid[], OUT run_id bigint, OUT released integer, OUT failed integer, OUT error text); Type: ACL; Schema: real_estate; Owner: -
 --
 
-REVOKE ALL ON FUNCTION real_estate.release_batch(p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone) FROM PUBLIC;
+REVOKE ALL ON FUNCTION real_estate.release_batch(p_source text, p_run_id bigint, p_ctids tid[], p_ids uuid[], p_project_ids uuid[], p_workspace_ids uuid[], OUT run_id bigint, OUT released integer, OUT failed integer, OUT error text) FROM PUBLIC;
 
 
 --
@@ -1494,6 +1588,13 @@ GRANT ALL ON FUNCTION real_estate.release_events(p_after_id bigint, p_limit inte
 
 REVOKE ALL ON FUNCTION real_estate.release_expired_reservations(p_batch_size integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION real_estate.release_expired_reservations(p_batch_size integer) TO real_estate_app;
+
+
+--
+-- Name: FUNCTION release_pick(p_after timestamp with time zone, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[]); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_pick(p_after timestamp with time zone, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[]) FROM PUBLIC;
 
 
 --

@@ -2,10 +2,15 @@
 -- real_estate.project.available_plots equal to the number of the project's AVAILABLE
 -- properties after every INSERT, UPDATE, DELETE or TRUNCATE on real_estate.property,
 -- whoever issued it.
--- Promises: one counter UPDATE per statement (not per row), computed from the transition
--- tables; project rows are locked in id order first, so concurrent writers touching the
--- same projects in different orders cannot deadlock on the counters. SECURITY DEFINER so
--- that roles without UPDATE on available_plots still get exact counters.
+-- Promises: one counter UPDATE per statement (not per row), one grouped delta per project
+-- computed from the transition tables, applied by project id; project rows are locked in
+-- id order first, so concurrent writers touching the same projects in different orders
+-- cannot deadlock on the counters. SECURITY DEFINER so that roles without UPDATE on
+-- available_plots still get exact counters.
+-- The write is announced to the counter guard (real_estate.project_guard_available_plots)
+-- for the length of the UPDATE: the setting pyrelease.counter_write holds this trigger's
+-- depth and each project's expected delta; the guard lets through exactly those changes,
+-- made as the table's owner one trigger level below this one, and nothing else.
 CREATE OR REPLACE FUNCTION real_estate.property_sync_available_plots()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -17,9 +22,13 @@ DECLARE
     v_deltas integer[];
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        PERFORM 1 FROM real_estate.project AS pr ORDER BY pr.id FOR NO KEY UPDATE;
-        UPDATE real_estate.project AS pr SET available_plots = 0 WHERE pr.available_plots <> 0;
-        RETURN NULL;
+        SELECT array_agg(l.id ORDER BY l.id), array_agg(-l.available_plots ORDER BY l.id)
+          INTO v_project_ids, v_deltas
+          FROM (SELECT pr.id, pr.available_plots
+                  FROM real_estate.project AS pr
+                 ORDER BY pr.id
+                   FOR NO KEY UPDATE) AS l
+         WHERE l.available_plots <> 0;
     ELSIF TG_OP = 'INSERT' THEN
         SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
           INTO v_project_ids, v_deltas
@@ -53,15 +62,23 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    PERFORM 1 FROM real_estate.project AS pr
-     WHERE pr.id = ANY (v_project_ids)
-     ORDER BY pr.id
-       FOR NO KEY UPDATE;
+    IF TG_OP <> 'TRUNCATE' THEN
+        PERFORM 1 FROM real_estate.project AS pr
+         WHERE pr.id = ANY (v_project_ids)
+         ORDER BY pr.id
+           FOR NO KEY UPDATE;
+    END IF;
 
+    PERFORM set_config('pyrelease.counter_write',
+        pg_trigger_depth()::text || '|,'
+        || array_to_string(ARRAY(SELECT d.project_id::text || ':' || d.delta::text
+                                   FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)), ',')
+        || ',', true);
     UPDATE real_estate.project AS pr
        SET available_plots = pr.available_plots + d.delta
       FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)
      WHERE pr.id = d.project_id;
+    PERFORM set_config('pyrelease.counter_write', '', true);
     RETURN NULL;
 END;
 $function$;

@@ -1,129 +1,160 @@
--- real_estate.release_batch(...): one batch of the release. Takes the (at most
--- p_batch_size) oldest expired reservations of ACTIVE workspaces through the partial index
--- real_estate.property_reserved_until_idx, locks their projects' counter rows in id order
--- with SKIP LOCKED, then releases those rows (locked FOR UPDATE SKIP LOCKED) whose project
--- it holds. So a batch never waits on a row another transaction holds (a property, or a
--- project whose counter an application transaction is changing): such rows are left for the
--- next run, and concurrent runs can neither block nor deadlock each other.
--- The batch is released in one statement; if that fails (a host trigger or constraint
--- raises), it is retried row by row and each failing row is counted in failed and named in
--- error while the others are released (a serialization failure or deadlock is not a row's
--- failure: it is raised, for the caller to retry). Rows taken but not released (failed, busy, or
--- skipped by a host trigger) come back in skipped_ids: callers pass them in p_skip_ids so
--- the run does not take them again. The run row is created on the first batch that has
--- something to release when p_run_id is NULL, so a call that finds nothing writes nothing.
--- picked counts the rows this batch took: fewer than p_batch_size means the run is done.
--- Batches go oldest first and resume at p_after, so that a batch does not walk again over
--- the index entries of every row released before it (dead, but not removable before
--- VACUUM). In one transaction a caller resumes at last_reserved_until (the entries cannot
--- be marked dead before commit anyway); a caller that commits per batch resumes at
--- first_reserved_until, so each batch walks once over the previous batch's entries, now
--- committed, and marks them dead in the index: the next run does not visit them again.
+-- real_estate.release_batch(...): one batch of a release run: a slice of the run's pick
+-- (real_estate.release_pick: row versions' ctids, property ids, their projects and
+-- workspaces). In ONE statement it locks the batch's projects' counter rows (FOR NO KEY
+-- UPDATE SKIP LOCKED), then those of its rows that still hold an expired reservation of an
+-- ACTIVE workspace and belong to a locked project (or to none) (FOR UPDATE SKIP LOCKED,
+-- found by ctid: no index lookup), releases them, and writes their release_event rows from
+-- the UPDATE's RETURNING; the counter trigger then applies one grouped delta per project.
+-- So a batch never waits on a row another transaction holds (a property, or a project whose
+-- counter an application transaction is changing): such rows are left for the next run, and
+-- concurrent runs can neither block nor deadlock each other; expiry, status and workspace
+-- are checked under the lock, so a row is released at most once and a row changed meanwhile
+-- (sold, re-reserved, moved) is left alone.
+-- A picked row that was not released is looked up again by id, once: a row updated after the
+-- pick (by anything: its ctid changed) but still expired is released by that second statement.
+-- If a statement fails (a host trigger or constraint raises), the rows are retried one by
+-- one and each failing row is counted in failed and named in error while the others are
+-- released (a serialization failure or deadlock is not a row's failure: it is raised, for
+-- the caller to retry). The run row is created by the first batch that has something to
+-- release when p_run_id is NULL, so a run that finds nothing writes nothing.
+-- The batch before issue 10 took (p_source, p_batch_size, p_run_id, p_skip_ids, p_after).
+DROP FUNCTION IF EXISTS real_estate.release_batch(text, integer, bigint, uuid[], timestamptz);
+
 CREATE OR REPLACE FUNCTION real_estate.release_batch(
     p_source text,
-    p_batch_size integer,
     p_run_id bigint,
-    p_skip_ids uuid[],
-    p_after timestamptz,
+    p_ctids tid[],
+    p_ids uuid[],
+    p_project_ids uuid[],
+    p_workspace_ids uuid[],
     OUT run_id bigint,
-    OUT picked integer,
     OUT released integer,
     OUT failed integer,
-    OUT skipped_ids uuid[],
-    OUT error text,
-    OUT first_reserved_until timestamptz,
-    OUT last_reserved_until timestamptz
+    OUT error text
 )
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- The batch statement must find its rows by ctid whatever the batch size: a custom plan for a
+-- large array could switch to a scan of the whole table.
+SET plan_cache_mode = force_generic_plan
 AS $function$
 DECLARE
-    v_ids uuid[];
-    v_project_of uuid[];
-    v_locked uuid[];
-    v_ready uuid[];
-    v_id uuid;
+    v_count integer;
+    v_ctids tid[];
+    v_row_projects uuid[];
+    v_row_workspaces uuid[];
+    v_projects uuid[];
+    v_active uuid[];
+    v_run_id bigint;
+    v_try integer := 1;
     v_message text;
     v_sqlstate text;
 BEGIN
     run_id := p_run_id;
     released := 0;
     failed := 0;
-    skipped_ids := '{}';
-
-    SELECT coalesce(array_agg(c.id), '{}'), coalesce(array_agg(c.project_id), '{}'),
-           min(c.reserved_until), max(c.reserved_until)
-      INTO v_ids, v_project_of, first_reserved_until, last_reserved_until
-      FROM (SELECT p.id, p.project_id, p.reserved_until
-              FROM real_estate.property AS p
-             WHERE p.status = 'RESERVED'
-               AND p.reserved_until <= now()
-               AND p.reserved_until >= coalesce(p_after, '-infinity')
-               AND p.id <> ALL (p_skip_ids)
-               AND EXISTS (SELECT 1
-                             FROM real_estate.workspace AS w
-                            WHERE w.id = p.workspace_id
-                              AND w.activation_status = 'ACTIVE')
-             ORDER BY p.reserved_until
-             LIMIT p_batch_size) AS c;
-    picked := cardinality(v_ids);
-    IF picked = 0 THEN
+    IF coalesce(cardinality(p_ctids), 0) = 0 THEN
         RETURN;
     END IF;
+    IF run_id IS NULL THEN
+        run_id := real_estate.begin_release_run(p_source);
+    END IF;
+    v_run_id := run_id;
+    v_ctids := p_ctids;
+    v_row_projects := p_project_ids;
+    v_row_workspaces := p_workspace_ids;
 
-    SELECT coalesce(array_agg(l.id), '{}')
-      INTO v_locked
-      FROM (SELECT pr.id
-              FROM real_estate.project AS pr
-             WHERE pr.id = ANY (v_project_of)
-             ORDER BY pr.id
-               FOR NO KEY UPDATE SKIP LOCKED) AS l;
-    SELECT coalesce(array_agg(u.id), '{}')
-      INTO v_ready
-      FROM unnest(v_ids, v_project_of) AS u(id, project_id)
-     WHERE u.project_id IS NULL OR u.project_id = ANY (v_locked);
-
-    IF cardinality(v_ready) > 0 THEN
-        IF p_run_id IS NULL THEN
-            run_id := real_estate.begin_release_run(p_source);
-        END IF;
+    LOOP
+        -- The batch's distinct projects (to lock) and ACTIVE workspaces (few: the pick is
+        -- ordered by workspace), as arrays the batch statement filters on.
+        v_projects := ARRAY(SELECT DISTINCT u.id FROM unnest(v_row_projects) AS u(id) WHERE u.id IS NOT NULL);
+        v_active := ARRAY(SELECT w.id
+                            FROM real_estate.workspace AS w
+                           WHERE w.id IN (SELECT DISTINCT u.id FROM unnest(v_row_workspaces) AS u(id))
+                             AND w.activation_status = 'ACTIVE');
         BEGIN
-            released := real_estate.release_rows(run_id, v_ready, v_locked);
+            WITH locked_project AS (
+                SELECT pr.id
+                  FROM real_estate.project AS pr
+                 WHERE pr.id = ANY (v_projects)
+                 ORDER BY pr.id
+                   FOR NO KEY UPDATE SKIP LOCKED
+            ), target AS (
+                SELECT p.ctid AS row_ctid, p.id, p.workspace_id, p.project_id,
+                       p.reserved_by_id, p.reserved_until
+                  FROM real_estate.property AS p
+                 WHERE p.ctid = ANY (v_ctids)
+                   AND p.status = 'RESERVED'
+                   AND p.reserved_until <= now()
+                   AND (p.project_id IS NULL OR p.project_id IN (SELECT l.id FROM locked_project AS l))
+                   AND p.workspace_id = ANY (v_active)
+                   FOR UPDATE OF p SKIP LOCKED
+            ), done AS (
+                UPDATE real_estate.property AS p
+                   SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
+                  FROM target AS t
+                 WHERE p.ctid = t.row_ctid  -- the version just locked
+                RETURNING t.id, t.workspace_id, t.project_id, t.reserved_by_id, t.reserved_until
+            )
+            INSERT INTO real_estate.release_event
+                (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at)
+            SELECT v_run_id, d.id, d.workspace_id, d.project_id, d.reserved_by_id, d.reserved_until, now()
+              FROM done AS d;
+            GET DIAGNOSTICS v_count = ROW_COUNT;
+            released := released + v_count;
         EXCEPTION
             WHEN serialization_failure OR deadlock_detected THEN
                 RAISE;  -- the caller's transaction must retry: not a failure of a row
             WHEN OTHERS THEN
-                FOREACH v_id IN ARRAY v_ready LOOP
+                IF cardinality(v_ctids) = 1 THEN
+                    GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
+                    failed := failed + 1;
+                    error := coalesce(error, format('property %s: %s (SQLSTATE %s)',
+                        (SELECT p.id FROM real_estate.property AS p WHERE p.ctid = v_ctids[1]),
+                        v_message, v_sqlstate));
+                    RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)',
+                        (SELECT p.id FROM real_estate.property AS p WHERE p.ctid = v_ctids[1]),
+                        v_message, v_sqlstate;
+                ELSE
+                    -- One by one: each row in its own statement (and subtransaction).
+                    DECLARE
+                        v_one record;
+                        v_res record;
                     BEGIN
-                        released := released + real_estate.release_rows(run_id, ARRAY[v_id], v_locked);
-                    EXCEPTION
-                        WHEN serialization_failure OR deadlock_detected THEN
-                            RAISE;
-                        WHEN OTHERS THEN
-                            GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
-                            failed := failed + 1;
-                            error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
-                            RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)', v_id, v_message, v_sqlstate;
+                        FOR v_one IN SELECT * FROM unnest(v_ctids, v_row_projects, v_row_workspaces) AS u(c, pr, ws) LOOP
+                            SELECT * INTO v_res
+                              FROM real_estate.release_batch(p_source, v_run_id, ARRAY[v_one.c],
+                                   NULL, ARRAY[v_one.pr], ARRAY[v_one.ws]) AS b;
+                            released := released + v_res.released;
+                            failed := failed + v_res.failed;
+                            error := coalesce(error, v_res.error);
+                        END LOOP;
                     END;
-                END LOOP;
+                END IF;
+                EXIT;
         END;
-    END IF;
 
-    IF p_run_id IS NULL AND run_id IS NOT NULL AND released = 0 AND failed = 0 THEN
+        EXIT WHEN v_try = 2 OR released + failed >= cardinality(p_ctids) OR p_ids IS NULL;
+        -- Picked but not released: held elsewhere, no longer expired, or changed after the
+        -- pick (a new row version, at a new ctid). Those still expired are tried once more,
+        -- at their current version.
+        v_try := 2;
+        SELECT array_agg(p.ctid), array_agg(p.project_id), array_agg(p.workspace_id)
+          INTO v_ctids, v_row_projects, v_row_workspaces
+          FROM real_estate.property AS p
+         WHERE p.id = ANY (p_ids)
+           AND p.status = 'RESERVED'
+           AND p.reserved_until <= now();
+        EXIT WHEN v_ctids IS NULL;
+    END LOOP;
+
+    IF p_run_id IS NULL AND released = 0 AND failed = 0 THEN
         -- Every row was held elsewhere: this batch did nothing, so it leaves no run behind.
         DELETE FROM real_estate.release_run AS r WHERE r.id = run_id;
         run_id := NULL;
     END IF;
-
-    IF released < picked THEN
-        -- Failed, busy, or silently skipped by a host trigger: left for the next run.
-        skipped_ids := ARRAY(SELECT p.id
-                               FROM real_estate.property AS p
-                              WHERE p.id = ANY (v_ids)
-                                AND p.status = 'RESERVED');
-    END IF;
 END;
 $function$;
 
-REVOKE ALL ON FUNCTION real_estate.release_batch(text, integer, bigint, uuid[], timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION real_estate.release_batch(text, bigint, tid[], uuid[], uuid[], uuid[]) FROM PUBLIC;

@@ -3,12 +3,16 @@
 -- p_batch_size rows, and returns how many it released. Runs inside the caller's
 -- transaction (a function cannot commit; the scheduled run, real_estate.run_release_job,
 -- commits per batch instead).
--- Promises: idempotent and safe under any concurrency: rows are picked with
--- FOR UPDATE SKIP LOCKED, so concurrent runs split the work, a row held elsewhere is left
--- for the next run (so is a row whose project counter another transaction is changing), and
--- each reservation is released and logged exactly once; concurrent calls never deadlock. A
--- row that cannot be released is recorded as a failure on the run and does not stop the others.
--- A call that finds nothing to release writes nothing (no run row).
+-- One pick per run (real_estate.release_pick, ordered by workspace, project and row), cut
+-- into batches of consecutive rows, so that each batch touches few projects and each
+-- project's counter row is written by one or two batches of the run, not by every batch;
+-- each batch is one statement (real_estate.release_batch).
+-- Promises: idempotent and safe under any concurrency: rows are locked FOR UPDATE SKIP
+-- LOCKED and re-checked under the lock, so concurrent runs split the work, a row held
+-- elsewhere is left for the next run (so is a row whose project counter another transaction
+-- is changing), and each reservation is released and logged exactly once; concurrent calls
+-- never deadlock. A row that cannot be released is recorded as a failure on the run and
+-- does not stop the others. A call that finds nothing to release writes nothing (no run row).
 CREATE OR REPLACE FUNCTION real_estate.release_expired_reservations(p_batch_size integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE plpgsql
@@ -16,10 +20,15 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
+    v_ctids tid[];
+    v_ids uuid[];
+    v_projects uuid[];
+    v_workspaces uuid[];
     v_batch record;
     v_run_id bigint;
-    v_skip_ids uuid[] := '{}'::uuid[];
-    v_after timestamptz;
+    v_n integer;
+    v_i integer := 1;
+    v_j integer;
     v_released integer := 0;
     v_failed integer := 0;
     v_error text;
@@ -29,16 +38,21 @@ BEGIN
             USING ERRCODE = 'RE010';
     END IF;
 
-    LOOP
+    SELECT k.ctids, k.ids, k.project_ids, k.workspace_ids
+      INTO v_ctids, v_ids, v_projects, v_workspaces
+      FROM real_estate.release_pick() AS k;
+    v_n := cardinality(v_ctids);
+
+    WHILE v_i <= v_n LOOP
+        v_j := least(v_i + p_batch_size - 1, v_n);
         SELECT * INTO v_batch
-          FROM real_estate.release_batch('call', p_batch_size, v_run_id, v_skip_ids, v_after);
+          FROM real_estate.release_batch('call', v_run_id, v_ctids[v_i:v_j], v_ids[v_i:v_j],
+                                         v_projects[v_i:v_j], v_workspaces[v_i:v_j]);
         v_run_id := v_batch.run_id;
-        v_after := v_batch.last_reserved_until;
         v_released := v_released + v_batch.released;
         v_failed := v_failed + v_batch.failed;
-        v_skip_ids := v_skip_ids || v_batch.skipped_ids;
         v_error := coalesce(v_error, v_batch.error);
-        EXIT WHEN v_batch.picked < p_batch_size;
+        v_i := v_j + 1;
     END LOOP;
 
     IF v_run_id IS NOT NULL THEN

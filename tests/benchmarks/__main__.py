@@ -1,6 +1,7 @@
 """`python -m tests.benchmarks`: pyrelease's benchmark (what `make bench` runs).
 
     python -m tests.benchmarks [--sizes 100000,1000000] [--with-10m] [--rounds N] [--dsn DSN]
+                               [--batch-study 100,250,500,1000]
 
 Creates its own databases (pyrelease_bench_*) on the server, drops them at the end, and
 writes results.md, results.json, bench.png and README-performance.md to bench-results/.
@@ -169,6 +170,39 @@ def interference_section(cluster: Cluster, template: str, res: report.Results) -
                     )
 
 
+def batch_study_section(
+    cluster: Cluster, template: str, backlog: str, n: int, res: report.Results
+) -> None:
+    """Section 6: the scheduled run's batch size. For each size in --batch-study: the
+    release of this N's backlog (its wall time against the bare UPDATE measured in section
+    1), and the reserve latency and longest transaction while it releases the interference
+    backlog under the same load as section 4. The default batch is chosen from this table."""
+    for r in range(res.rounds):
+        for batch in rotate([str(b) for b in res.batch_sizes], r):
+            size = int(batch)
+            call = c.scheduled_call(size)
+            with (
+                cluster.copy(template, f"{PREFIX}batch_{size}_r{r}") as dsn,
+                psycopg.connect(dsn, autocommit=True) as conn,
+            ):
+                got = c.release(conn, c.SCHEDULED, res.sample, call)
+            res.batch_study.setdefault(size, {}).setdefault("release", []).append(got)
+            with cluster.copy(backlog, f"{PREFIX}batch_{size}_r{r}_load") as dsn:
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    pool = int(conn.execute("SELECT count(*) FROM bench.candidate").fetchone()[0])
+                estimate = res.backlog / max(got.rows_per_s, 1.0)
+                seconds = math.ceil(2 + 2.5 * estimate + 5)
+                under = c.reserve_latency(
+                    dsn, INTERFERENCE_CLIENTS, res.rate, (1, pool), seconds, True, statement=call
+                )
+            res.batch_study[size].setdefault("under", []).append(under)
+            progress(
+                f"batch study round {r + 1}/{res.rounds}, batch {size}: release"
+                f" {got.wall_s:.2f} s; under load p99 {report.pct(under.latencies_ms, 99):.2f} ms,"
+                f" longest transaction {under.longest_xact_ms:.0f} ms"
+            )
+
+
 def throughput_section(cluster: Cluster, template: str, res: report.Results) -> None:
     """Section 5: reserves/s with 1, 4 and 8 clients, reserve_property vs plain UPDATEs;
     one copy with the counter trigger, one without (the original design)."""
@@ -214,10 +248,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--rate", type=int, default=200, help="reserves/s offered in the latency runs"
     )
+    parser.add_argument(
+        "--batch-study",
+        default="100,250,500,1000",
+        help="batch sizes of the scheduled run to compare (empty: skip; default %(default)s)",
+    )
     args = parser.parse_args(argv)
     args.sizes = sorted({int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()})
     if args.with_10m:
         args.sizes = sorted({*args.sizes, 10_000_000})
+    args.batch_study = sorted({int(b) for b in args.batch_study.split(",") if b.strip()})
     if not args.sizes or min(args.sizes) < 1000 or args.rounds < 1:
         parser.error("sizes must be >= 1000 and rounds >= 1")
     return args
@@ -246,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         backlog=min(INTERFERENCE_BACKLOG, load_n // 10),
         command=" ".join(["python -m tests.benchmarks", *(sys.argv[1:] if argv is None else argv)]),
         machine=report.machine(cluster, version),
+        batch_sizes=args.batch_study,
     )
     started = time.monotonic()
     cluster.drop_leftovers()
@@ -255,8 +296,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             release_section(cluster, template, n, res)
             if n == load_n:
                 backlog = build_backlog_template(cluster, template, n, res.backlog)
-                cluster.drop_template(template)
                 interference_section(cluster, backlog, res)
+                if res.batch_sizes:
+                    batch_study_section(cluster, template, backlog, n, res)
+                cluster.drop_template(template)
                 throughput_section(cluster, backlog, res)
                 cluster.drop_template(backlog)
             else:
@@ -264,6 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         cluster.drop_leftovers()
     res.runtime_s = time.monotonic() - started
+    res.machine["load"] += f"; at the end: {report.loadavg()}"
     paths = report.write(res, args.out)
     progress(f"done in {res.runtime_s / 60:.1f} min: " + ", ".join(str(p) for p in paths))
     return 0

@@ -78,9 +78,10 @@ def disable_counters(conn: Conn) -> None:
     conn.execute(f"ALTER TABLE real_estate.property DISABLE TRIGGER {COUNTER_TRIGGER}")
 
 
-def release(conn: Conn, contender: str, sample: int) -> Release:
+def release(conn: Conn, contender: str, sample: int, call: str | None = None) -> Release:
     """Release the backlog of this copy with `contender`, after a CHECKPOINT (so that every
-    contender pays the same full-page writes); wall time on the client, WAL from the LSN."""
+    contender pays the same full-page writes); wall time on the client, WAL from the LSN.
+    `call` replaces the scheduled run's CALL (the batch-size study)."""
     ids: list[tuple[Any]] = []
     if contender in (CRON_UPDATE, PER_RESERVATION):
         disable_counters(conn)
@@ -94,7 +95,7 @@ def release(conn: Conn, contender: str, sample: int) -> Release:
     cpu = backend_cpu_s(conn.info.backend_pid)
     started = time.perf_counter()
     if contender == SCHEDULED:
-        conn.execute(SCHEDULED_CALL)
+        conn.execute(call or SCHEDULED_CALL)
     elif contender == FUNCTION:
         rows = _one(conn, STEADY_CALL)
     elif contender == CRON_UPDATE:
@@ -356,6 +357,13 @@ class XactSampler(threading.Thread):
 
 
 SCHEDULED_CALL = "CALL real_estate.run_release_job()"
+
+
+def scheduled_call(batch: int | None) -> str:
+    """The scheduled run's CALL, with its default batch (None) or another one."""
+    if batch is None:
+        return SCHEDULED_CALL
+    return f"CALL real_estate.run_release_job(p_batch_size => {int(batch)})"
 
 
 def scheduled_release_sampled(

@@ -344,7 +344,11 @@ SQL_CASES: list[tuple[str, str]] = [
     ("SELECT real_estate.begin_release_run(NULL)", "23502"),
     ("SELECT real_estate.begin_release_run('evil')", "23514"),
     ("SELECT real_estate.begin_release_run(<'; DROP TABLE real_estate.property; -->)", "23514"),
-    ("SELECT * FROM real_estate.release_batch('call', -1, NULL, '{{}}', NULL)", "2201W"),
+    (
+        "SELECT * FROM real_estate.release_batch('call', NULL, '{{not-a-tid}}', NULL, NULL, NULL)",
+        "22P02",
+    ),
+    ("SELECT * FROM real_estate.release_pick('not a time')", "22007"),
     ("SELECT real_estate.release_rows(1, <not-a-uuid>)", "22P02"),
     # purge_release_log (internal; superuser here)
     *(

@@ -63,7 +63,8 @@ PUBLIC_FUNCTIONS = {
 READER_FUNCTIONS = {"check_invariants", "release_events"}
 INTERNALS = {
     "release_rows": "SELECT real_estate.release_rows(1, ARRAY[gen_random_uuid()])",
-    "release_batch": "SELECT * FROM real_estate.release_batch('call', 10, NULL, '{}', NULL)",
+    "release_batch": "SELECT real_estate.release_batch('call', 1, '{}', NULL, NULL, NULL)",
+    "release_pick": "SELECT * FROM real_estate.release_pick()",
     "begin_release_run": "SELECT real_estate.begin_release_run('call')",
     "record_release_run": "SELECT real_estate.record_release_run(1, 1, 0, NULL, true)",
     "purge_release_log": "SELECT real_estate.purge_release_log('1 day')",
