@@ -4,7 +4,10 @@
 -- whoever issued it.
 -- Promises: one counter UPDATE per statement (not per row), computed from the transition
 -- tables; project rows are locked in id order first, so concurrent writers touching the
--- same projects in different orders cannot deadlock on the counters. SECURITY DEFINER so
+-- same projects in different orders cannot deadlock on the counters. Every counter query
+-- names the rows' workspaces, so that on Citus, where this trigger fires on the shards of
+-- real_estate.property, it reaches only the co-located project shard (a local, single-shard
+-- query on the same worker). SECURITY DEFINER so
 -- that roles without UPDATE on available_plots still get exact counters.
 CREATE OR REPLACE FUNCTION real_estate.property_sync_available_plots()
 RETURNS trigger
@@ -15,37 +18,47 @@ AS $function$
 DECLARE
     v_project_ids uuid[];
     v_deltas integer[];
+    v_workspace_ids uuid[];
+    v_project regclass;
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        PERFORM 1 FROM real_estate.project AS pr ORDER BY pr.id FOR NO KEY UPDATE;
-        UPDATE real_estate.project AS pr SET available_plots = 0 WHERE pr.available_plots <> 0;
+        -- Single node: real_estate.project. Citus: each shard's trigger zeroes only its
+        -- co-located project shard, and the coordinator's shell table has nothing to do.
+        v_project := real_estate.colocated_shard(TG_RELID, 'real_estate.project');
+        IF v_project IS NOT NULL THEN
+            EXECUTE format('SELECT 1 FROM %s AS pr ORDER BY pr.id FOR NO KEY UPDATE', v_project);
+            EXECUTE format('UPDATE %s AS pr SET available_plots = 0 WHERE pr.available_plots <> 0', v_project);
+        END IF;
         RETURN NULL;
     ELSIF TG_OP = 'INSERT' THEN
-        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
-          INTO v_project_ids, v_deltas
-          FROM (SELECT n.project_id, count(*)::integer AS delta
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id),
+               array_agg(DISTINCT d.workspace_id)
+          INTO v_project_ids, v_deltas, v_workspace_ids
+          FROM (SELECT n.workspace_id, n.project_id, count(*)::integer AS delta
                   FROM new_rows AS n
                  WHERE n.status = 'AVAILABLE' AND n.project_id IS NOT NULL
-                 GROUP BY n.project_id) AS d;
+                 GROUP BY n.workspace_id, n.project_id) AS d;
     ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
-          INTO v_project_ids, v_deltas
-          FROM (SELECT o.project_id, -count(*)::integer AS delta
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id),
+               array_agg(DISTINCT d.workspace_id)
+          INTO v_project_ids, v_deltas, v_workspace_ids
+          FROM (SELECT o.workspace_id, o.project_id, -count(*)::integer AS delta
                   FROM old_rows AS o
                  WHERE o.status = 'AVAILABLE' AND o.project_id IS NOT NULL
-                 GROUP BY o.project_id) AS d;
+                 GROUP BY o.workspace_id, o.project_id) AS d;
     ELSE
-        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
-          INTO v_project_ids, v_deltas
-          FROM (SELECT c.project_id, sum(c.delta)::integer AS delta
-                  FROM (SELECT o.project_id, -1 AS delta
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id),
+               array_agg(DISTINCT d.workspace_id)
+          INTO v_project_ids, v_deltas, v_workspace_ids
+          FROM (SELECT c.workspace_id, c.project_id, sum(c.delta)::integer AS delta
+                  FROM (SELECT o.workspace_id, o.project_id, -1 AS delta
                           FROM old_rows AS o
                          WHERE o.status = 'AVAILABLE' AND o.project_id IS NOT NULL
                         UNION ALL
-                        SELECT n.project_id, 1 AS delta
+                        SELECT n.workspace_id, n.project_id, 1 AS delta
                           FROM new_rows AS n
                          WHERE n.status = 'AVAILABLE' AND n.project_id IS NOT NULL) AS c
-                 GROUP BY c.project_id
+                 GROUP BY c.workspace_id, c.project_id
                 HAVING sum(c.delta) <> 0) AS d;
     END IF;
 
@@ -54,14 +67,16 @@ BEGIN
     END IF;
 
     PERFORM 1 FROM real_estate.project AS pr
-     WHERE pr.id = ANY (v_project_ids)
+     WHERE pr.workspace_id = ANY (v_workspace_ids)
+       AND pr.id = ANY (v_project_ids)
      ORDER BY pr.id
        FOR NO KEY UPDATE;
 
     UPDATE real_estate.project AS pr
        SET available_plots = pr.available_plots + d.delta
       FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)
-     WHERE pr.id = d.project_id;
+     WHERE pr.workspace_id = ANY (v_workspace_ids)
+       AND pr.id = d.project_id;
     RETURN NULL;
 END;
 $function$;

@@ -29,6 +29,11 @@ BEGIN
             USING ERRCODE = 'RE010';
     END IF;
 
+    IF real_estate.is_distributed() THEN
+        -- Citus: batches that each stay inside one shard group (pyrelease distribute).
+        RETURN real_estate.release_expired_in_shard_groups(p_batch_size);
+    END IF;
+
     LOOP
         SELECT * INTO v_batch
           FROM real_estate.release_batch('call', p_batch_size, v_run_id, v_skip_ids, v_after);
