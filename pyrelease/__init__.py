@@ -8,11 +8,13 @@ wrappers live in :mod:`pyrelease.aio`.
 from .api import release_expired, release_reservation, reserve
 from .cron import schedule_database as schedule
 from .cron import unschedule_database as unschedule
+from .distribute import distribute
 from .errors import (
     CounterIsReadOnly,
     DatabaseUnavailable,
     InvalidArgument,
     MigrationError,
+    NotDistributable,
     NotMigrated,
     PropertyNotAvailable,
     PropertyNotFound,
@@ -29,6 +31,7 @@ __all__ = [
     "DatabaseUnavailable",
     "InvalidArgument",
     "MigrationError",
+    "NotDistributable",
     "NotMigrated",
     "PropertyNotAvailable",
     "PropertyNotFound",
@@ -37,6 +40,7 @@ __all__ = [
     "PyreleaseError",
     "ScheduleError",
     "WorkspaceNotActive",
+    "distribute",
     "migrate",
     "release_expired",
     "release_reservation",

@@ -1,4 +1,5 @@
-"""The `pyrelease` command line: migrate, rollback, release, status, schedule, unschedule.
+"""The `pyrelease` command line: migrate, rollback, release, status, schedule, unschedule,
+distribute.
 
 Every failure is one line on stderr and a non-zero exit (1: the operation failed, 2: bad
 usage), never a traceback.
@@ -20,6 +21,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from . import api, cron, migrations
 from .db import connect
+from .distribute import distribute
 from .errors import DatabaseUnavailable, PyreleaseError, translate, translated
 from .queries import QUERIES
 
@@ -63,6 +65,11 @@ def cmd_release(args: argparse.Namespace) -> None:
         else:
             count = api.release_expired(conn, args.batch_size)
             print(f"released {count} expired reservation(s)")
+
+
+def cmd_distribute(args: argparse.Namespace) -> None:
+    for step in distribute(args.dsn, args.shard_count):
+        print(f"{step.object}: {step.action}")
 
 
 def cmd_schedule(args: argparse.Namespace) -> None:
@@ -227,6 +234,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep run logs this long (default: %(default)s)",
     )
     add("unschedule", cmd_unschedule, "remove the pg_cron job")
+    p = add(
+        "distribute",
+        cmd_distribute,
+        "migrate, then distribute the tables by workspace_id on a Citus coordinator",
+    )
+    p.add_argument(
+        "--shard-count",
+        type=_positive_int,
+        metavar="N",
+        help="shards per table (default: the server's citus.shard_count)",
+    )
     return parser
 
 

@@ -77,3 +77,7 @@ SELECT d.runid, d.status, d.start_time, d.end_time, d.return_message
 -- name: retention
 -- A retention interval as PostgreSQL reads it, and whether it reaches into the past.
 SELECT %(retention)s::interval::text, now() - %(retention)s::interval < now();
+
+-- name: distribute
+-- Distribute the tables by workspace_id on a Citus coordinator (idempotent); one row per step.
+SELECT object, action FROM real_estate.distribute_tables(%(shard_count)s::integer);
