@@ -87,17 +87,20 @@ BEGIN
         RETURN QUERY SELECT 'real_estate.project key (id, workspace_id)', 'already';
     END IF;
 
-    -- 3. The tables, co-located with workspace. Their triggers are dropped first and
-    -- re-created after: copying the rows into the shards must not fire them (the counter
-    -- trigger would count every property again, the guard would zero every counter).
-    -- Writers wait meanwhile (create_distributed_table locks the tables), so nothing is
-    -- missed; a failure rolls all of it back.
+    -- 3. The tables, co-located with workspace. Their INSERT triggers are dropped first
+    -- and re-created after: copying the rows into the shards must not fire them (the
+    -- counter trigger would count every property again, the guard would zero every
+    -- counter). Writers wait meanwhile (create_distributed_table locks the tables), so
+    -- nothing is missed; a failure rolls all of it back. The other triggers stay, so that
+    -- Citus creates them on every shard with the table: it never propagates a TRUNCATE
+    -- trigger created later to the shards, where the counter trigger must fire.
     PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
     EXECUTE 'SELECT coalesce(array_agg(pg_catalog.pg_get_triggerdef(t.oid) ORDER BY t.tgname), ''{}'')
                FROM pg_catalog.pg_trigger AS t
               WHERE t.tgrelid IN (''real_estate.workspace''::regclass, ''real_estate.project''::regclass,
                                   ''real_estate.property''::regclass, ''real_estate.release_event''::regclass)
                 AND NOT t.tgisinternal
+                AND (t.tgtype & 4) <> 0  -- fires on INSERT
                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition AS d
                                  WHERE d.logicalrelid = t.tgrelid)'
        INTO v_triggers;
@@ -107,6 +110,7 @@ BEGIN
          WHERE t.tgrelid IN ('real_estate.workspace'::regclass, 'real_estate.project'::regclass,
                              'real_estate.property'::regclass, 'real_estate.release_event'::regclass)
            AND NOT t.tgisinternal
+           AND (t.tgtype & 4) <> 0
     LOOP
         EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
            INTO v_done USING v_relid;
