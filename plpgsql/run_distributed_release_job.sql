@@ -7,8 +7,9 @@
 -- shard group, so every transaction writes on one worker only (no two-phase commit) and
 -- no lock is held longer than one batch. Then purges log rows older than p_retention.
 -- Same promises as run_release_job (SKIP LOCKED, never waits on rows held elsewhere,
--- overlapping runs share the work). Reservations that expire in a workspace not yet in the
--- run's list while it runs are left for the next run.
+-- overlapping runs share the work, each shard group going to one run at a time: start K
+-- runs to release K shard groups in parallel). Reservations that expire in a workspace
+-- not yet in the run's list while it runs are left for the next run.
 -- A procedure that commits can be neither SECURITY DEFINER nor carry a SET clause (see
 -- run_release_job): every name is schema-qualified, every operator is pg_catalog's.
 CREATE OR REPLACE PROCEDURE real_estate.run_distributed_release_job(
@@ -25,6 +26,7 @@ DECLARE
     v_run_id bigint;
     v_skip_ids pg_catalog.uuid[];
     v_after pg_catalog.timestamptz;
+    v_key pg_catalog.int4;
 BEGIN
     IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 THEN
         RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::pg_catalog.text, 'NULL')
@@ -42,8 +44,20 @@ BEGIN
     -- The groups, read once (as text: an array of arrays must be rectangular).
     SELECT pg_catalog.array_agg(g::pg_catalog.text) INTO v_groups
       FROM real_estate.release_shard_groups() AS g;
+    -- Concurrent runs split the groups: a run takes a group only if no other run holds
+    -- it (a session advisory lock per group, kept across this run's commits), so K runs
+    -- started together release K shard groups at once, on up to K workers. Locks this
+    -- session kept from an earlier run that failed midway are dropped first.
+    PERFORM pg_catalog.pg_advisory_unlock(l.classid::pg_catalog.int4, l.objid::pg_catalog.int4)
+       FROM pg_catalog.pg_locks AS l
+      WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+        AND l.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+        AND l.objsubid OPERATOR(pg_catalog.=) 2
+        AND l.classid OPERATOR(pg_catalog.=) 1920430;
     FOR v_i IN 1 .. coalesce(pg_catalog.array_length(v_groups, 1), 0) LOOP
         v_group := v_groups[v_i]::pg_catalog.uuid[];
+        v_key := pg_catalog.hashtext(v_groups[v_i]);
+        CONTINUE WHEN NOT pg_catalog.pg_try_advisory_lock(1920430, v_key);
         v_skip_ids := '{}';
         v_after := NULL;
         LOOP
@@ -57,6 +71,7 @@ BEGIN
             EXIT WHEN v_batch.picked OPERATOR(pg_catalog.<) p_batch_size;
             v_after := v_batch.first_reserved_until;
         END LOOP;
+        PERFORM pg_catalog.pg_advisory_unlock(1920430, v_key);
     END LOOP;
 
     PERFORM real_estate.purge_release_log(p_retention);

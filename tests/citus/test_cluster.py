@@ -404,3 +404,32 @@ def test_views_and_invariants_on_the_cluster(cconn: Conn) -> None:
     assert cconn.execute(
         "SELECT expired_reservations FROM real_estate.release_backlog"
     ).fetchone() == (0,)
+
+
+def test_concurrent_scheduled_runs_split_the_shard_groups(cconn: Conn, cdb: str) -> None:
+    pairs = tenants(cconn, 8)
+    expired = []
+    for ws, project in pairs:
+        expired += make_properties(cconn, ws, project, 6, "RESERVED", expired=True)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with psycopg.connect(cdb, autocommit=True) as c:
+                c.execute("CALL real_estate.run_release_job(2)")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    rows = cconn.execute(
+        "SELECT count(*), count(DISTINCT run_id) FROM real_estate.release_event"
+        " WHERE property_id = ANY (%s)",
+        (expired,),
+    ).fetchone()
+    assert rows is not None and rows[0] == len(expired)  # each released exactly once
+    assert violations(cconn) == []
