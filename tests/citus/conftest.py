@@ -60,6 +60,7 @@ def citus() -> Iterator[Cluster]:
                     f"port = {port}\nlisten_addresses = '127.0.0.1'\n"
                     f"unix_socket_directories = '{base}'\n"
                     f"shared_preload_libraries = '{preload}'\ncron.database_name = 'postgres'\n"
+                    "cron.host = '127.0.0.1'\n"
                     "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
                     "max_connections = 80\nshared_buffers = 32MB\nmax_prepared_transactions = 40\n"
                     "citus.max_background_task_executors_per_node = 1\n"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from typing import Any
 
@@ -432,4 +433,50 @@ def test_concurrent_scheduled_runs_split_the_shard_groups(cconn: Conn, cdb: str)
         (expired,),
     ).fetchone()
     assert rows is not None and rows[0] == len(expired)  # each released exactly once
+    assert violations(cconn) == []
+
+
+# ----------------------------------------------------------------------------- pg_cron
+
+
+def test_migrate_scheduled_the_job_on_the_coordinator(cconn: Conn, citus: Cluster) -> None:
+    with psycopg.connect(citus.dsn(), autocommit=True) as c:  # pg_cron's database
+        rows = c.execute(
+            "SELECT command, database FROM cron.job WHERE jobname LIKE 'release-expired-%%'"
+            " AND database = %s",
+            (cconn.info.dbname,),
+        ).fetchall()
+    assert ("CALL real_estate.run_release_job()", cconn.info.dbname) in rows
+
+
+@pytest.mark.slow
+def test_pg_cron_tick_on_the_coordinator_releases_on_the_workers(cconn: Conn) -> None:
+    pairs = tenants(cconn, 4)
+    expired = []
+    for ws, project in pairs:
+        expired += make_properties(cconn, ws, project, 2, "RESERVED", expired=True)
+    from pyrelease import cron
+
+    cron.schedule(cconn, "* * * * *")
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            left = cconn.execute(
+                "SELECT count(*) FROM real_estate.property"
+                " WHERE id = ANY (%s) AND status = 'RESERVED'",
+                (expired,),
+            ).fetchone()
+            if left == (0,):
+                break
+            time.sleep(1)
+        assert left == (0,), "no pg_cron tick released them within 90 s"
+        run = cconn.execute(
+            "SELECT r.source FROM real_estate.release_event AS e"
+            " JOIN real_estate.release_run AS r ON r.id = e.run_id"
+            " WHERE e.property_id = %s",
+            (expired[0],),
+        ).fetchone()
+        assert run == ("pg_cron",)
+    finally:
+        cron.schedule(cconn)  # back to the default schedule
     assert violations(cconn) == []
