@@ -26,6 +26,28 @@ from cluster import (
 
 import pyrelease
 
+HERE = Path(__file__).resolve().parent
+_SKIPPED = pytest.StashKey[str]()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Decide once, at collection (building Citus if needed), whether the cluster tests can
+    run; if not, leave them out and say why in one line at the end of the run."""
+    mine = [i for i in items if HERE in Path(str(i.path)).resolve().parents]
+    if not mine:
+        return
+    reason = _find_or_build_citus()
+    if reason is not None:
+        config.hook.pytest_deselected(items=mine)
+        items[:] = [i for i in items if i not in mine]
+        config.stash[_SKIPPED] = f"{len(mine)} Citus cluster tests skipped: {reason}"
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    line = config.stash.get(_SKIPPED, None)
+    if line is not None:
+        terminalreporter.write_line(f"tests/citus: {line}", yellow=True)
+
 
 @pytest.fixture(scope="session")
 def citus() -> Iterator[Cluster]:
