@@ -1,14 +1,16 @@
 # pyrelease developer tasks. `make help` lists them.
 #
-# setup  Debian packages postgresql-15, postgresql-15-cron, postgresql-client-15 (when
-#        missing: the server, pg_cron, isolationtester) and .venv
+# setup  Debian packages postgresql-15, postgresql-15-cron, postgresql-client-15,
+#        postgresql-15-plpgsql-check (when missing: the server, pg_cron, isolationtester,
+#        plpgsql_check) and .venv
 # db     start the local PostgreSQL (./.pgdata, or /tmp/pyrelease-<hash>/pgdata when the
 #        postgres OS user cannot enter this folder) with pg_cron; `scripts/pgcluster.sh dsn`
 # demo   setup + db, then migrate, load demo data, release and show status in pyrelease_demo
 # stop   stop the local PostgreSQL
 # test   setup, then the test suite (it starts and removes its own throwaway cluster)
 # soak   8 pgbench clients x 60 s with pg_cron every minute, then check_invariants()
-# lint   ruff check + ruff format --check
+# lint   ruff check + ruff format --check, plpgsql_check over every routine (on the db cluster)
+# schema rewrite schema.sql, the committed snapshot of the installed schema
 # bench  the benchmark against the `make db` cluster (BENCH_ARGS=... passes options)
 # clean  stop and delete the local cluster, .venv, caches and bench results
 
@@ -19,7 +21,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 PG_BINDIR ?= /usr/lib/postgresql/15/bin
-APT_PACKAGES ?= postgresql-15 postgresql-15-cron postgresql-client-15
+APT_PACKAGES ?= postgresql-15 postgresql-15-cron postgresql-client-15 postgresql-15-plpgsql-check
 ISOLATIONTESTER ?= /usr/lib/postgresql/15/lib/pgxs/src/test/isolation/isolationtester
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
@@ -29,10 +31,10 @@ PGCLUSTER := bash scripts/pgcluster.sh
 VENV_STAMP := $(VENV)/.stamp-pyproject
 export PG_BINDIR
 
-.PHONY: help setup system-deps db demo stop test soak lint format bench clean
+.PHONY: help setup system-deps db demo stop test soak lint schema format bench clean
 
 help:
-	@sed -n '3,13p' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}/  /'
+	@sed -n '3,/^$$/{/^#/p}' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}/  /'
 
 setup: system-deps $(VENV_STAMP)
 
@@ -45,7 +47,7 @@ system-deps:
 	@if [ -n "$${SKIP_SYSTEM_DEPS:-}" ]; then exit 0; fi; \
 	pkglib="$$($(PG_BINDIR)/pg_config --pkglibdir 2>/dev/null || echo $(PG_BINDIR)/../lib)"; \
 	if [ -x "$(PG_BINDIR)/postgres" ] && [ -f "$$pkglib/pg_cron.so" ] \
-		&& [ -x "$(ISOLATIONTESTER)" ]; then exit 0; fi; \
+		&& [ -f "$$pkglib/plpgsql_check.so" ] && [ -x "$(ISOLATIONTESTER)" ]; then exit 0; fi; \
 	missing=""; \
 	for p in $(APT_PACKAGES); do \
 		dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' \
@@ -98,9 +100,15 @@ test: setup
 soak: setup db
 	$(VENV)/bin/python -m tests.soak.run --dsn "$$($(PGCLUSTER) dsn)" --clients 8 --seconds 60
 
-lint: $(VENV_STAMP)
+lint: $(VENV_STAMP) db
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python -m tests.plpgsql_lint "$$($(PGCLUSTER) dsn)"
+
+# Rewrite schema.sql (the committed snapshot of what the migrations + plpgsql/ install) from a
+# freshly migrated database; tests/integration/test_schema.py fails until it is committed.
+schema: setup db
+	$(VENV)/bin/python -m tests.schema_dump "$$($(PGCLUSTER) dsn)"
 
 format: $(VENV_STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -1,4 +1,5 @@
--- pyrelease 0001: the real_estate schema, its tables, constraints, indexes and views.
+-- pyrelease 0001: the real_estate schema, its tables, constraints and indexes
+-- (the views, like every routine, live in plpgsql/ and are installed after the migrations).
 -- All objects are new, so nothing here locks an existing table.
 
 -- Fail fast instead of queueing behind a long transaction (and blocking others behind us).
@@ -92,59 +93,3 @@ CREATE TABLE real_estate.release_event (
 CREATE INDEX release_event_run_id_idx ON real_estate.release_event (run_id);
 COMMENT ON TABLE real_estate.release_event IS
     'One row per released reservation, keeping its previous holder and expiry';
-
--- Effective availability: what readers should use, so that nobody depends on when the
--- scheduled run last ran. A reservation that has expired (reserved_until <= now()) in an
--- ACTIVE workspace reads as AVAILABLE with no holder: exactly what the release will make
--- of it. Reservations in other workspaces are never released, so they read as stored.
-CREATE VIEW real_estate.property_availability AS
-SELECT p.id,
-       p.workspace_id,
-       p.project_id,
-       p.name,
-       CASE WHEN p.release_pending THEN 'AVAILABLE' ELSE p.status END AS status,
-       CASE WHEN p.release_pending THEN NULL ELSE p.reserved_by_id END AS reserved_by_id,
-       CASE WHEN p.release_pending THEN NULL ELSE p.reserved_until END AS reserved_until,
-       p.status AS stored_status,
-       p.release_pending
-  FROM (SELECT pr.*,
-               (pr.status = 'RESERVED' AND pr.reserved_until <= now()
-                AND w.activation_status = 'ACTIVE') AS release_pending
-          FROM real_estate.property AS pr
-          JOIN real_estate.workspace AS w ON w.id = pr.workspace_id) AS p;
-COMMENT ON VIEW real_estate.property_availability IS
-    'Every property with its effective status: an expired reservation of an ACTIVE workspace reads as AVAILABLE with no holder';
-
-CREATE VIEW real_estate.project_availability AS
-SELECT pr.id,
-       pr.workspace_id,
-       pr.name,
-       pr.total_plots,
-       pr.available_plots,
-       pr.available_plots + coalesce(x.pending, 0)::integer AS effective_available_plots,
-       coalesce(x.pending, 0)::integer AS release_pending
-  FROM real_estate.project AS pr
-  LEFT JOIN (SELECT p.project_id, count(*) AS pending
-               FROM real_estate.property AS p
-               JOIN real_estate.workspace AS w ON w.id = p.workspace_id
-              WHERE p.status = 'RESERVED'
-                AND p.reserved_until <= now()
-                AND w.activation_status = 'ACTIVE'
-                AND p.project_id IS NOT NULL
-              GROUP BY p.project_id) AS x ON x.project_id = pr.id;
-COMMENT ON VIEW real_estate.project_availability IS
-    'Every project with its stored and effective available plots (expired reservations counted as available)';
-
--- What is left for the release to do: expired reservations not yet released, and the age
--- of the oldest one (for monitoring).
-CREATE VIEW real_estate.release_backlog AS
-SELECT count(*)::bigint AS expired_reservations,
-       min(p.reserved_until) AS oldest_reserved_until,
-       now() - min(p.reserved_until) AS oldest_age
-  FROM real_estate.property AS p
-  JOIN real_estate.workspace AS w ON w.id = p.workspace_id
- WHERE p.status = 'RESERVED'
-   AND p.reserved_until <= now()
-   AND w.activation_status = 'ACTIVE';
-COMMENT ON VIEW real_estate.release_backlog IS
-    'Expired reservations of ACTIVE workspaces not yet released, and the age of the oldest';

@@ -1,10 +1,9 @@
--- Rolls back pyrelease 0005: this database's grants and check_invariants(). The roles are
+-- Rolls back pyrelease 0005: this database's grants. The roles are
 -- dropped only when nothing else on the server (another application database) still uses
 -- them; otherwise they are kept, with a NOTICE. Their membership (app in reader) is
 -- cluster-wide: it is left alone here, and goes with the roles when they are dropped.
 SET LOCAL lock_timeout = '10s';
 
-DROP FUNCTION real_estate.check_invariants();
 REVOKE ALL ON ALL TABLES IN SCHEMA real_estate FROM real_estate_reader, real_estate_app;
 REVOKE ALL ON ALL ROUTINES IN SCHEMA real_estate FROM real_estate_reader, real_estate_app;
 REVOKE ALL ON SCHEMA real_estate FROM real_estate_reader, real_estate_app;

@@ -6,7 +6,8 @@
 --                       (the database maintains it) nor the release logs.
 -- PUBLIC gets nothing (functions are executable by PUBLIC by default: revoked explicitly).
 -- Roles are cluster-wide: they are created if missing and shared by every application
--- database on the server. Also ships real_estate.check_invariants().
+-- database on the server. The grants on views and routines are in their own files in
+-- plpgsql/ (installed after the migrations).
 SET LOCAL lock_timeout = '10s';
 
 DO $$
@@ -20,40 +21,6 @@ BEGIN
 END
 $$;
 
-CREATE OR REPLACE FUNCTION real_estate.check_invariants()
-RETURNS TABLE (violation text, object_id text, detail text)
-LANGUAGE sql
-STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $function$
-    SELECT 'counter_drift', pr.id::text,
-           format('available_plots = %s, AVAILABLE properties = %s', pr.available_plots, coalesce(c.n, 0))
-      FROM real_estate.project AS pr
-      LEFT JOIN (SELECT p.project_id, count(*) AS n
-                   FROM real_estate.property AS p
-                  WHERE p.status = 'AVAILABLE' AND p.project_id IS NOT NULL
-                  GROUP BY p.project_id) AS c ON c.project_id = pr.id
-     WHERE pr.available_plots <> coalesce(c.n, 0)
-    UNION ALL
-    SELECT 'reservation_fields', p.id::text,
-           format('status %s, reserved_by_id %s, reserved_until %s', p.status,
-                  coalesce(p.reserved_by_id::text, 'NULL'), coalesce(p.reserved_until::text, 'NULL'))
-      FROM real_estate.property AS p
-     WHERE (p.status = 'RESERVED') IS DISTINCT FROM (p.reserved_by_id IS NOT NULL AND p.reserved_until IS NOT NULL)
-        OR (p.status <> 'RESERVED' AND (p.reserved_by_id IS NOT NULL OR p.reserved_until IS NOT NULL))
-    UNION ALL
-    SELECT 'early_release', e.id::text,
-           format('property %s reserved until %s released at %s', e.property_id, e.reserved_until, e.released_at)
-      FROM real_estate.release_event AS e
-     WHERE e.reserved_until > e.released_at
-    UNION ALL
-    SELECT 'double_release', min(e.id)::text,
-           format('property %s (holder %s, until %s) released %s times', e.property_id, e.reserved_by_id, e.reserved_until, count(*))
-      FROM real_estate.release_event AS e
-     GROUP BY e.property_id, e.reserved_by_id, e.reserved_until
-    HAVING count(*) > 1;
-$function$;
 
 REVOKE ALL ON SCHEMA real_estate FROM PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA real_estate FROM PUBLIC;
@@ -62,9 +29,7 @@ REVOKE ALL ON ALL ROUTINES IN SCHEMA real_estate FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA real_estate TO real_estate_reader, real_estate_app;
 GRANT SELECT ON real_estate.workspace, real_estate.project, real_estate.property,
-                real_estate.release_run, real_estate.release_event,
-                real_estate.property_availability, real_estate.project_availability,
-                real_estate.release_backlog
+                real_estate.release_run, real_estate.release_event
    TO real_estate_reader;
 GRANT real_estate_reader TO real_estate_app;
 
@@ -74,8 +39,3 @@ GRANT INSERT (id, workspace_id, name, total_plots),
       DELETE
    ON real_estate.project TO real_estate_app;
 GRANT INSERT, UPDATE, DELETE ON real_estate.property TO real_estate_app;
-GRANT EXECUTE ON FUNCTION real_estate.reserve_property(uuid, uuid, interval),
-                          real_estate.release_reservation(uuid),
-                          real_estate.release_expired_reservations(integer)
-   TO real_estate_app;
-GRANT EXECUTE ON FUNCTION real_estate.check_invariants() TO real_estate_reader;

@@ -15,3 +15,5 @@ BEGIN
     RETURN v_run_id;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.begin_release_run(text) FROM PUBLIC;

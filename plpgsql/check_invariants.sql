@@ -40,3 +40,6 @@ AS $function$
      GROUP BY e.property_id, e.reserved_by_id, e.reserved_until
     HAVING count(*) > 1;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.check_invariants() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION real_estate.check_invariants() TO real_estate_reader;

@@ -43,3 +43,5 @@ BEGIN
     RETURN coalesce(v_shard, p_table);
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.colocated_shard(regclass, regclass) FROM PUBLIC;

@@ -161,3 +161,5 @@ BEGIN
     RETURN QUERY SELECT 'real_estate routines on every node', 'done';
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.distribute_tables(integer) FROM PUBLIC;

@@ -21,3 +21,5 @@ BEGIN
     RETURN v_distributed;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.is_distributed() FROM PUBLIC;

@@ -45,3 +45,14 @@ BEGIN
     RETURN NULL;
 END;
 $function$;
+
+-- The triggers that call it (re-created in place: no window without them).
+CREATE OR REPLACE TRIGGER project_guard_available_plots_insert
+    BEFORE INSERT ON real_estate.project
+    FOR EACH ROW EXECUTE FUNCTION real_estate.project_guard_available_plots();
+CREATE OR REPLACE TRIGGER project_guard_available_plots_update
+    AFTER UPDATE ON real_estate.project
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION real_estate.project_guard_available_plots();
+
+REVOKE ALL ON FUNCTION real_estate.project_guard_available_plots() FROM PUBLIC;

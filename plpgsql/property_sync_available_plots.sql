@@ -80,3 +80,22 @@ BEGIN
     RETURN NULL;
 END;
 $function$;
+
+-- The statement-level triggers that call it (re-created in place: no window without them).
+CREATE OR REPLACE TRIGGER property_sync_available_plots_insert
+    AFTER INSERT ON real_estate.property
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+CREATE OR REPLACE TRIGGER property_sync_available_plots_update
+    AFTER UPDATE ON real_estate.property
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+CREATE OR REPLACE TRIGGER property_sync_available_plots_delete
+    AFTER DELETE ON real_estate.property
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+CREATE OR REPLACE TRIGGER property_sync_available_plots_truncate
+    AFTER TRUNCATE ON real_estate.property
+    FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+
+REVOKE ALL ON FUNCTION real_estate.property_sync_available_plots() FROM PUBLIC;

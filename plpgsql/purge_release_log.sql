@@ -37,3 +37,5 @@ BEGIN
     RETURN cardinality(v_run_ids);
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.purge_release_log(interval) FROM PUBLIC;

@@ -32,3 +32,5 @@ BEGIN
     END IF;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.record_release_run(bigint, integer, integer, text, boolean) FROM PUBLIC;

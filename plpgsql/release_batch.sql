@@ -125,3 +125,5 @@ BEGIN
     END IF;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.release_batch(text, integer, bigint, uuid[], timestamptz) FROM PUBLIC;

@@ -51,3 +51,5 @@ BEGIN
     RETURN v_released;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.release_expired_in_shard_groups(integer) FROM PUBLIC;

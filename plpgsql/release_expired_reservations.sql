@@ -18,7 +18,7 @@ AS $function$
 DECLARE
     v_batch record;
     v_run_id bigint;
-    v_skip_ids uuid[] := '{}';
+    v_skip_ids uuid[] := '{}'::uuid[];
     v_after timestamptz;
     v_released integer := 0;
     v_failed integer := 0;
@@ -52,3 +52,6 @@ BEGIN
     RETURN v_released;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.release_expired_reservations(integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION real_estate.release_expired_reservations(integer) TO real_estate_app;

@@ -48,3 +48,6 @@ BEGIN
     RETURN v_released = 1;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.release_reservation(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION real_estate.release_reservation(uuid) TO real_estate_app;

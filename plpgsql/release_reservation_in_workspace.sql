@@ -38,3 +38,6 @@ BEGIN
     RETURN v_released = 1;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.release_reservation_in_workspace(uuid, uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION real_estate.release_reservation_in_workspace(uuid, uuid) TO real_estate_app;

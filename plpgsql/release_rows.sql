@@ -47,3 +47,5 @@ BEGIN
     RETURN v_released;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.release_rows(bigint, uuid[], uuid[]) FROM PUBLIC;

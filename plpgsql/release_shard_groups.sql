@@ -54,3 +54,5 @@ BEGIN
     $sql$ USING v_workspace_ids, p_max_workspaces;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.release_shard_groups(integer) FROM PUBLIC;

@@ -116,3 +116,5 @@ BEGIN
     END IF;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.release_workspace_batch(uuid[], text, integer, bigint, uuid[], timestamptz) FROM PUBLIC;

@@ -65,3 +65,5 @@ BEGIN
     RETURN v_released;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.release_workspace_rows(uuid[], bigint, uuid[], uuid[]) FROM PUBLIC;

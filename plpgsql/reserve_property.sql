@@ -79,3 +79,6 @@ BEGIN
     RETURN v_new_reserved_until;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.reserve_property(uuid, uuid, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION real_estate.reserve_property(uuid, uuid, interval) TO real_estate_app;

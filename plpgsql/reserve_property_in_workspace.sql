@@ -65,3 +65,6 @@ BEGIN
     RETURN v_new_reserved_until;
 END;
 $function$;
+
+REVOKE ALL ON FUNCTION real_estate.reserve_property_in_workspace(uuid, uuid, uuid, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION real_estate.reserve_property_in_workspace(uuid, uuid, uuid, interval) TO real_estate_app;

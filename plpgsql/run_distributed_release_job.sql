@@ -79,3 +79,5 @@ BEGIN
     COMMIT;
 END;
 $procedure$;
+
+REVOKE ALL ON PROCEDURE real_estate.run_distributed_release_job(integer, interval) FROM PUBLIC;

@@ -22,7 +22,7 @@ AS $procedure$
 DECLARE
     v_batch pg_catalog.record;
     v_run_id bigint;
-    v_skip_ids pg_catalog.uuid[] := '{}';
+    v_skip_ids pg_catalog.uuid[] := '{}'::pg_catalog.uuid[];
     v_after pg_catalog.timestamptz;
 BEGIN
     IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 THEN
@@ -62,3 +62,5 @@ BEGIN
     COMMIT;
 END;
 $procedure$;
+
+REVOKE ALL ON PROCEDURE real_estate.run_release_job(integer, interval) FROM PUBLIC;

@@ -15,6 +15,7 @@ from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 
 from .errors import DatabaseUnavailable, MigrationError, PyreleaseError, translate
+from .install import post_apply
 
 MIGRATION_TABLE = "_yoyo_migration"
 LOCK_TIMEOUT = "10s"
@@ -29,10 +30,12 @@ def sql_dir(name: str) -> Path:
 
 
 def migrate(dsn: str = "") -> list[str]:
-    """Apply every pending migration; return their ids (empty when up to date)."""
+    """Apply every pending migration, then the post-apply step (routines from plpgsql/, the
+    job); return the migrations' ids (empty when up to date)."""
     with _backend(dsn) as backend, _lock(backend):
         pending = backend.to_apply(read_migrations(str(sql_dir("migrations"))))
-        _run(backend.apply_migrations, pending)
+        _run(backend.apply_migrations_only, pending)
+        _run(post_apply, backend.connection)
         return [m.id for m in pending]
 
 
@@ -53,9 +56,9 @@ def break_lock(dsn: str = "") -> None:
         backend.break_lock()
 
 
-def _run(action: Any, migrations: Any) -> None:
+def _run(action: Any, argument: Any) -> None:
     try:
-        action(migrations)
+        action(argument)
     except PyreleaseError:
         raise
     except Exception as exc:
@@ -80,18 +83,32 @@ def _lock(backend: PostgresqlPsycopgBackend) -> Iterator[None]:
         ) from exc
 
 
+class _Backend(PostgresqlPsycopgBackend):
+    """yoyo's PostgreSQL backend on a libpq connection string.
+
+    Not yoyo's public get_backend(URL): pyrelease accepts every libpq connection string
+    (keyword form, service files, PG* variables), which a URL cannot always carry, so it
+    overrides connect(), the one method yoyo calls to open the connection. The rest is
+    yoyo's public backend API (lock, to_apply, apply_migrations_only, rollback_migrations).
+    """
+
+    dsn = ""
+
+    def connect(self, dburi: Any) -> psycopg.Connection[Any]:
+        conn = psycopg.connect(self.dsn, autocommit=True)
+        # Never queue behind a long transaction (and block the table behind us); the
+        # transactional migrations also SET LOCAL it, for DBAs who drive yoyo directly.
+        conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        return conn
+
+
 @contextmanager
 def _backend(dsn: str) -> Iterator[PostgresqlPsycopgBackend]:
-    class Backend(PostgresqlPsycopgBackend):
-        def connect(self, dburi: Any) -> psycopg.Connection[Any]:
-            conn = psycopg.connect(dsn, autocommit=True)
-            # Never queue behind a long transaction (and block the table behind us); the
-            # transactional migrations also SET LOCAL it, for DBAs who drive yoyo directly.
-            conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-            return conn
-
+    # yoyo re-creates a backend from its class (copy() for each migration), so the DSN
+    # travels as a class attribute of a per-call subclass.
+    backend_class = type("Backend", (_Backend,), {"dsn": dsn})
     try:
-        backend = Backend(parse_uri("postgresql+psycopg://"), MIGRATION_TABLE)
+        backend = backend_class(parse_uri("postgresql+psycopg://"), MIGRATION_TABLE)
         backend.init_database()
     except psycopg.Error as exc:
         mapped = translate(exc)

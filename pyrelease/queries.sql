@@ -78,6 +78,17 @@ SELECT d.runid, d.status, d.start_time, d.end_time, d.return_message
 -- A retention interval as PostgreSQL reads it, and whether it reaches into the past.
 SELECT %(retention)s::interval::text, now() - %(retention)s::interval < now();
 
+-- name: routine_source
+-- The SHA-256 of the plpgsql/ source last installed (pyrelease/install.py).
+SELECT sha256 FROM real_estate.routine_source;
+
+-- name: record_routine_source
+-- Record the SHA-256 of the plpgsql/ source just installed.
+INSERT INTO real_estate.routine_source (singleton, sha256, installed_at)
+VALUES (true, %(sha256)s, now())
+ON CONFLICT ON CONSTRAINT routine_source_pkey
+DO UPDATE SET sha256 = excluded.sha256, installed_at = excluded.installed_at;
+
 -- name: distribute
 -- Distribute the tables by workspace_id on a Citus coordinator (idempotent); one row per step.
 SELECT object, action FROM real_estate.distribute_tables(%(shard_count)s::integer);

@@ -118,13 +118,3 @@ def _as_server(cmd: list[str]) -> list[str]:
 
 def _run(cmd: list[str]) -> None:
     subprocess.run(_as_server(cmd), check=True, capture_output=True, text=True, cwd="/")
-
-
-def install_plpgsql(dsn: str) -> None:
-    """TEMPORARY, until the repeatable post-apply step (issue 7) installs plpgsql/ on every
-    migrate: load every plpgsql/ file, as that step will."""
-    with psycopg.connect(dsn, autocommit=True) as c:
-        if c.execute("SELECT to_regproc('real_estate.distribute_tables')").fetchone() != (None,):
-            return
-        for path in sorted((REPO_ROOT / "plpgsql").glob("*.sql")):
-            c.execute(path.read_text())

@@ -21,7 +21,6 @@ from cluster import (
     _free_ports,
     _pkglibdir,
     _run,
-    install_plpgsql,
 )
 
 import pyrelease
@@ -119,7 +118,6 @@ def cdb(citus: Cluster) -> str:
     """DSN of a migrated database distributed over the two workers (SHARD_COUNT shards)."""
     dsn = citus.create_database(DBNAME)
     pyrelease.migrate(dsn)
-    install_plpgsql(dsn)
     pyrelease.distribute(dsn, shard_count=SHARD_COUNT)
     return dsn
 

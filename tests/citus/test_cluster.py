@@ -14,7 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from cluster import SHARD_COUNT, Cluster, install_plpgsql
+from cluster import SHARD_COUNT, Cluster
 from factories import make_project, make_properties, make_workspace
 
 import pyrelease
@@ -115,9 +115,6 @@ def test_distribute_is_idempotent(cdb: str) -> None:
 def test_distribute_refuses_in_one_line_without_workers_or_citus(citus: Cluster) -> None:
     no_workers = citus.create_database("pyrelease_citus_lonely", add_workers=False)
     no_citus = citus.create_database("pyrelease_citus_none", citus=False)
-    for dsn in (no_workers, no_citus):
-        pyrelease.migrate(dsn)
-        install_plpgsql(dsn)  # until migrate's post-apply step installs plpgsql/
     for dsn, expected in [
         (no_workers, "no active worker"),
         (no_citus, "Citus is not installed in database pyrelease_citus_none"),
@@ -168,7 +165,6 @@ def test_counters_exact_after_every_statement_on_the_shards(cconn: Conn) -> None
 def test_truncate_zeroes_counters_on_every_worker(citus: Cluster) -> None:
     dsn = citus.create_database("pyrelease_citus_truncate")
     pyrelease.migrate(dsn)
-    install_plpgsql(dsn)
     pyrelease.distribute(dsn, shard_count=SHARD_COUNT)
     with psycopg.connect(dsn, autocommit=True) as conn:
         pairs = tenants(conn, 6)

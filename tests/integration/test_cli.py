@@ -133,7 +133,9 @@ def migration_ids() -> list[str]:
         {
             p.name.removesuffix(".sql").removesuffix(".py")
             for p in folder.iterdir()
-            if p.suffix in {".sql", ".py"} and not p.name.endswith(".rollback.sql")
+            if p.suffix in {".sql", ".py"}
+            and p.name[:4].isdigit()
+            and not p.name.endswith(".rollback.sql")
         }
     )
 

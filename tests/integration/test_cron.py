@@ -132,7 +132,9 @@ def migration_count() -> int:
         {
             p.name.removesuffix(".sql").removesuffix(".py")
             for p in folder.iterdir()
-            if p.suffix in {".sql", ".py"} and not p.name.endswith(".rollback.sql")
+            if p.suffix in {".sql", ".py"}
+            and p.name[:4].isdigit()
+            and not p.name.endswith(".rollback.sql")
         }
     )
 

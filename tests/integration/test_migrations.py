@@ -43,7 +43,9 @@ def migration_ids() -> list[str]:
     ids = {
         p.name.removesuffix(".sql").removesuffix(".py")
         for p in MIGRATIONS.iterdir()
-        if p.suffix in {".sql", ".py"} and not p.name.endswith(".rollback.sql")
+        if p.suffix in {".sql", ".py"}
+        and p.name[:4].isdigit()
+        and not p.name.endswith(".rollback.sql")
     }
     return sorted(ids)
 
@@ -204,6 +206,17 @@ def routine_names(dsn: str) -> set[str]:
     return {r[0] for r in rows}
 
 
+def installed_names(dsn: str) -> set[str]:
+    """The routines and views of the schema: what the post-apply step installs from plpgsql/."""
+    with connect(dsn) as conn:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_class AS c"
+            " WHERE c.relnamespace = to_regnamespace(%s) AND c.relkind = 'v'",
+            (SCHEMA,),
+        ).fetchall()
+    return routine_names(dsn) | {r[0] for r in rows}
+
+
 def relation_names(dsn: str) -> set[str]:
     with connect(dsn) as conn:
         rows = conn.execute(
@@ -257,7 +270,7 @@ def test_migrate_applies_every_migration_in_order(server: Any, fresh: str) -> No
 
     assert applied(fresh) == expected
     assert schema_exists(fresh)
-    assert set(plpgsql_files()) <= routine_names(fresh)
+    assert set(plpgsql_files()) == installed_names(fresh)
 
 
 def test_reapply_is_a_noop(fresh: str) -> None:
@@ -312,8 +325,9 @@ def test_rollback_rejects_bad_steps(fresh: str, steps: Any) -> None:
 
 
 def test_rollback_one_step_at_a_time(server: Any, fresh: str) -> None:
-    """Each step undoes exactly its own migration: the index (0004), the job (0003), the
-    functions and triggers (0002), the schema (0001)."""
+    """Each step undoes exactly its own migration: the installed-source record (0006), the
+    grants (0005), the index (0004), the job (0003), what the post-apply step installed from
+    plpgsql/ (0002), the schema (0001)."""
     name = dbname_of(fresh)
     ids = migration_ids()
     pyrelease.migrate(fresh)
@@ -327,8 +341,12 @@ def test_rollback_one_step_at_a_time(server: Any, fresh: str) -> None:
         assert pyrelease.rollback(fresh, steps=1) == [mid]
         assert applied(fresh) == ids[:position]
 
-        if mid == "0005.roles":
-            assert routine_names(fresh) == routines_before - {"check_invariants"}
+        if mid == "0006.routine-source":
+            assert "routine_source" not in relation_names(fresh)
+            assert routine_names(fresh) == routines_before
+            assert cron_jobs(server, name) == jobs_before
+        elif mid == "0005.roles":
+            assert routine_names(fresh) == routines_before
             assert cron_jobs(server, name) == jobs_before
         elif mid == "0004.property-reserved-until-idx":
             assert "property_reserved_until_idx" not in relation_names(fresh)
@@ -341,7 +359,7 @@ def test_rollback_one_step_at_a_time(server: Any, fresh: str) -> None:
             assert routine_names(fresh) == routines_before  # only the job went
             assert trigger_names(fresh)
         elif mid == "0002.functions":
-            assert routine_names(fresh) == set()
+            assert installed_names(fresh) == set()
             assert trigger_names(fresh) == set()
             assert tables <= relation_names(fresh)
         elif mid == "0001.schema":
@@ -411,9 +429,10 @@ def test_failing_first_migration_leaves_nothing(server: Any, fresh: str) -> None
     pyrelease.rollback(fresh, steps="all")
 
 
-def test_migration_failing_half_way_keeps_nothing_of_itself(server: Any, fresh: str) -> None:
-    """0002 fails at its first CREATE TRIGGER, after it created its functions: none stays,
-    0001 stays applied, and migrating again once the obstacle is gone finishes the job."""
+def test_post_apply_failing_half_way_keeps_nothing_of_itself(server: Any, fresh: str) -> None:
+    """The post-apply step fails at its first CREATE TRIGGER, after it created functions:
+    none stays (one transaction), the migrations stay applied, no job is registered, and
+    migrating again once the obstacle is gone installs everything."""
     name = dbname_of(fresh)
     with connect(fresh) as conn:
         conn.execute(
@@ -430,8 +449,8 @@ def test_migration_failing_half_way_keeps_nothing_of_itself(server: Any, fresh: 
         with pytest.raises(MigrationError, match="test refuses CREATE TRIGGER") as info:
             pyrelease.migrate(fresh)
         assert "\n" not in str(info.value)
-        assert applied(fresh) == ["0001.schema"]
-        assert routine_names(fresh) == set()
+        assert applied(fresh) == migration_ids()
+        assert installed_names(fresh) == set()
         assert trigger_names(fresh) == set()
         assert cron_jobs(server, name) == []
     finally:
@@ -439,8 +458,9 @@ def test_migration_failing_half_way_keeps_nothing_of_itself(server: Any, fresh: 
             conn.execute("DROP EVENT TRIGGER pyrelease_test_refuse")
             conn.execute("DROP FUNCTION public.pyrelease_test_refuse()")
 
-    assert pyrelease.migrate(fresh) == migration_ids()[1:]
-    assert set(plpgsql_files()) == routine_names(fresh)
+    assert pyrelease.migrate(fresh) == []
+    assert set(plpgsql_files()) == installed_names(fresh)
+    assert cron_jobs(server, name) != []
     pyrelease.rollback(fresh, steps="all")
 
 
@@ -490,38 +510,47 @@ def test_failed_concurrent_index_build_is_repaired_by_the_next_migrate(fresh: st
 # --------------------------------------------------------------------------- drift / catalog
 
 
-def test_migrated_database_defines_exactly_what_plpgsql_defines(conn: Conn) -> None:
+def test_migrations_carry_no_routine_text() -> None:
+    """plpgsql/ is the only place a routine's, trigger's or view's text lives."""
+    create = re.compile(
+        r"\bCREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE|TRIGGER|VIEW)\b", re.IGNORECASE
+    )
+    found = [p.name for p in sorted(MIGRATIONS.iterdir()) if create.search(p.read_text())]
+    assert found == []
+
+
+def test_installed_routines_and_views_are_exactly_plpgsql_files(conn: Conn) -> None:
+    """One object per plpgsql/ file, named after it, and re-running a file changes nothing."""
     files = plpgsql_files()
     query = (
-        "SELECT p.oid::regprocedure::text, p.proname, pg_get_functiondef(p.oid)"
+        "SELECT p.oid::regprocedure::text, pg_get_functiondef(p.oid)"
         " FROM pg_proc AS p WHERE p.pronamespace = 'real_estate'::regnamespace"
+        " UNION ALL SELECT c.oid::regclass::text, pg_get_viewdef(c.oid) FROM pg_class AS c"
+        " WHERE c.relnamespace = 'real_estate'::regnamespace AND c.relkind = 'v'"
     )
-    before = {sig: (name, definition) for sig, name, definition in conn.execute(query).fetchall()}
-
-    assert sorted(name for name, _ in before.values()) == sorted(files), (
-        "one routine per plpgsql/ file, named after it"
-    )
+    before = dict(conn.execute(query).fetchall())
+    names = sorted(sig.removeprefix("real_estate.").split("(")[0] for sig in before)
+    assert names == sorted(files), "one routine or view per plpgsql/ file, named after it"
 
     for path in files.values():
-        conn.execute(path.read_text(encoding="utf-8"))
+        conn.execute(path.read_text(encoding="utf-8").encode())
 
-    after = {sig: (name, definition) for sig, name, definition in conn.execute(query).fetchall()}
-    assert after.keys() == before.keys(), "a plpgsql/ file defines another signature"
-    drifted = sorted(before[sig][0] for sig in before if before[sig] != after[sig])
-    assert drifted == [], f"the migrations and plpgsql/ disagree on: {drifted}"
+    assert dict(conn.execute(query).fetchall()) == before
 
 
 def test_plpgsql_files_document_one_routine_named_after_the_file() -> None:
     files = plpgsql_files()
     assert files, "plpgsql/ holds the functions"
     create = re.compile(
-        r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE)\s+real_estate\.(\w+)\s*\(",
+        r"^\s*CREATE\s+(?:OR\s+REPLACE\s+)?(FUNCTION|PROCEDURE|VIEW)\s+real_estate\.(\w+)\b",
         re.IGNORECASE | re.MULTILINE,
     )
     for stem, path in files.items():
         text = path.read_text(encoding="utf-8")
         first = text.splitlines()[0]
-        assert first.startswith(f"-- real_estate.{stem}("), f"{path.name}: {first!r}"
+        assert first.startswith((f"-- real_estate.{stem}(", f"-- real_estate.{stem}:")), (
+            f"{path.name}: {first!r}"
+        )
         assert [m.group(2) for m in create.finditer(text)] == [stem], path.name
 
 
@@ -719,7 +748,7 @@ def test_installed_wheel_migrates_from_anywhere(
     assert migrate.returncode == 0, migrate.stderr
     assert migrate.stdout.strip() == "applied " + ", ".join(migration_ids())
     assert applied(fresh) == migration_ids()
-    assert set(plpgsql_files()) == routine_names(fresh)
+    assert set(plpgsql_files()) == installed_names(fresh)
 
     back = subprocess.run(
         [str(venv / "bin" / "pyrelease"), "--dsn", fresh, "rollback", "--all"],

@@ -1,0 +1,1182 @@
+--
+-- PostgreSQL database dump
+--
+
+
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: real_estate; Type: SCHEMA; Schema: -; Owner: -
+--
+
+CREATE SCHEMA real_estate;
+
+
+--
+-- Name: SCHEMA real_estate; Type: COMMENT; Schema: -; Owner: -
+--
+
+COMMENT ON SCHEMA real_estate IS 'pyrelease: properties, reservations and their release';
+
+
+--
+-- Name: begin_release_run(text); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.begin_release_run(p_source text) RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_run_id bigint;
+BEGIN
+    INSERT INTO real_estate.release_run (source, started_at)
+    VALUES (p_source, clock_timestamp())
+    RETURNING id INTO v_run_id;
+    RETURN v_run_id;
+END;
+$$;
+
+
+--
+-- Name: check_invariants(); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.check_invariants() RETURNS TABLE(violation text, object_id text, detail text)
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT 'counter_drift', pr.id::text,
+           format('available_plots = %s, AVAILABLE properties = %s', pr.available_plots, coalesce(c.n, 0))
+      FROM real_estate.project AS pr
+      LEFT JOIN (SELECT p.project_id, count(*) AS n
+                   FROM real_estate.property AS p
+                  WHERE p.status = 'AVAILABLE' AND p.project_id IS NOT NULL
+                  GROUP BY p.project_id) AS c ON c.project_id = pr.id
+     WHERE pr.available_plots <> coalesce(c.n, 0)
+    UNION ALL
+    SELECT 'reservation_fields', p.id::text,
+           format('status %s, reserved_by_id %s, reserved_until %s', p.status,
+                  coalesce(p.reserved_by_id::text, 'NULL'), coalesce(p.reserved_until::text, 'NULL'))
+      FROM real_estate.property AS p
+     WHERE (p.status = 'RESERVED') IS DISTINCT FROM (p.reserved_by_id IS NOT NULL AND p.reserved_until IS NOT NULL)
+        OR (p.status <> 'RESERVED' AND (p.reserved_by_id IS NOT NULL OR p.reserved_until IS NOT NULL))
+    UNION ALL
+    SELECT 'early_release', e.id::text,
+           format('property %s reserved until %s released at %s', e.property_id, e.reserved_until, e.released_at)
+      FROM real_estate.release_event AS e
+     WHERE e.reserved_until > e.released_at
+    UNION ALL
+    SELECT 'double_release', min(e.id)::text,
+           format('property %s (holder %s, until %s) released %s times', e.property_id, e.reserved_by_id, e.reserved_until, count(*))
+      FROM real_estate.release_event AS e
+     GROUP BY e.property_id, e.reserved_by_id, e.reserved_until
+    HAVING count(*) > 1;
+$$;
+
+
+--
+-- Name: project_guard_available_plots(); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.project_guard_available_plots() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_context text;
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        NEW.available_plots := 0;
+        RETURN NEW;
+    END IF;
+
+    IF pg_trigger_depth() >= 2 THEN
+        -- The call stack reads: this function, the UPDATE statement, then its issuer.
+        GET DIAGNOSTICS v_context = PG_CONTEXT;
+        IF EXISTS (SELECT 1
+                     FROM pg_class AS c
+                     JOIN pg_roles AS r ON r.oid = c.relowner
+                    WHERE c.oid = TG_RELID
+                      AND r.rolname = current_user)
+           AND (regexp_match(v_context, E'\nPL/pgSQL function ([^ ]+) '))[1]
+               = 'real_estate.property_sync_available_plots()' THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+
+    IF EXISTS (SELECT 1
+                 FROM old_rows AS o
+                 JOIN new_rows AS n ON n.id = o.id
+                WHERE n.available_plots IS DISTINCT FROM o.available_plots) THEN
+        RAISE EXCEPTION 'real_estate.project.available_plots is maintained by the database'
+            USING ERRCODE = 'RE011',
+                  HINT = 'Change real_estate.property rows; the counter follows them.';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: property_sync_available_plots(); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.property_sync_available_plots() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_project_ids uuid[];
+    v_deltas integer[];
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        PERFORM 1 FROM real_estate.project AS pr ORDER BY pr.id FOR NO KEY UPDATE;
+        UPDATE real_estate.project AS pr SET available_plots = 0 WHERE pr.available_plots <> 0;
+        RETURN NULL;
+    ELSIF TG_OP = 'INSERT' THEN
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
+          INTO v_project_ids, v_deltas
+          FROM (SELECT n.project_id, count(*)::integer AS delta
+                  FROM new_rows AS n
+                 WHERE n.status = 'AVAILABLE' AND n.project_id IS NOT NULL
+                 GROUP BY n.project_id) AS d;
+    ELSIF TG_OP = 'DELETE' THEN
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
+          INTO v_project_ids, v_deltas
+          FROM (SELECT o.project_id, -count(*)::integer AS delta
+                  FROM old_rows AS o
+                 WHERE o.status = 'AVAILABLE' AND o.project_id IS NOT NULL
+                 GROUP BY o.project_id) AS d;
+    ELSE
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
+          INTO v_project_ids, v_deltas
+          FROM (SELECT c.project_id, sum(c.delta)::integer AS delta
+                  FROM (SELECT o.project_id, -1 AS delta
+                          FROM old_rows AS o
+                         WHERE o.status = 'AVAILABLE' AND o.project_id IS NOT NULL
+                        UNION ALL
+                        SELECT n.project_id, 1 AS delta
+                          FROM new_rows AS n
+                         WHERE n.status = 'AVAILABLE' AND n.project_id IS NOT NULL) AS c
+                 GROUP BY c.project_id
+                HAVING sum(c.delta) <> 0) AS d;
+    END IF;
+
+    IF v_project_ids IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    PERFORM 1 FROM real_estate.project AS pr
+     WHERE pr.id = ANY (v_project_ids)
+     ORDER BY pr.id
+       FOR NO KEY UPDATE;
+
+    UPDATE real_estate.project AS pr
+       SET available_plots = pr.available_plots + d.delta
+      FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)
+     WHERE pr.id = d.project_id;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: purge_release_log(interval); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.purge_release_log(p_retention interval DEFAULT '30 days'::interval) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_cutoff timestamptz;
+    v_run_ids bigint[];
+BEGIN
+    IF p_retention IS NULL OR now() - p_retention >= now() THEN
+        RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+    v_cutoff := now() - p_retention;
+
+    SELECT coalesce(array_agg(r.id), '{}') INTO v_run_ids
+      FROM real_estate.release_run AS r
+     WHERE r.started_at < v_cutoff;
+    DELETE FROM real_estate.release_event AS e WHERE e.run_id = ANY (v_run_ids);
+    DELETE FROM real_estate.release_run AS r WHERE r.id = ANY (v_run_ids);
+
+    IF current_setting('cron.database_name', true) = current_database()
+       AND to_regclass('cron.job_run_details') IS NOT NULL THEN
+        EXECUTE $sql$
+            DELETE FROM cron.job_run_details AS d
+             WHERE d.start_time < $1
+               AND d.jobid IN (SELECT j.jobid FROM cron.job AS j
+                                WHERE j.jobname = 'release-expired-reservations'
+                                  AND j.database = current_database())
+        $sql$ USING v_cutoff;
+    END IF;
+    RETURN cardinality(v_run_ids);
+END;
+$_$;
+
+
+--
+-- Name: record_release_run(bigint, integer, integer, text, boolean); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.record_release_run(p_run_id bigint, p_released integer, p_failed integer, p_error text, p_finish boolean) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_run real_estate.release_run;
+BEGIN
+    UPDATE real_estate.release_run AS r
+       SET released = r.released + p_released,
+           failed = r.failed + p_failed,
+           error = coalesce(r.error, p_error),
+           finished_at = CASE WHEN p_finish THEN clock_timestamp() ELSE r.finished_at END
+     WHERE r.id = p_run_id
+    RETURNING r.* INTO v_run;
+
+    IF p_finish AND v_run.id IS NOT NULL THEN
+        RAISE LOG 'pyrelease: release run % (%) released % expired reservation(s), % failed, in % ms%',
+            v_run.id, v_run.source, v_run.released, v_run.failed,
+            round(extract(epoch FROM v_run.finished_at - v_run.started_at) * 1000, 1),
+            CASE WHEN v_run.error IS NULL THEN '' ELSE '; first error: ' || v_run.error END;
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: release_batch(text, integer, bigint, uuid[], timestamp with time zone); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_batch(p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_ids uuid[];
+    v_project_of uuid[];
+    v_locked uuid[];
+    v_ready uuid[];
+    v_id uuid;
+    v_message text;
+    v_sqlstate text;
+BEGIN
+    run_id := p_run_id;
+    released := 0;
+    failed := 0;
+    skipped_ids := '{}';
+
+    SELECT coalesce(array_agg(c.id), '{}'), coalesce(array_agg(c.project_id), '{}'),
+           min(c.reserved_until), max(c.reserved_until)
+      INTO v_ids, v_project_of, first_reserved_until, last_reserved_until
+      FROM (SELECT p.id, p.project_id, p.reserved_until
+              FROM real_estate.property AS p
+             WHERE p.status = 'RESERVED'
+               AND p.reserved_until <= now()
+               AND p.reserved_until >= coalesce(p_after, '-infinity')
+               AND p.id <> ALL (p_skip_ids)
+               AND EXISTS (SELECT 1
+                             FROM real_estate.workspace AS w
+                            WHERE w.id = p.workspace_id
+                              AND w.activation_status = 'ACTIVE')
+             ORDER BY p.reserved_until
+             LIMIT p_batch_size) AS c;
+    picked := cardinality(v_ids);
+    IF picked = 0 THEN
+        RETURN;
+    END IF;
+
+    SELECT coalesce(array_agg(l.id), '{}')
+      INTO v_locked
+      FROM (SELECT pr.id
+              FROM real_estate.project AS pr
+             WHERE pr.id = ANY (v_project_of)
+             ORDER BY pr.id
+               FOR NO KEY UPDATE SKIP LOCKED) AS l;
+    SELECT coalesce(array_agg(u.id), '{}')
+      INTO v_ready
+      FROM unnest(v_ids, v_project_of) AS u(id, project_id)
+     WHERE u.project_id IS NULL OR u.project_id = ANY (v_locked);
+
+    IF cardinality(v_ready) > 0 THEN
+        IF p_run_id IS NULL THEN
+            run_id := real_estate.begin_release_run(p_source);
+        END IF;
+        BEGIN
+            released := real_estate.release_rows(run_id, v_ready, v_locked);
+        EXCEPTION
+            WHEN serialization_failure OR deadlock_detected THEN
+                RAISE;  -- the caller's transaction must retry: not a failure of a row
+            WHEN OTHERS THEN
+                FOREACH v_id IN ARRAY v_ready LOOP
+                    BEGIN
+                        released := released + real_estate.release_rows(run_id, ARRAY[v_id], v_locked);
+                    EXCEPTION
+                        WHEN serialization_failure OR deadlock_detected THEN
+                            RAISE;
+                        WHEN OTHERS THEN
+                            GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
+                            failed := failed + 1;
+                            error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
+                            RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)', v_id, v_message, v_sqlstate;
+                    END;
+                END LOOP;
+        END;
+    END IF;
+
+    IF p_run_id IS NULL AND run_id IS NOT NULL AND released = 0 AND failed = 0 THEN
+        -- Every row was held elsewhere: this batch did nothing, so it leaves no run behind.
+        DELETE FROM real_estate.release_run AS r WHERE r.id = run_id;
+        run_id := NULL;
+    END IF;
+
+    IF released < picked THEN
+        -- Failed, busy, or silently skipped by a host trigger: left for the next run.
+        skipped_ids := ARRAY(SELECT p.id
+                               FROM real_estate.property AS p
+                              WHERE p.id = ANY (v_ids)
+                                AND p.status = 'RESERVED');
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: release_expired_reservations(integer); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_expired_reservations(p_batch_size integer DEFAULT 1000) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_batch record;
+    v_run_id bigint;
+    v_skip_ids uuid[] := '{}'::uuid[];
+    v_after timestamptz;
+    v_released integer := 0;
+    v_failed integer := 0;
+    v_error text;
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size < 1 THEN
+        RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    LOOP
+        SELECT * INTO v_batch
+          FROM real_estate.release_batch('call', p_batch_size, v_run_id, v_skip_ids, v_after);
+        v_run_id := v_batch.run_id;
+        v_after := v_batch.last_reserved_until;
+        v_released := v_released + v_batch.released;
+        v_failed := v_failed + v_batch.failed;
+        v_skip_ids := v_skip_ids || v_batch.skipped_ids;
+        v_error := coalesce(v_error, v_batch.error);
+        EXIT WHEN v_batch.picked < p_batch_size;
+    END LOOP;
+
+    IF v_run_id IS NOT NULL THEN
+        PERFORM real_estate.record_release_run(v_run_id, v_released, v_failed, v_error, true);
+    END IF;
+    RETURN v_released;
+END;
+$$;
+
+
+--
+-- Name: release_reservation(uuid); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_reservation(p_property_id uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_run_id bigint;
+    v_released integer;
+BEGIN
+    IF p_property_id IS NULL THEN
+        RAISE EXCEPTION 'property id must not be NULL' USING ERRCODE = 'RE010';
+    END IF;
+
+    PERFORM 1
+       FROM real_estate.property AS p
+      WHERE p.id = p_property_id
+        AND p.status = 'RESERVED'
+        AND p.reserved_until <= now()
+        AND EXISTS (SELECT 1
+                      FROM real_estate.workspace AS w
+                     WHERE w.id = p.workspace_id
+                       AND w.activation_status = 'ACTIVE')
+        FOR UPDATE OF p;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+
+    v_run_id := real_estate.begin_release_run('call');
+    v_released := real_estate.release_rows(v_run_id, ARRAY[p_property_id]);
+    PERFORM real_estate.record_release_run(v_run_id, v_released, 0, NULL, true);
+    RETURN v_released = 1;
+END;
+$$;
+
+
+--
+-- Name: release_rows(bigint, uuid[], uuid[]); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_rows(p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[] DEFAULT NULL::uuid[]) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_released integer;
+BEGIN
+    WITH target AS (
+        SELECT p.ctid AS row_ctid, p.id, p.workspace_id, p.project_id, p.reserved_by_id, p.reserved_until
+          FROM unnest(p_property_ids) AS x(id)
+          JOIN real_estate.property AS p ON p.id = x.id
+         -- Wrapped in IS TRUE so that no index but the primary key can serve them: the
+         -- planner otherwise misjudges them and re-scans every expired row of the table.
+         WHERE (p.status = 'RESERVED' AND p.reserved_until <= now()) IS TRUE
+           AND (p_project_ids IS NULL OR p.project_id IS NULL OR p.project_id = ANY (p_project_ids)) IS TRUE
+           AND (SELECT w.activation_status
+                  FROM real_estate.workspace AS w
+                 WHERE w.id = p.workspace_id) = 'ACTIVE'
+           FOR UPDATE OF p SKIP LOCKED
+    ), released AS (
+        UPDATE real_estate.property AS p
+           SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
+          FROM target AS t
+         WHERE p.ctid = t.row_ctid  -- the version we just locked: no second index lookup
+        RETURNING t.id, t.workspace_id, t.project_id, t.reserved_by_id, t.reserved_until
+    )
+    INSERT INTO real_estate.release_event
+        (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at)
+    SELECT p_run_id, r.id, r.workspace_id, r.project_id, r.reserved_by_id, r.reserved_until, now()
+      FROM released AS r;
+    GET DIAGNOSTICS v_released = ROW_COUNT;
+    RETURN v_released;
+END;
+$$;
+
+
+--
+-- Name: reserve_property(uuid, uuid, interval); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.reserve_property(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval DEFAULT '24:00:00'::interval) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_status text;
+    v_reserved_until timestamptz;
+    v_activation_status text;
+    v_new_reserved_until timestamptz;
+BEGIN
+    IF p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
+        RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
+            USING ERRCODE = 'RE010';
+    END IF;
+    -- Compared as a point in time: interval comparison counts a month as 30 days, so
+    -- '-1 year 360 days' would pass a "p_ttl > 0" test yet end in the past.
+    v_new_reserved_until := now() + p_ttl;
+    IF v_new_reserved_until IS NULL OR v_new_reserved_until <= now() THEN
+        RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    SELECT p.status, p.reserved_until, w.activation_status
+      INTO v_status, v_reserved_until, v_activation_status
+      FROM real_estate.property AS p
+      JOIN real_estate.workspace AS w ON w.id = p.workspace_id
+     WHERE p.id = p_property_id
+       FOR UPDATE OF p;
+
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'property % does not exist', p_property_id
+            USING ERRCODE = 'RE001';
+    ELSIF v_activation_status <> 'ACTIVE' THEN
+        RAISE EXCEPTION 'property % belongs to a % workspace', p_property_id, v_activation_status
+            USING ERRCODE = 'RE004';
+    ELSIF v_status = 'SOLD' THEN
+        RAISE EXCEPTION 'property % is sold', p_property_id
+            USING ERRCODE = 'RE002';
+    ELSIF v_status = 'RESERVED' AND v_reserved_until > now() THEN
+        RAISE EXCEPTION 'property % is reserved until %', p_property_id, v_reserved_until
+            USING ERRCODE = 'RE003';
+    ELSIF v_status = 'RESERVED' THEN
+        PERFORM real_estate.release_reservation(p_property_id);
+    END IF;
+
+    UPDATE real_estate.property AS p
+       SET status = 'RESERVED', reserved_by_id = p_reserved_by_id, reserved_until = v_new_reserved_until
+     WHERE p.id = p_property_id;
+    RETURN v_new_reserved_until;
+END;
+$$;
+
+
+--
+-- Name: run_release_job(integer, interval); Type: PROCEDURE; Schema: real_estate; Owner: -
+--
+
+CREATE PROCEDURE real_estate.run_release_job(IN p_batch_size integer DEFAULT 100, IN p_retention interval DEFAULT '30 days'::interval)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_batch pg_catalog.record;
+    v_run_id bigint;
+    v_skip_ids pg_catalog.uuid[] := '{}'::pg_catalog.uuid[];
+    v_after pg_catalog.timestamptz;
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::pg_catalog.text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+    IF p_retention IS NULL
+       OR pg_catalog.now() OPERATOR(pg_catalog.-) p_retention OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
+        RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::pg_catalog.text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    v_run_id := real_estate.begin_release_run('pg_cron');
+    COMMIT;
+
+    LOOP
+        SELECT * INTO v_batch
+          FROM real_estate.release_batch('pg_cron', p_batch_size, v_run_id, v_skip_ids, v_after);
+        v_skip_ids := v_skip_ids OPERATOR(pg_catalog.||) v_batch.skipped_ids;
+        PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
+            v_batch.error, false);
+        COMMIT;
+        EXIT WHEN v_batch.picked OPERATOR(pg_catalog.<) p_batch_size;
+        -- Resume where this batch began: the next scan walks over this batch's entries,
+        -- committed now, and marks them dead in the index (see release_batch).
+        v_after := v_batch.first_reserved_until;
+    END LOOP;
+
+    PERFORM real_estate.purge_release_log(p_retention);
+    PERFORM real_estate.record_release_run(v_run_id, 0, 0, NULL, true);
+    COMMIT;
+END;
+$$;
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: project; Type: TABLE; Schema: real_estate; Owner: -
+--
+
+CREATE TABLE real_estate.project (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id uuid NOT NULL,
+    name text NOT NULL,
+    total_plots integer DEFAULT 0 NOT NULL,
+    available_plots integer DEFAULT 0 NOT NULL,
+    CONSTRAINT project_available_plots_check CHECK ((available_plots >= 0)),
+    CONSTRAINT project_total_plots_check CHECK ((total_plots >= 0))
+);
+
+
+--
+-- Name: COLUMN project.available_plots; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON COLUMN real_estate.project.available_plots IS 'Number of the project''s properties whose status is AVAILABLE; maintained by the database after every statement';
+
+
+--
+-- Name: property; Type: TABLE; Schema: real_estate; Owner: -
+--
+
+CREATE TABLE real_estate.property (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    workspace_id uuid NOT NULL,
+    project_id uuid,
+    name text,
+    status text DEFAULT 'AVAILABLE'::text NOT NULL,
+    reserved_by_id uuid,
+    reserved_until timestamp with time zone,
+    CONSTRAINT property_reservation_check CHECK (
+CASE
+    WHEN (status = 'RESERVED'::text) THEN ((reserved_by_id IS NOT NULL) AND (reserved_until IS NOT NULL))
+    ELSE ((reserved_by_id IS NULL) AND (reserved_until IS NULL))
+END),
+    CONSTRAINT property_status_check CHECK ((status = ANY (ARRAY['AVAILABLE'::text, 'RESERVED'::text, 'SOLD'::text])))
+);
+
+
+--
+-- Name: CONSTRAINT property_reservation_check ON property; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON CONSTRAINT property_reservation_check ON real_estate.property IS 'reserved_by_id and reserved_until are set exactly when status is RESERVED';
+
+
+--
+-- Name: workspace; Type: TABLE; Schema: real_estate; Owner: -
+--
+
+CREATE TABLE real_estate.workspace (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    activation_status text DEFAULT 'ACTIVE'::text NOT NULL,
+    CONSTRAINT workspace_activation_status_check CHECK ((activation_status = ANY (ARRAY['ACTIVE'::text, 'INACTIVE'::text, 'SUSPENDED'::text])))
+);
+
+
+--
+-- Name: project_availability; Type: VIEW; Schema: real_estate; Owner: -
+--
+
+CREATE VIEW real_estate.project_availability AS
+ SELECT pr.id,
+    pr.workspace_id,
+    pr.name,
+    pr.total_plots,
+    pr.available_plots,
+    (pr.available_plots + (COALESCE(x.pending, (0)::bigint))::integer) AS effective_available_plots,
+    (COALESCE(x.pending, (0)::bigint))::integer AS release_pending
+   FROM (real_estate.project pr
+     LEFT JOIN ( SELECT p.project_id,
+            count(*) AS pending
+           FROM (real_estate.property p
+             JOIN real_estate.workspace w ON ((w.id = p.workspace_id)))
+          WHERE ((p.status = 'RESERVED'::text) AND (p.reserved_until <= now()) AND (w.activation_status = 'ACTIVE'::text) AND (p.project_id IS NOT NULL))
+          GROUP BY p.project_id) x ON ((x.project_id = pr.id)));
+
+
+--
+-- Name: VIEW project_availability; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON VIEW real_estate.project_availability IS 'Every project with its stored and effective available plots (expired reservations counted as available)';
+
+
+--
+-- Name: property_availability; Type: VIEW; Schema: real_estate; Owner: -
+--
+
+CREATE VIEW real_estate.property_availability AS
+ SELECT p.id,
+    p.workspace_id,
+    p.project_id,
+    p.name,
+        CASE
+            WHEN p.release_pending THEN 'AVAILABLE'::text
+            ELSE p.status
+        END AS status,
+        CASE
+            WHEN p.release_pending THEN NULL::uuid
+            ELSE p.reserved_by_id
+        END AS reserved_by_id,
+        CASE
+            WHEN p.release_pending THEN NULL::timestamp with time zone
+            ELSE p.reserved_until
+        END AS reserved_until,
+    p.status AS stored_status,
+    p.release_pending
+   FROM ( SELECT pr.id,
+            pr.workspace_id,
+            pr.project_id,
+            pr.name,
+            pr.status,
+            pr.reserved_by_id,
+            pr.reserved_until,
+            ((pr.status = 'RESERVED'::text) AND (pr.reserved_until <= now()) AND (w.activation_status = 'ACTIVE'::text)) AS release_pending
+           FROM (real_estate.property pr
+             JOIN real_estate.workspace w ON ((w.id = pr.workspace_id)))) p;
+
+
+--
+-- Name: VIEW property_availability; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON VIEW real_estate.property_availability IS 'Every property with its effective status: an expired reservation of an ACTIVE workspace reads as AVAILABLE with no holder';
+
+
+--
+-- Name: release_backlog; Type: VIEW; Schema: real_estate; Owner: -
+--
+
+CREATE VIEW real_estate.release_backlog AS
+ SELECT count(*) AS expired_reservations,
+    min(p.reserved_until) AS oldest_reserved_until,
+    (now() - min(p.reserved_until)) AS oldest_age
+   FROM (real_estate.property p
+     JOIN real_estate.workspace w ON ((w.id = p.workspace_id)))
+  WHERE ((p.status = 'RESERVED'::text) AND (p.reserved_until <= now()) AND (w.activation_status = 'ACTIVE'::text));
+
+
+--
+-- Name: VIEW release_backlog; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON VIEW real_estate.release_backlog IS 'Expired reservations of ACTIVE workspaces not yet released, and the age of the oldest';
+
+
+--
+-- Name: release_event; Type: TABLE; Schema: real_estate; Owner: -
+--
+
+CREATE TABLE real_estate.release_event (
+    id bigint NOT NULL,
+    run_id bigint NOT NULL,
+    property_id uuid NOT NULL,
+    workspace_id uuid NOT NULL,
+    project_id uuid,
+    reserved_by_id uuid NOT NULL,
+    reserved_until timestamp with time zone NOT NULL,
+    released_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT release_event_expired_check CHECK ((reserved_until <= released_at))
+);
+
+
+--
+-- Name: TABLE release_event; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON TABLE real_estate.release_event IS 'One row per released reservation, keeping its previous holder and expiry';
+
+
+--
+-- Name: release_event_id_seq; Type: SEQUENCE; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE real_estate.release_event ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME real_estate.release_event_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: release_run; Type: TABLE; Schema: real_estate; Owner: -
+--
+
+CREATE TABLE real_estate.release_run (
+    id bigint NOT NULL,
+    source text NOT NULL,
+    started_at timestamp with time zone DEFAULT clock_timestamp() NOT NULL,
+    finished_at timestamp with time zone,
+    released integer DEFAULT 0 NOT NULL,
+    failed integer DEFAULT 0 NOT NULL,
+    error text,
+    CONSTRAINT release_run_counts_check CHECK (((released >= 0) AND (failed >= 0))),
+    CONSTRAINT release_run_source_check CHECK ((source = ANY (ARRAY['pg_cron'::text, 'call'::text])))
+);
+
+
+--
+-- Name: TABLE release_run; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON TABLE real_estate.release_run IS 'One row per release run (source pg_cron: the scheduled run; call: any other). finished_at NULL: running, or killed midway';
+
+
+--
+-- Name: release_run_id_seq; Type: SEQUENCE; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE real_estate.release_run ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME real_estate.release_run_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: routine_source; Type: TABLE; Schema: real_estate; Owner: -
+--
+
+CREATE TABLE real_estate.routine_source (
+    singleton boolean DEFAULT true NOT NULL,
+    sha256 text NOT NULL,
+    installed_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT routine_source_singleton_check CHECK (singleton)
+);
+
+
+--
+-- Name: TABLE routine_source; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON TABLE real_estate.routine_source IS 'The SHA-256 of the plpgsql/ source the post-apply step last installed (one row)';
+
+
+--
+-- Name: project project_id_workspace_id_key; Type: CONSTRAINT; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE ONLY real_estate.project
+    ADD CONSTRAINT project_id_workspace_id_key UNIQUE (id, workspace_id);
+
+
+--
+-- Name: project project_pkey; Type: CONSTRAINT; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE ONLY real_estate.project
+    ADD CONSTRAINT project_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: property property_pkey; Type: CONSTRAINT; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE ONLY real_estate.property
+    ADD CONSTRAINT property_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: release_event release_event_pkey; Type: CONSTRAINT; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE ONLY real_estate.release_event
+    ADD CONSTRAINT release_event_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: release_run release_run_pkey; Type: CONSTRAINT; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE ONLY real_estate.release_run
+    ADD CONSTRAINT release_run_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: routine_source routine_source_pkey; Type: CONSTRAINT; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE ONLY real_estate.routine_source
+    ADD CONSTRAINT routine_source_pkey PRIMARY KEY (singleton);
+
+
+--
+-- Name: workspace workspace_pkey; Type: CONSTRAINT; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE ONLY real_estate.workspace
+    ADD CONSTRAINT workspace_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: project_workspace_id_idx; Type: INDEX; Schema: real_estate; Owner: -
+--
+
+CREATE INDEX project_workspace_id_idx ON real_estate.project USING btree (workspace_id);
+
+
+--
+-- Name: property_project_id_idx; Type: INDEX; Schema: real_estate; Owner: -
+--
+
+CREATE INDEX property_project_id_idx ON real_estate.property USING btree (project_id);
+
+
+--
+-- Name: property_reserved_until_idx; Type: INDEX; Schema: real_estate; Owner: -
+--
+
+CREATE INDEX property_reserved_until_idx ON real_estate.property USING btree (reserved_until) WHERE (status = 'RESERVED'::text);
+
+
+--
+-- Name: property_workspace_id_idx; Type: INDEX; Schema: real_estate; Owner: -
+--
+
+CREATE INDEX property_workspace_id_idx ON real_estate.property USING btree (workspace_id);
+
+
+--
+-- Name: release_event_run_id_idx; Type: INDEX; Schema: real_estate; Owner: -
+--
+
+CREATE INDEX release_event_run_id_idx ON real_estate.release_event USING btree (run_id);
+
+
+--
+-- Name: release_run_started_at_idx; Type: INDEX; Schema: real_estate; Owner: -
+--
+
+CREATE INDEX release_run_started_at_idx ON real_estate.release_run USING btree (started_at);
+
+
+--
+-- Name: project project_guard_available_plots_insert; Type: TRIGGER; Schema: real_estate; Owner: -
+--
+
+CREATE TRIGGER project_guard_available_plots_insert BEFORE INSERT ON real_estate.project FOR EACH ROW EXECUTE FUNCTION real_estate.project_guard_available_plots();
+
+
+--
+-- Name: project project_guard_available_plots_update; Type: TRIGGER; Schema: real_estate; Owner: -
+--
+
+CREATE TRIGGER project_guard_available_plots_update AFTER UPDATE ON real_estate.project REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION real_estate.project_guard_available_plots();
+
+
+--
+-- Name: property property_sync_available_plots_delete; Type: TRIGGER; Schema: real_estate; Owner: -
+--
+
+CREATE TRIGGER property_sync_available_plots_delete AFTER DELETE ON real_estate.property REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+
+
+--
+-- Name: property property_sync_available_plots_insert; Type: TRIGGER; Schema: real_estate; Owner: -
+--
+
+CREATE TRIGGER property_sync_available_plots_insert AFTER INSERT ON real_estate.property REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+
+
+--
+-- Name: property property_sync_available_plots_truncate; Type: TRIGGER; Schema: real_estate; Owner: -
+--
+
+CREATE TRIGGER property_sync_available_plots_truncate AFTER TRUNCATE ON real_estate.property FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+
+
+--
+-- Name: property property_sync_available_plots_update; Type: TRIGGER; Schema: real_estate; Owner: -
+--
+
+CREATE TRIGGER property_sync_available_plots_update AFTER UPDATE ON real_estate.property REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+
+
+--
+-- Name: project project_workspace_id_fkey; Type: FK CONSTRAINT; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE ONLY real_estate.project
+    ADD CONSTRAINT project_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES real_estate.workspace(id);
+
+
+--
+-- Name: property property_project_id_fkey; Type: FK CONSTRAINT; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE ONLY real_estate.property
+    ADD CONSTRAINT property_project_id_fkey FOREIGN KEY (project_id, workspace_id) REFERENCES real_estate.project(id, workspace_id);
+
+
+--
+-- Name: property property_workspace_id_fkey; Type: FK CONSTRAINT; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE ONLY real_estate.property
+    ADD CONSTRAINT property_workspace_id_fkey FOREIGN KEY (workspace_id) REFERENCES real_estate.workspace(id);
+
+
+--
+-- Name: SCHEMA real_estate; Type: ACL; Schema: -; Owner: -
+--
+
+GRANT USAGE ON SCHEMA real_estate TO real_estate_reader;
+GRANT USAGE ON SCHEMA real_estate TO real_estate_app;
+
+
+--
+-- Name: FUNCTION begin_release_run(p_source text); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.begin_release_run(p_source text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION check_invariants(); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.check_invariants() FROM PUBLIC;
+GRANT ALL ON FUNCTION real_estate.check_invariants() TO real_estate_reader;
+
+
+--
+-- Name: FUNCTION project_guard_available_plots(); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.project_guard_available_plots() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION property_sync_available_plots(); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.property_sync_available_plots() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION purge_release_log(p_retention interval); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.purge_release_log(p_retention interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION record_release_run(p_run_id bigint, p_released integer, p_failed integer, p_error text, p_finish boolean); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.record_release_run(p_run_id bigint, p_released integer, p_failed integer, p_error text, p_finish boolean) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_batch(p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_batch(p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_expired_reservations(p_batch_size integer); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_expired_reservations(p_batch_size integer) FROM PUBLIC;
+GRANT ALL ON FUNCTION real_estate.release_expired_reservations(p_batch_size integer) TO real_estate_app;
+
+
+--
+-- Name: FUNCTION release_reservation(p_property_id uuid); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_reservation(p_property_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION real_estate.release_reservation(p_property_id uuid) TO real_estate_app;
+
+
+--
+-- Name: FUNCTION release_rows(p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[]); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_rows(p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[]) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reserve_property(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.reserve_property(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION real_estate.reserve_property(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) TO real_estate_app;
+
+
+--
+-- Name: PROCEDURE run_release_job(IN p_batch_size integer, IN p_retention interval); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON PROCEDURE real_estate.run_release_job(IN p_batch_size integer, IN p_retention interval) FROM PUBLIC;
+
+
+--
+-- Name: TABLE project; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT SELECT ON TABLE real_estate.project TO real_estate_reader;
+GRANT DELETE ON TABLE real_estate.project TO real_estate_app;
+
+
+--
+-- Name: COLUMN project.id; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT INSERT(id) ON TABLE real_estate.project TO real_estate_app;
+
+
+--
+-- Name: COLUMN project.workspace_id; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT INSERT(workspace_id) ON TABLE real_estate.project TO real_estate_app;
+
+
+--
+-- Name: COLUMN project.name; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT INSERT(name),UPDATE(name) ON TABLE real_estate.project TO real_estate_app;
+
+
+--
+-- Name: COLUMN project.total_plots; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT INSERT(total_plots),UPDATE(total_plots) ON TABLE real_estate.project TO real_estate_app;
+
+
+--
+-- Name: TABLE property; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT SELECT ON TABLE real_estate.property TO real_estate_reader;
+GRANT INSERT,DELETE,UPDATE ON TABLE real_estate.property TO real_estate_app;
+
+
+--
+-- Name: TABLE workspace; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT SELECT ON TABLE real_estate.workspace TO real_estate_reader;
+GRANT INSERT,DELETE,UPDATE ON TABLE real_estate.workspace TO real_estate_app;
+
+
+--
+-- Name: TABLE project_availability; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT SELECT ON TABLE real_estate.project_availability TO real_estate_reader;
+
+
+--
+-- Name: TABLE property_availability; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT SELECT ON TABLE real_estate.property_availability TO real_estate_reader;
+
+
+--
+-- Name: TABLE release_backlog; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT SELECT ON TABLE real_estate.release_backlog TO real_estate_reader;
+
+
+--
+-- Name: TABLE release_event; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT SELECT ON TABLE real_estate.release_event TO real_estate_reader;
+
+
+--
+-- Name: TABLE release_run; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT SELECT ON TABLE real_estate.release_run TO real_estate_reader;
+
+
+--
+-- PostgreSQL database dump complete
+--
