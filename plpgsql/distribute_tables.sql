@@ -32,7 +32,7 @@ DECLARE
     v_triggers text[];
     v_trigger text;
     v_relid regclass;
-    v_copied text[] := '{}';
+    v_copied text[] := '{}'::text[];
 BEGIN
     IF p_shard_count IS NOT NULL AND (p_shard_count < 1 OR p_shard_count > 64000) THEN
         RAISE EXCEPTION 'shard count must be between 1 and 64000, got %', p_shard_count
@@ -95,7 +95,7 @@ BEGIN
     -- Citus creates them on every shard with the table: it never propagates a TRUNCATE
     -- trigger created later to the shards, where the counter trigger must fire.
     PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
-    EXECUTE 'SELECT coalesce(array_agg(pg_catalog.pg_get_triggerdef(t.oid) ORDER BY t.tgname), ''{}'')
+    EXECUTE 'SELECT coalesce(array_agg(pg_catalog.pg_get_triggerdef(t.oid) ORDER BY t.tgname), ''{}''::text[])
                FROM pg_catalog.pg_trigger AS t
               WHERE t.tgrelid IN (''real_estate.workspace''::regclass, ''real_estate.project''::regclass,
                                   ''real_estate.property''::regclass, ''real_estate.release_event''::regclass)
@@ -105,7 +105,7 @@ BEGIN
                                  WHERE d.logicalrelid = t.tgrelid)'
        INTO v_triggers;
     FOR v_trigger, v_relid IN
-        SELECT t.tgname, t.tgrelid::regclass
+        SELECT t.tgname::text, t.tgrelid::regclass
           FROM pg_trigger AS t
          WHERE t.tgrelid IN ('real_estate.workspace'::regclass, 'real_estate.project'::regclass,
                              'real_estate.property'::regclass, 'real_estate.release_event'::regclass)

@@ -20,7 +20,7 @@ DECLARE
     v_released integer;
     v_ids uuid[];
     v_active uuid[];
-    v_insert text;
+    v_values text[];
 BEGIN
     -- Statements that each name the distribution column, so that each is a router
     -- (single-shard) query on Citus: the ACTIVE workspaces (Citus refuses FOR UPDATE on a
@@ -46,16 +46,15 @@ BEGIN
     -- as read. The events go in as one multi-row INSERT ... VALUES, which Citus routes to
     -- the one shard (an INSERT ... SELECT would be pulled to the coordinator, because of
     -- the identity column's nextval, and sent with COPY, which always commits in two phases).
-    SELECT 'INSERT INTO real_estate.release_event (run_id, property_id, workspace_id, project_id,'
-           ' reserved_by_id, reserved_until, released_at) VALUES '
-           || string_agg(format('(%s, %L::uuid, %L::uuid, %L::uuid, %L::uuid, %L::timestamptz, now())',
-                                p_run_id, p.id, p.workspace_id, p.project_id, p.reserved_by_id,
-                                p.reserved_until), ', ')
-      INTO v_insert
-      FROM real_estate.property AS p
-     WHERE p.workspace_id = ANY (v_active)
-       AND p.id = ANY (v_ids);
-    EXECUTE v_insert;
+    v_values := ARRAY(SELECT format('(%s, %L::uuid, %L::uuid, %L::uuid, %L::uuid, %L::timestamptz, now())',
+                                    p_run_id, p.id, p.workspace_id, p.project_id, p.reserved_by_id,
+                                    p.reserved_until)
+                        FROM real_estate.property AS p
+                       WHERE p.workspace_id = ANY (v_active)
+                         AND p.id = ANY (v_ids));
+    EXECUTE 'INSERT INTO real_estate.release_event (run_id, property_id, workspace_id, project_id,'
+            ' reserved_by_id, reserved_until, released_at) VALUES '
+            || array_to_string(v_values, ', ');
 
     UPDATE real_estate.property AS p
        SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL

@@ -21,7 +21,6 @@ AS $procedure$
 DECLARE
     v_groups pg_catalog.text[];
     v_group pg_catalog.uuid[];
-    v_i pg_catalog.int4;
     v_batch pg_catalog.record;
     v_run_id bigint;
     v_skip_ids pg_catalog.uuid[];
