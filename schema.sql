@@ -86,40 +86,46 @@ $$;
 
 
 --
--- Name: colocated_shard(regclass, regclass); Type: FUNCTION; Schema: real_estate; Owner: -
+-- Name: colocated_workspaces(regclass); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
-CREATE FUNCTION real_estate.colocated_shard(p_relid regclass, p_table regclass) RETURNS regclass
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+CREATE FUNCTION real_estate.colocated_workspaces(p_relid regclass) RETURNS uuid[]
+    LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
 DECLARE
-    v_shard regclass;
     v_is_citus_table boolean;
     v_shard_id bigint;
+    v_project_shard regclass;
+    v_ids uuid[];
 BEGIN
     IF to_regclass('pg_catalog.pg_dist_shard') IS NULL THEN
-        RETURN p_table;
-    END IF;
-    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
-       INTO v_is_citus_table USING p_relid;
-    IF v_is_citus_table THEN
         RETURN NULL;
     END IF;
-    v_shard_id := (regexp_match((SELECT c.relname FROM pg_class AS c WHERE c.oid = p_relid),
+    EXECUTE $sql$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)$sql$
+       INTO v_is_citus_table USING p_relid;
+    IF v_is_citus_table THEN
+        RETURN '{}'::uuid[];
+    END IF;
+    v_shard_id := (regexp_match((SELECT c.relname::text FROM pg_class AS c WHERE c.oid = p_relid),
                                 '_([0-9]+)$'))[1]::bigint;
     IF v_shard_id IS NULL THEN
-        RETURN p_table;
+        RETURN NULL;
     END IF;
-    EXECUTE 'SELECT pg_catalog.format(''%I.%I'', n.nspname, c.relname || ''_'' || t.shardid)::regclass
-               FROM pg_catalog.pg_dist_shard AS s
-               JOIN pg_catalog.pg_dist_shard AS t
-                 ON t.logicalrelid = $2 AND t.shardminvalue = s.shardminvalue
-               JOIN pg_catalog.pg_class AS c ON c.oid = t.logicalrelid
-               JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-              WHERE s.shardid = $1'
-       INTO v_shard USING v_shard_id, p_table;
-    RETURN coalesce(v_shard, p_table);
+    EXECUTE $sql$
+        SELECT pg_catalog.format('real_estate.%I', 'project_' || t.shardid)::regclass
+          FROM pg_catalog.pg_dist_shard AS s
+          JOIN pg_catalog.pg_dist_shard AS t
+            ON t.logicalrelid = 'real_estate.project'::regclass AND t.shardminvalue = s.shardminvalue
+         WHERE s.shardid = $1
+    $sql$ INTO v_project_shard USING v_shard_id;
+    IF v_project_shard IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT coalesce(array_agg(DISTINCT pr.workspace_id), ''{}''::uuid[]) FROM %s AS pr',
+                   v_project_shard)
+       INTO v_ids;
+    RETURN v_ids;
 END;
 $_$;
 
@@ -279,19 +285,19 @@ $_$;
 CREATE FUNCTION real_estate.is_distributed() RETURNS boolean
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
+    AS $_$
 DECLARE
     v_distributed boolean;
 BEGIN
     IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
         RETURN false;
     END IF;
-    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
-                             WHERE logicalrelid = ''real_estate.property''::regclass)'
+    EXECUTE $sql$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                                 WHERE logicalrelid = 'real_estate.property'::regclass)$sql$
        INTO v_distributed;
     RETURN v_distributed;
 END;
-$$;
+$_$;
 
 
 --
@@ -349,15 +355,24 @@ DECLARE
     v_project_ids uuid[];
     v_deltas integer[];
     v_workspace_ids uuid[];
-    v_project regclass;
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        -- Single node: real_estate.project. Citus: each shard's trigger zeroes only its
-        -- co-located project shard, and the coordinator's shell table has nothing to do.
-        v_project := real_estate.colocated_shard(TG_RELID, 'real_estate.project');
-        IF v_project IS NOT NULL THEN
-            EXECUTE format('SELECT 1 FROM %s AS pr ORDER BY pr.id FOR NO KEY UPDATE', v_project);
-            EXECUTE format('UPDATE %s AS pr SET available_plots = 0 WHERE pr.available_plots <> 0', v_project);
+        -- Single node: every counter. Citus: the trigger on each shard zeroes the counters
+        -- of the co-located project shard's workspaces (a local query on that shard), and
+        -- the coordinator's shell table has nothing to do (colocated_workspaces).
+        v_workspace_ids := real_estate.colocated_workspaces(TG_RELID);
+        IF v_workspace_ids IS NULL THEN
+            PERFORM 1 FROM real_estate.project AS pr ORDER BY pr.id FOR NO KEY UPDATE;
+            UPDATE real_estate.project AS pr SET available_plots = 0 WHERE pr.available_plots <> 0;
+        ELSIF cardinality(v_workspace_ids) > 0 THEN
+            PERFORM 1 FROM real_estate.project AS pr
+             WHERE pr.workspace_id = ANY (v_workspace_ids)
+             ORDER BY pr.id
+               FOR NO KEY UPDATE;
+            UPDATE real_estate.project AS pr
+               SET available_plots = 0
+             WHERE pr.workspace_id = ANY (v_workspace_ids)
+               AND pr.available_plots <> 0;
         END IF;
         RETURN NULL;
     ELSIF TG_OP = 'INSERT' THEN
@@ -954,7 +969,7 @@ $$;
 --
 
 CREATE FUNCTION real_estate.release_workspace_rows(p_workspace_ids uuid[], p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[] DEFAULT NULL::uuid[]) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
+    LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
@@ -1711,10 +1726,10 @@ GRANT ALL ON FUNCTION real_estate.check_invariants() TO real_estate_reader;
 
 
 --
--- Name: FUNCTION colocated_shard(p_relid regclass, p_table regclass); Type: ACL; Schema: real_estate; Owner: -
+-- Name: FUNCTION colocated_workspaces(p_relid regclass); Type: ACL; Schema: real_estate; Owner: -
 --
 
-REVOKE ALL ON FUNCTION real_estate.colocated_shard(p_relid regclass, p_table regclass) FROM PUBLIC;
+REVOKE ALL ON FUNCTION real_estate.colocated_workspaces(p_relid regclass) FROM PUBLIC;
 
 
 --

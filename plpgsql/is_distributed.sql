@@ -15,8 +15,8 @@ BEGIN
     IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
         RETURN false;
     END IF;
-    EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
-                             WHERE logicalrelid = ''real_estate.property''::regclass)'
+    EXECUTE $sql$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                                 WHERE logicalrelid = 'real_estate.property'::regclass)$sql$
        INTO v_distributed;
     RETURN v_distributed;
 END;

@@ -19,15 +19,24 @@ DECLARE
     v_project_ids uuid[];
     v_deltas integer[];
     v_workspace_ids uuid[];
-    v_project regclass;
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        -- Single node: real_estate.project. Citus: each shard's trigger zeroes only its
-        -- co-located project shard, and the coordinator's shell table has nothing to do.
-        v_project := real_estate.colocated_shard(TG_RELID, 'real_estate.project');
-        IF v_project IS NOT NULL THEN
-            EXECUTE format('SELECT 1 FROM %s AS pr ORDER BY pr.id FOR NO KEY UPDATE', v_project);
-            EXECUTE format('UPDATE %s AS pr SET available_plots = 0 WHERE pr.available_plots <> 0', v_project);
+        -- Single node: every counter. Citus: the trigger on each shard zeroes the counters
+        -- of the co-located project shard's workspaces (a local query on that shard), and
+        -- the coordinator's shell table has nothing to do (colocated_workspaces).
+        v_workspace_ids := real_estate.colocated_workspaces(TG_RELID);
+        IF v_workspace_ids IS NULL THEN
+            PERFORM 1 FROM real_estate.project AS pr ORDER BY pr.id FOR NO KEY UPDATE;
+            UPDATE real_estate.project AS pr SET available_plots = 0 WHERE pr.available_plots <> 0;
+        ELSIF cardinality(v_workspace_ids) > 0 THEN
+            PERFORM 1 FROM real_estate.project AS pr
+             WHERE pr.workspace_id = ANY (v_workspace_ids)
+             ORDER BY pr.id
+               FOR NO KEY UPDATE;
+            UPDATE real_estate.project AS pr
+               SET available_plots = 0
+             WHERE pr.workspace_id = ANY (v_workspace_ids)
+               AND pr.available_plots <> 0;
         END IF;
         RETURN NULL;
     ELSIF TG_OP = 'INSERT' THEN

@@ -3,7 +3,8 @@
 -- guarantees hash to one Citus shard group (real_estate.release_shard_groups): every table
 -- is filtered on its distribution column, so Citus routes the whole statement to the one
 -- worker holding that group (a single-shard, router query: no distributed transaction).
--- Same promises as release_rows (SKIP LOCKED, expiry checked under the lock, one
+-- Not SECURITY DEFINER (it builds its INSERT as text): only its SECURITY DEFINER callers,
+-- running as the owner, call it (PUBLIC cannot). Same promises as release_rows (SKIP LOCKED, expiry checked under the lock, one
 -- release_event per released row, counters through the trigger on the shard).
 CREATE OR REPLACE FUNCTION real_estate.release_workspace_rows(
     p_workspace_ids uuid[],
@@ -13,7 +14,6 @@ CREATE OR REPLACE FUNCTION real_estate.release_workspace_rows(
 )
 RETURNS integer
 LANGUAGE plpgsql
-SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE

@@ -75,7 +75,7 @@ def test_upgrade_from_the_previous_layout_keeps_data_and_converges(
             for table in ("workspace", "project", "property", "release_run", "release_event")
         }
 
-    assert pyrelease.migrate(fresh_db) == ["0006.routine-source"]
+    assert pyrelease.migrate(fresh_db) == ["0006.routine-source", "0009.distribution-keys"]
 
     assert dump(fresh_db) == dump(db), "the upgraded schema differs from a fresh install"
     with psycopg.connect(fresh_db, autocommit=True) as conn:

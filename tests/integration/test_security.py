@@ -49,7 +49,14 @@ PINNED = "search_path=pg_catalog, pg_temp"
 TABLES = ["workspace", "project", "property", "release_run", "release_event"]
 INTERNAL_TABLES = ["routine_source"]  # the post-apply step's record: nobody else reads it
 VIEWS = ["property_availability", "project_availability", "release_backlog"]
-PUBLIC_FUNCTIONS = {"reserve_property", "release_reservation", "release_expired_reservations"}
+PUBLIC_FUNCTIONS = {
+    "reserve_property",
+    "release_reservation",
+    "release_expired_reservations",
+    # Their Citus-routed twins (pyrelease distribute): the same calls, given the workspace.
+    "reserve_property_in_workspace",
+    "release_reservation_in_workspace",
+}
 INTERNALS = {
     "release_rows": "SELECT real_estate.release_rows(1, ARRAY[gen_random_uuid()])",
     "release_batch": "SELECT * FROM real_estate.release_batch('call', 10, NULL, '{}', NULL)",
@@ -804,10 +811,10 @@ def test_every_function_pins_its_search_path(conn: Conn) -> None:
     unpinned = [r[0] for r in rows if r[1] != "p" and PINNED not in (r[2] or [])]
     assert unpinned == []
     procedures = [r for r in rows if r[1] == "p"]
-    assert [r[0] for r in procedures] == ["run_release_job"]
-    [(_, _, config, secdef, body)] = procedures
-    assert config is None and secdef is False
-    assert unqualified(body) == []
+    assert [r[0] for r in procedures] == ["run_distributed_release_job", "run_release_job"]
+    for _, _, config, secdef, body in procedures:
+        assert config is None and secdef is False
+        assert unqualified(body) == []
     # SECURITY DEFINER bodies never build SQL from their arguments.
     for name, _, _, secdef, src in rows:
         if secdef:
