@@ -9,7 +9,8 @@
 # stop   stop the local PostgreSQL
 # test   setup, then the test suite (it starts and removes its own throwaway cluster)
 # soak   8 pgbench clients x 60 s with pg_cron every minute, then check_invariants()
-# lint   ruff check + ruff format --check, plpgsql_check over every routine (on the db cluster)
+# lint   ruff check + ruff format --check + mypy --strict pyrelease/, plpgsql_check over every
+#        routine (on the db cluster)
 # schema rewrite schema.sql, the committed snapshot of the installed schema
 # bench  the benchmark against the `make db` cluster (BENCH_ARGS=... passes options)
 # clean  stop and delete the local cluster, .venv, caches and bench results
@@ -103,6 +104,7 @@ soak: setup db
 lint: $(VENV_STAMP) db
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy --strict pyrelease
 	$(VENV)/bin/python -m tests.plpgsql_lint "$$($(PGCLUSTER) dsn)"
 
 # Rewrite schema.sql (the committed snapshot of what the migrations + plpgsql/ install) from a

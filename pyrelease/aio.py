@@ -9,16 +9,15 @@ from uuid import UUID
 import psycopg
 
 from .api import DEFAULT_BATCH_SIZE, DEFAULT_TTL
-from .errors import require, translated
+from .errors import expect_row, require, translated
 from .queries import QUERIES
 
 
 async def _one(conn: psycopg.AsyncConnection[Any], name: str, params: dict[str, Any]) -> Any:
-    with translated():
+    with translated(property_id=params.get("property_id")):
         cursor = await conn.execute(QUERIES[name], params)
         row = await cursor.fetchone()
-    assert row is not None
-    return row[0]
+    return expect_row(row, name)[0]
 
 
 async def release_expired(

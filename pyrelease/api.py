@@ -12,7 +12,7 @@ from uuid import UUID
 
 import psycopg
 
-from .errors import require, translated
+from .errors import expect_row, require, translated
 from .queries import QUERIES
 
 DEFAULT_BATCH_SIZE = 1000
@@ -20,10 +20,9 @@ DEFAULT_TTL = timedelta(hours=24)
 
 
 def _one(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> Any:
-    with translated():
+    with translated(property_id=params.get("property_id")):
         row = conn.execute(QUERIES[name], params).fetchone()
-    assert row is not None
-    return row[0]
+    return expect_row(row, name)[0]
 
 
 def release_expired(conn: psycopg.Connection[Any], batch_size: int = DEFAULT_BATCH_SIZE) -> int:

@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 import psycopg
@@ -22,7 +22,17 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from . import api, cron, migrations
 from .db import connect
 from .distribute import distribute
-from .errors import DatabaseUnavailable, PyreleaseError, translate, translated
+from .errors import (
+    DatabaseUnavailable,
+    InvalidArgument,
+    PyreleaseError,
+    Unhealthy,
+    expect_row,
+    first_line,
+    one_line,
+    redact,
+    translated,
+)
 from .queries import QUERIES
 
 PROG = "pyrelease"
@@ -37,7 +47,7 @@ def resolve_dsn(cli_dsn: str | None) -> str:
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as exc:
-        raise DatabaseUnavailable(f"invalid connection string: {_line(exc)}") from exc
+        raise DatabaseUnavailable(f"invalid connection string: {first_line(exc)}") from exc
     if "connect_timeout" not in params and "PGCONNECT_TIMEOUT" not in os.environ:
         dsn = make_conninfo(dsn, connect_timeout=10)
     return dsn
@@ -47,7 +57,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     if args.break_lock:
         migrations.break_lock(args.dsn)
         print("migration lock cleared")
-    applied = migrations.migrate(args.dsn)
+    applied = migrations.migrate(args.dsn, schedule=not args.no_schedule)
     print(f"applied {', '.join(applied)}" if applied else "already up to date")
 
 
@@ -91,12 +101,16 @@ def cmd_status(args: argparse.Namespace) -> None:
     with connect(args.dsn) as conn:
         job = cron.job(conn)
         with translated():
-            health = conn.execute(QUERIES["health"]).fetchone()
+            health = expect_row(conn.execute(QUERIES["health"]).fetchone(), "health")
             runs = conn.execute(QUERIES["last_runs"], {"limit": 5}).fetchall()
+            installed_at = None
+            if expect_row(conn.execute(QUERIES["has_migration_log"]).fetchone(), "log")[0]:
+                installed_at = expect_row(
+                    conn.execute(QUERIES["installed_at"]).fetchone(), "installed_at"
+                )[0]
         cron_runs = cron.job_runs(conn, job) if job is not None else []
         database = conn.info.dbname
-    assert health is not None
-    expired, oldest_age, last_finished, since_last = health
+    expired, oldest_age, last_finished, since_last, now = health
     print(f"database: {database}")
     if job is None:
         print("schedule: none (`pyrelease schedule` creates it; it needs pg_cron)")
@@ -113,47 +127,62 @@ def cmd_status(args: argparse.Namespace) -> None:
     print("last pg_cron runs:" if cron_runs else "last pg_cron runs: none")
     for r in cron_runs:
         took = f" ({_age(r.end_time - r.start_time)})" if r.start_time and r.end_time else ""
-        message = f" {r.return_message}" if r.return_message else ""
+        message = f" {one_line(r.return_message)}" if r.return_message else ""
         print(f"  {_ts(r.start_time)} {r.status}{took}{message}")
     print("last release runs:" if runs else "last release runs: none")
     for run_id, source, started, finished, released, failed, error in runs:
         end = _ts(finished) if finished else "unfinished"
-        tail = f" error: {error}" if error else ""
+        tail = f" error: {one_line(error)}" if error else ""
         counts = f"{released} released, {failed} failed{tail}"
         print(f"  #{run_id} {source} {_ts(started)} -> {end}: {counts}")
     if args.check:
-        problems = _health_problems(job, expired, oldest_age, since_last)
+        problems, note = _health(job, expired, oldest_age, last_finished, now, installed_at)
         if problems:
-            raise Unhealthy("; ".join(problems))
-        print("health: ok")
+            raise Unhealthy(f"unhealthy: {'; '.join(problems)}")
+        print(f"health: ok{note}")
 
 
-class Unhealthy(PyreleaseError):
-    """`status --check` found the scheduled release not doing its job."""
-
-
-def _health_problems(
+def _health(
     job: cron.Job | None,
     expired: int,
     oldest_age: timedelta | None,
-    since_last: timedelta | None,
-) -> list[str]:
+    last_finished: datetime | None,
+    now: datetime,
+    installed_at: datetime | None,
+) -> tuple[list[str], str]:
+    """What `status --check` finds wrong (and a note when all is well).
+
+    A scheduled run must have finished since the second-latest time the schedule started
+    one (two runs missed: late), and no expired reservation may be older than that; a job
+    installed after that time that has not run yet is waiting for its first run."""
     if job is None:
-        return ["unhealthy: no release job is scheduled (or pg_cron is missing)"]
+        return ["no release job is scheduled (or pg_cron is missing)"], ""
     problems = []
     if not job.active:
         problems.append(f"job {job.name!r} is inactive")
-    limit = 2 * cron.schedule_interval(job.schedule)
-    if since_last is None:
+    try:
+        starts = cron.previous_runs(job.schedule, now, 2)
+    except InvalidArgument as exc:
+        return [*problems, str(exc)], ""
+    if len(starts) < 2:  # @reboot: no regular runs to be late for
+        return problems, ""
+    due = starts[-1]
+    limit = now - due
+    if last_finished is None and installed_at is not None and installed_at > due:
+        upcoming = cron.next_run(job.schedule, now)
+        return problems, f" (waiting for the first run, due {_ts(upcoming)})"
+    if last_finished is None:
         problems.append("no scheduled run has finished yet")
-    elif since_last > limit:
-        problems.append(f"last scheduled run finished {_age(since_last)} ago (limit {_age(limit)})")
+    elif last_finished < due:
+        problems.append(
+            f"last scheduled run finished {_age(now - last_finished)} ago (limit {_age(limit)})"
+        )
     if expired and oldest_age is not None and oldest_age > limit:
         problems.append(
             f"{expired} expired reservation(s) waiting, oldest {_age(oldest_age)}"
             f" (limit {_age(limit)})"
         )
-    return [f"unhealthy: {'; '.join(problems)}"] if problems else []
+    return problems, ""
 
 
 def _ts(value: datetime | None) -> str:
@@ -185,22 +214,28 @@ def _uuid(text: str) -> UUID:
         raise argparse.ArgumentTypeError(f"not a UUID: {text!r}") from None
 
 
-def _line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose usage errors never show a password (they echo what they refuse)."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redact(message))
+
+
+DSN_HELP = "libpq connection string or URL (default: $DATABASE_URL, else the PG* variables)"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG, description="Release expired property reservations inside PostgreSQL."
     )
-    parser.add_argument(
-        "--dsn",
-        help="libpq connection string or URL (default: $DATABASE_URL, else the PG* variables)",
-    )
+    parser.add_argument("--dsn", help=DSN_HELP)
+    # --dsn is accepted after the command too (SUPPRESS: it does not reset the one before)
+    dsn_after = _Parser(add_help=False)
+    dsn_after.add_argument("--dsn", default=argparse.SUPPRESS, help=DSN_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], None], text: str) -> Any:
-        p = sub.add_parser(name, help=text, description=text)
+        p = sub.add_parser(name, help=text, description=text, parents=[dsn_after])
         p.set_defaults(func=func)
         return p
 
@@ -209,6 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--break-lock",
         action="store_true",
         help="first remove a migration lock left by a migration killed half-way",
+    )
+    p.add_argument(
+        "--no-schedule",
+        action="store_true",
+        help="do not register (or repair) the pg_cron job; migrate without it",
     )
     p = add("rollback", cmd_rollback, "roll back migrations (default: the last one)")
     group = p.add_mutually_exclusive_group()
@@ -258,11 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args.dsn = resolve_dsn(args.dsn)
         args.func(args)
-    except PyreleaseError as exc:
-        return _fail(str(exc))
-    except psycopg.Error as exc:
-        mapped = translate(exc)
-        return _fail(str(mapped) if mapped is not None else _line(exc))
+    except (PyreleaseError, psycopg.Error) as exc:  # a server error with no package type
+        return _fail(first_line(exc))
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     return 0

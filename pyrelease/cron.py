@@ -11,21 +11,28 @@ Two real set-ups are supported:
   one server each keep their own job. pg_cron's run history lives there too, so a second,
   daily job (``release-expired-reservations-purge:<database>``) trims it.
 
-Registering is an upsert by name (``cron.alter_job`` on an existing job: re-scheduling by
-name alone would keep an old database or a paused ``active`` flag).
+A job belongs to the database it runs in (``cron.job.database``), whoever registered it:
+the release job is the one that calls the procedure there. Registering re-points it with
+``cron.alter_job`` (re-scheduling by name alone would keep an old database or a paused
+``active`` flag); a name already held by another database's job is never taken over.
+
+pg_cron validates schedules; ``previous_runs``/``next_run`` (cronsim, on pg_cron 1.4's
+reading of a schedule) tell ``status --check`` when the job should have run.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from itertools import pairwise
+from datetime import UTC, datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import psycopg
+from cronsim import CronSim, CronSimError
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -35,12 +42,16 @@ from .errors import (
     InvalidArgument,
     NotMigrated,
     ScheduleError,
+    expect_row,
+    first_line,
     require,
+    reraised_as,
     translated,
 )
 from .queries import QUERIES
 
 JOB_NAME = "release-expired-reservations"
+RELEASE_COMMAND = "CALL real_estate.run_release_job"
 DEFAULT_SCHEDULE = "*/5 * * * *"
 DEFAULT_RETENTION = "30 days"
 PURGE_SCHEDULE = "17 3 * * *"
@@ -67,19 +78,25 @@ class CronSetup:
         return self.cron_database == self.database
 
     @property
-    def job_name(self) -> str:
-        return JOB_NAME if self.in_app_database else _name(JOB_NAME, self.database)
+    def job_names(self) -> tuple[str, ...]:
+        """The release job's names, preferred first (the next when a job of another
+        database already has it: a name never takes another database's job over)."""
+        named = (_name(JOB_NAME, self.database), _name(JOB_NAME, self.database, hashed=True))
+        return tuple(dict.fromkeys((JOB_NAME, *named) if self.in_app_database else named))
 
     @property
-    def purge_job_name(self) -> str:
-        return _name(f"{JOB_NAME}-purge", self.database)
+    def purge_job_names(self) -> tuple[str, ...]:
+        prefix = f"{JOB_NAME}-purge"
+        names = (_name(prefix, self.database), _name(prefix, self.database, hashed=True))
+        return tuple(dict.fromkeys(names))
 
 
-def _name(prefix: str, database: str) -> str:
+def _name(prefix: str, database: str, hashed: bool = False) -> str:
     """prefix:database, within pg_cron's 63-byte job names: a database name too long to fit
-    is cut and ends in a hash of the whole name, so long names sharing a prefix stay apart."""
+    (or any, when hashed) is cut and ends in a hash of the whole name, so long names sharing
+    a prefix stay apart."""
     name = f"{prefix}:{database}"
-    if len(name.encode()) <= MAX_JOB_NAME_BYTES:
+    if len(name.encode()) <= MAX_JOB_NAME_BYTES and not hashed:
         return name
     digest = "~" + hashlib.sha256(database.encode()).hexdigest()[:8]
     room = MAX_JOB_NAME_BYTES - len(prefix) - 1 - len(digest)
@@ -115,8 +132,7 @@ def cron_setup(conn: psycopg.Connection[Any]) -> CronSetup | None:
     unless the role has pg_read_all_settings); when it may not, pg_cron's default database
     is tried."""
     with translated():
-        row = conn.execute(QUERIES["cron_settings"]).fetchone()
-    assert row is not None
+        row = expect_row(conn.execute(QUERIES["cron_settings"]).fetchone(), "cron_settings")
     here, readable, cron_database, database = row
     if here:
         return CronSetup(cron_database=database, database=database)
@@ -142,14 +158,26 @@ def require_cron(conn: psycopg.Connection[Any]) -> CronSetup:
     return setup
 
 
+def retention_of(found: Job) -> str:
+    """The retention a release job's command passes (the default when it passes none)."""
+    passed = re.search(r"p_retention => '((?:[^']|'')*)'", found.command)
+    return passed[1].replace("''", "'") if passed else DEFAULT_RETENTION
+
+
 def schedule(
     conn: psycopg.Connection[Any],
     cron: str = DEFAULT_SCHEDULE,
     retention: str = DEFAULT_RETENTION,
 ) -> Job:
-    """Create or update the release job (idempotent); return it."""
+    """Create or update the release job (idempotent); return it. Raises only the package's
+    exceptions (a pg_cron error the package has no type for is a ScheduleError)."""
     require(cron, str, "cron")
     require(retention, str, "retention")
+    with reraised_as(ScheduleError, "pg_cron"):
+        return _schedule(conn, cron, retention)
+
+
+def _schedule(conn: psycopg.Connection[Any], cron: str, retention: str) -> Job:
     setup = require_cron(conn)
     with translated():
         migrated = conn.execute(QUERIES["migrated"]).fetchone()
@@ -157,43 +185,94 @@ def schedule(
         raise NotMigrated(
             "real_estate.run_release_job does not exist: run `pyrelease migrate` first"
         )
-    schedule_interval(cron)  # refuse what pg_cron 1.4 would misread (e.g. a 6th field)
     retention = _normalise_retention(conn, retention)
     command = "CALL real_estate.run_release_job()"
     if retention != DEFAULT_RETENTION:
         command = f"CALL real_estate.run_release_job(p_retention => {_literal(conn, retention)})"
-    with _cron_connection(conn, setup) as cron_conn:
-        job = _upsert(cron_conn, setup, setup.job_name, cron, command, setup.database)
+    with _cron_connection(conn, setup) as cron_conn, cron_conn.transaction():
+        # pg_cron validates the expression; what it accepts but `status --check` could not
+        # read (pg_cron 1.4 ignores a sixth field) rolls the registration back.
+        found = _release_jobs(cron_conn, setup)
+        for extra in found[1:]:  # registered twice (by two users, or by older versions)
+            _unschedule_job(cron_conn, extra.jobid)
+        current, name = (
+            (found[0], found[0].name)
+            if found
+            else _claim(cron_conn, setup.job_names, setup, lambda j: not _runs_elsewhere(j, setup))
+        )
+        job = _upsert(cron_conn, setup, current, name, cron, command, setup.database)
+        check_readable(job.schedule)
+        for orphan in _rows(cron_conn, "orphan_release_jobs", {"jobid": job.jobid}):
+            _unschedule_job(cron_conn, orphan[0])
+            if not setup.in_app_database:
+                gone = CronSetup(cron_database=setup.cron_database, database=orphan[1])
+                for purge_job in _purge_jobs(cron_conn, gone, orphan[0]):
+                    _unschedule_job(cron_conn, purge_job.jobid)
         if not setup.in_app_database:
-            names = sql.Literal([setup.job_name, setup.purge_job_name]).as_string(cron_conn)
-            purge = (
-                "DELETE FROM cron.job_run_details WHERE jobid IN (SELECT jobid FROM cron.job"
-                f" WHERE jobname = ANY ({names}::text[]) AND username = current_user)"
-                f" AND start_time < now() - interval {_literal(cron_conn, retention)}"
-            )
-            _upsert(
-                cron_conn,
-                setup,
-                setup.purge_job_name,
-                PURGE_SCHEDULE,
-                purge,
-                setup.cron_database,
-            )
+            _schedule_purge(cron_conn, setup, job, retention)
     return job
+
+
+def _schedule_purge(
+    cron_conn: psycopg.Connection[Any], setup: CronSetup, job: Job, retention: str
+) -> None:
+    """The daily job that trims pg_cron's run history of the release job (and its own)."""
+    found = _purge_jobs(cron_conn, setup, job.jobid)
+    for extra in found[1:]:
+        _unschedule_job(cron_conn, extra.jobid)
+    current, name = (
+        (found[0], found[0].name)
+        if found
+        else _claim(cron_conn, setup.purge_job_names, setup, lambda j: _purges(j, setup, None))
+    )
+    purge = (
+        f"DELETE FROM cron.job_run_details WHERE (jobid = {job.jobid} OR jobid IN"
+        f" (SELECT jobid FROM cron.job WHERE jobname = {_literal(cron_conn, name)}"
+        " AND database = current_database()))"
+        f" AND start_time < now() - interval {_literal(cron_conn, retention)}"
+    )
+    _upsert(cron_conn, setup, current, name, PURGE_SCHEDULE, purge, setup.cron_database)
+
+
+_PURGED_JOB = re.compile(r"\(jobid = (\d+) OR")
+
+
+def _purges(found: Job, setup: CronSetup, release_jobid: int | None) -> bool:
+    """Whether `found` is the purge job of `release_jobid` (None: of no other live job): it
+    runs in pg_cron's database and trims that job's history (or, written by an older
+    version, names no job id)."""
+    if found.database != setup.cron_database:
+        return False
+    named = _PURGED_JOB.search(found.command)
+    return named is None or release_jobid is None or int(named[1]) == release_jobid
+
+
+def _purge_jobs(
+    cron_conn: psycopg.Connection[Any], setup: CronSetup, release_jobid: int
+) -> list[Job]:
+    """The purge jobs, under the database's names, of its release job."""
+    return [
+        found
+        for name in setup.purge_job_names
+        for found in _jobs(cron_conn, "named_jobs", {"jobname": name}, setup)
+        if _purges(found, setup, release_jobid)
+    ]
 
 
 def unschedule(conn: psycopg.Connection[Any]) -> bool:
     """Remove this database's release job (and its purge job); True if there was one."""
+    with reraised_as(ScheduleError, "pg_cron"):
+        return _unschedule(conn)
+
+
+def _unschedule(conn: psycopg.Connection[Any]) -> bool:
     setup = require_cron(conn)
-    removed = False
     with _cron_connection(conn, setup) as cron_conn:
-        for name in (setup.job_name, setup.purge_job_name):
-            job = _find(cron_conn, setup, name)
-            if job is not None:
-                with translated():
-                    cron_conn.execute(QUERIES["unschedule_job"], {"jobid": job.jobid})
-                removed = removed or name == setup.job_name
-    return removed
+        found = _release_jobs(cron_conn, setup)
+        purges = [p for j in found for p in _purge_jobs(cron_conn, setup, j.jobid)]
+        for each in (*found, *purges):
+            _unschedule_job(cron_conn, each.jobid)
+    return bool(found)
 
 
 def schedule_database(
@@ -216,7 +295,15 @@ def job(conn: psycopg.Connection[Any]) -> Job | None:
     if setup is None:
         return None
     with _cron_connection(conn, setup) as cron_conn:
-        return _find(cron_conn, setup, setup.job_name)
+        found = _release_jobs(cron_conn, setup)
+        if found:
+            return found[0]
+        # a job under this database's name whose command was altered is still its job
+        for name in setup.job_names:
+            for held in _jobs(cron_conn, "named_jobs", {"jobname": name}, setup):
+                if not _runs_elsewhere(held, setup):
+                    return held
+    return None
 
 
 def job_runs(conn: psycopg.Connection[Any], found: Job, limit: int = 5) -> list[JobRun]:
@@ -230,45 +317,88 @@ def job_runs(conn: psycopg.Connection[Any], found: Job, limit: int = 5) -> list[
 def _upsert(
     cron_conn: psycopg.Connection[Any],
     setup: CronSetup,
+    existing: Job | None,
     name: str,
     cron: str,
     command: str,
     database: str,
 ) -> Job:
-    existing = _find(cron_conn, setup, name)
+    """Register the job, or re-point the existing one (schedule, command, database, active:
+    re-scheduling by name alone would keep an old database or a paused flag)."""
     params = {"jobname": name, "schedule": cron, "command": command, "database": database}
     try:
         with translated():
             if existing is None:
-                cron_conn.execute(QUERIES["schedule_job"], params)
+                row = cron_conn.execute(QUERIES["schedule_job"], params).fetchone()
+                jobid = int(expect_row(row, "cron.schedule_in_database")[0])
             else:
                 cron_conn.execute(QUERIES["alter_job"], {**params, "jobid": existing.jobid})
+                jobid = existing.jobid
+    except psycopg.errors.InvalidParameterValue as exc:  # 22023: pg_cron's "invalid schedule"
+        message = first_line(exc)
+        raise InvalidArgument(f"invalid cron expression {cron!r}: {message}") from exc
     except psycopg.Error as exc:
-        message = str(exc).strip().splitlines()[0]
-        if exc.sqlstate == "22023" and "invalid schedule" in message:
-            raise InvalidArgument(f"invalid cron expression {cron!r}: {message}") from exc
-        raise ScheduleError(f"pg_cron refused the job {name!r}: {message}") from exc
-    found = _find(cron_conn, setup, name)
-    assert found is not None
-    return found
+        raise ScheduleError(f"pg_cron refused the job {name!r}: {first_line(exc)}") from exc
+    return Job(jobid, name, cron, command, database, True, setup.cron_database)
 
 
-def _find(cron_conn: psycopg.Connection[Any], setup: CronSetup, name: str) -> Job | None:
+def _claim(
+    cron_conn: psycopg.Connection[Any],
+    names: tuple[str, ...],
+    setup: CronSetup,
+    ours: Callable[[Job], bool],
+) -> tuple[Job | None, str]:
+    """The first of `names` that is free or held by a job that is `ours` (an altered job,
+    re-pointed then), with that job: a name held by another database's job is skipped."""
+    for name in names:
+        held = _jobs(cron_conn, "named_jobs", {"jobname": name}, setup)
+        if not held:
+            return None, name
+        for found in held:
+            if ours(found):
+                return found, name
+    raise ScheduleError(f"pg_cron job names {', '.join(names)} are all taken by other jobs")
+
+
+def _runs_elsewhere(found: Job, setup: CronSetup) -> bool:
+    """A release job of another database."""
+    return found.database != setup.database and found.command.startswith(RELEASE_COMMAND)
+
+
+def _release_jobs(cron_conn: psycopg.Connection[Any], setup: CronSetup) -> list[Job]:
+    return _jobs(cron_conn, "release_jobs", {"database": setup.database}, setup)
+
+
+def _jobs(
+    cron_conn: psycopg.Connection[Any], query: str, params: dict[str, Any], setup: CronSetup
+) -> list[Job]:
+    return [
+        Job(jobid, name, cron, command, database, active, setup.cron_database)
+        for jobid, name, cron, command, database, active in _rows(cron_conn, query, params)
+    ]
+
+
+def _rows(
+    cron_conn: psycopg.Connection[Any], query: str, params: dict[str, Any]
+) -> list[tuple[Any, ...]]:
     with translated():
-        row = cron_conn.execute(QUERIES["find_job"], {"jobname": name}).fetchone()
-    if row is None:
-        return None
-    jobid, cron, command, database, active = row
-    return Job(jobid, name, cron, command, database, active, setup.cron_database)
+        return cron_conn.execute(QUERIES[query], params).fetchall()
+
+
+def _unschedule_job(cron_conn: psycopg.Connection[Any], jobid: int) -> None:
+    with translated():
+        cron_conn.execute(QUERIES["unschedule_job"], {"jobid": jobid})
 
 
 def _normalise_retention(conn: psycopg.Connection[Any], retention: str) -> str:
     try:
         with translated():
-            row = conn.execute(QUERIES["retention"], {"retention": retention}).fetchone()
+            row = expect_row(
+                conn.execute(QUERIES["retention"], {"retention": retention}).fetchone(),
+                "retention",
+            )
     except InvalidArgument as exc:
         raise InvalidArgument(f"invalid retention {retention!r}: {exc}") from exc
-    assert row is not None
     if not row[1]:
         raise InvalidArgument(f"retention must be a positive interval, got {retention!r}")
     text: str = row[0]
@@ -290,69 +420,80 @@ def _cron_connection(
     conninfo = make_conninfo(
         conn.info.dsn, dbname=setup.cron_database, password=conn.info.password or None
     )
-    with translated():
-        other = psycopg.connect(conninfo, autocommit=True)
+    other = connect(conninfo)
     try:
         yield other
     finally:
         other.close()
 
 
+# How pg_cron 1.4 reads a schedule it accepted (src/entry.c): its @-macros are these five
+# fields (@reboot has no times: it runs when the server starts); "N seconds" comes with
+# pg_cron 1.5 (1-59 seconds). Times are UTC: pg_cron 1.4 reads schedules in GMT.
 MACROS = {
-    "@yearly": timedelta(days=366),
-    "@annually": timedelta(days=366),
-    "@monthly": timedelta(days=31),
-    "@weekly": timedelta(days=7),
-    "@daily": timedelta(days=1),
-    "@midnight": timedelta(days=1),
-    "@hourly": timedelta(hours=1),
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
 }
+REBOOT = ("@reboot", "@restart")
+_SECONDS = re.compile(r"\s*(\d{1,2})\s+seconds?\s*", re.ASCII)
 
 
-def schedule_interval(expr: str) -> timedelta:
-    """The longest gap between two runs of a 5-field cron schedule (minutes and hours
-    expanded exactly; a restricted day field counts as a week, or a month)."""
-    expr = expr.strip()
-    if expr.lower() in MACROS:
-        return MACROS[expr.lower()]
-    words = expr.split()
-    if len(words) == 2 and words[0].isdigit() and words[1] in ("second", "seconds"):
-        return timedelta(seconds=int(words[0]))
-    fields = expr.split()
-    if len(fields) != 5:
-        raise InvalidArgument(f"invalid cron expression {expr!r}: expected 5 fields")
-    minute, hour, day, month, weekday = fields
-    if day != "*" or month != "*":
-        return timedelta(days=31)
-    if weekday != "*":
-        return timedelta(days=7)
-    try:
-        times = sorted(h * 60 + m for h in _expand(hour, 0, 23) for m in _expand(minute, 0, 59))
-    except ValueError as exc:
-        raise InvalidArgument(f"invalid cron expression {expr!r}: {exc}") from None
-    if not times:
-        raise InvalidArgument(f"invalid cron expression {expr!r}")
-    gaps = [b - a for a, b in pairwise(times)]
-    gaps.append(times[0] + 24 * 60 - times[-1])
-    return timedelta(minutes=max(gaps))
+def _reading(expr: str) -> str | timedelta | None:
+    """A schedule as pg_cron runs it: five cron fields, a period, or None (at start-up only).
 
-
-def _expand(field: str, low: int, high: int) -> set[int]:
-    values: set[int] = set()
-    for part in field.split(","):
-        rng, _, step_text = part.partition("/")
+    Raises InvalidArgument for an expression that cronsim cannot read as pg_cron does
+    (pg_cron 1.4 ignores a sixth field, which cronsim would take for seconds)."""
+    text = expr.strip()
+    if text in REBOOT:
+        return None
+    if text in MACROS:
+        return MACROS[text]
+    seconds = _SECONDS.fullmatch(text)
+    if seconds is not None and 1 <= int(seconds[1]) <= 59:
+        return timedelta(seconds=int(seconds[1]))
+    fields = text.split()
+    problem = f"expected 5 fields, got {len(fields)}" if len(fields) != 5 else None
+    if problem is None:
         try:
-            step = int(step_text) if step_text else 1
-            if rng == "*":
-                start, stop = low, high
-            elif "-" in rng:
-                start, stop = (int(x) for x in rng.split("-", 1))
-            else:
-                start = int(rng)
-                stop = high if step_text else start
-        except ValueError:
-            raise ValueError(f"bad field {field!r}") from None
-        if step < 1 or not low <= start <= stop <= high:
-            raise ValueError(f"bad field {field!r} (allowed: {low}-{high})")
-        values.update(range(start, stop + 1, step))
-    return values
+            CronSim(text, datetime(2000, 1, 1, tzinfo=UTC))
+        except CronSimError as exc:
+            problem = str(exc).lower()
+    if problem is not None:
+        raise InvalidArgument(
+            f"invalid cron expression {expr!r}: `status --check` cannot tell when it runs"
+            f" ({problem})"
+        )
+    return text
+
+
+def check_readable(expr: str) -> None:
+    """Refuse (InvalidArgument) a schedule whose run times `status --check` cannot compute."""
+    _reading(expr)
+
+
+def previous_runs(expr: str, moment: datetime, count: int = 2) -> list[datetime]:
+    """The latest `count` times before `moment` at which pg_cron starts a job on this
+    schedule, latest first ([] for @reboot)."""
+    reading = _reading(expr)
+    if reading is None:
+        return []
+    moment = moment.astimezone(UTC)
+    if isinstance(reading, timedelta):
+        return [moment - reading * (i + 1) for i in range(count)]
+    return list(islice(CronSim(reading, moment, reverse=True), count))
+
+
+def next_run(expr: str, moment: datetime) -> datetime | None:
+    """The first time after `moment` at which pg_cron starts a job on this schedule."""
+    reading = _reading(expr)
+    if reading is None:
+        return None
+    moment = moment.astimezone(UTC)
+    if isinstance(reading, timedelta):
+        return moment + reading
+    return next(CronSim(reading, moment))

@@ -1,15 +1,44 @@
-"""The package's exception types, and the one place where database errors become them."""
+"""The package's exception types, and the one place where database errors become them.
+
+Every call that reaches PostgreSQL runs inside ``translated()``: a database error whose
+SQLSTATE the package knows becomes one of the types below (the psycopg error kept as
+``__cause__``); any other server error (a serialization failure to retry, a permission
+denied, a statement timeout) passes through unchanged, so a caller can still handle it the
+way psycopg documents. ``first_line()`` is how any error is shown in one line.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
 
 import psycopg
 
 
 class PyreleaseError(Exception):
-    """Base class of every error pyrelease raises on purpose."""
+    """Base class of every error pyrelease raises on purpose.
+
+    Structured fields, for code that reacts to an error without reading its message:
+    ``sqlstate`` (always present: the database's SQLSTATE, None when the error did not come
+    from the server), ``property_id`` and ``reserved_until`` (None where they do not apply).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        sqlstate: str | None = None,
+        property_id: UUID | None = None,
+        reserved_until: datetime | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.sqlstate = sqlstate
+        self.property_id = property_id
+        self.reserved_until = reserved_until
 
 
 class InvalidArgument(PyreleaseError, ValueError):
@@ -29,7 +58,8 @@ class PropertySold(PropertyNotAvailable):
 
 
 class PropertyReserved(PropertyNotAvailable):
-    """The property is held by a reservation that has not expired (SQLSTATE RE003)."""
+    """The property is held by a reservation that has not expired (SQLSTATE RE003);
+    ``reserved_until`` tells until when."""
 
 
 class WorkspaceNotActive(PropertyNotAvailable):
@@ -61,6 +91,10 @@ class NotMigrated(PyreleaseError):
     """The database has no real_estate schema yet: run `pyrelease migrate`."""
 
 
+class Unhealthy(PyreleaseError):
+    """`status --check` found the scheduled release not doing its job."""
+
+
 _BY_SQLSTATE: dict[str, type[PyreleaseError]] = {
     "RE001": PropertyNotFound,
     "RE002": PropertySold,
@@ -85,37 +119,107 @@ _BY_SQLSTATE: dict[str, type[PyreleaseError]] = {
     "42883": NotMigrated,
 }
 
+# RE003's message ends in the reservation's expiry, as the server prints a timestamptz
+# (DateStyle ISO, PostgreSQL's default): 'property … is reserved until 2026-12-02 06:00:00+00'.
+_RESERVED_UNTIL = re.compile(
+    r" reserved until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d(?::\d\d)?)$"
+)
 
-def translate(exc: BaseException) -> PyreleaseError | None:
-    """Return the package's exception for a database error, or None to let it pass."""
+T = TypeVar("T")
+
+
+def first_line(exc: BaseException) -> str:
+    """An error in one line, without a password: the server's primary message, else the
+    first line of its text."""
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or str(exc)
+    lines = text.strip().splitlines()
+    return redact(lines[0].strip()) if lines else type(exc).__name__
+
+
+def one_line(text: str) -> str:
+    """Text from elsewhere (pg_cron's multi-line messages) folded onto one line."""
+    return redact(" ".join(text.split()))
+
+
+# user:password@ in a URL, password=... in a key=value connection string (libpq echoes
+# both in its errors, argparse in its usage errors).
+_URL_PASSWORD = re.compile(r"""(://[^:/@\s]*:)[^\s"']*@""")
+_KEYWORD_PASSWORD = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"&]+)""", re.I)
+
+
+def redact(text: str) -> str:
+    """Text with every password of a connection string in it replaced by ***."""
+    text = _URL_PASSWORD.sub(r"\1***@", text)
+    return _KEYWORD_PASSWORD.sub(r"\1***", text)
+
+
+def translate(
+    exc: BaseException, *, property_id: UUID | str | None = None
+) -> PyreleaseError | None:
+    """The package's exception for an error, or None when it must pass through unchanged.
+
+    Client-side errors (no SQLSTATE) are told apart by psycopg's class: a connection that
+    failed is DatabaseUnavailable, a value psycopg refused to send is InvalidArgument; a
+    client-side ProgrammingError (a bug, e.g. a missing query parameter) passes through.
+    """
     if isinstance(exc, PyreleaseError):
         return exc
-    if isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None:
-        return DatabaseUnavailable(_first_line(exc))
-    if isinstance(exc, psycopg.DataError) and exc.sqlstate is None:
-        return InvalidArgument(_first_line(exc))  # refused by psycopg before sending
-    if isinstance(exc, psycopg.ProgrammingError) and exc.sqlstate is None:
-        return DatabaseUnavailable(_first_line(exc))
-    if isinstance(exc, psycopg.Error) and exc.sqlstate in _BY_SQLSTATE:
-        kind = _BY_SQLSTATE[exc.sqlstate]
-        if kind is NotMigrated:
-            return NotMigrated(
-                f"{_first_line(exc)} (is the database migrated? run `pyrelease migrate`)"
-            )
-        return kind(_first_line(exc))
-    return None
+    if not isinstance(exc, psycopg.Error):
+        return None
+    sqlstate = exc.sqlstate
+    if sqlstate is None:
+        if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
+            return DatabaseUnavailable(first_line(exc))
+        if isinstance(exc, psycopg.DataError):
+            return InvalidArgument(first_line(exc))  # refused by psycopg before sending
+        return None
+    kind = _BY_SQLSTATE.get(sqlstate)
+    if kind is None:
+        return None
+    message = first_line(exc)
+    if kind is NotMigrated:
+        message += " (is the database migrated? run `pyrelease migrate`)"
+    fields: dict[str, Any] = {"sqlstate": sqlstate}
+    if issubclass(kind, PropertyNotFound | PropertyNotAvailable) and property_id is not None:
+        fields["property_id"] = _uuid(property_id)
+    if kind is PropertyReserved:
+        fields["reserved_until"] = _reserved_until(message)
+    return kind(message, **fields)
 
 
 @contextmanager
-def translated() -> Iterator[None]:
-    """Re-raise database errors as the package's exception types (cause kept)."""
+def translated(*, property_id: UUID | str | None = None) -> Iterator[None]:
+    """Re-raise database errors as the package's exception types (cause kept); the
+    keyword fields (where the caller knows them) go into the exception."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        mapped = translate(exc, property_id=property_id)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+@contextmanager
+def reraised_as(kind: type[PyreleaseError], prefix: str) -> Iterator[None]:
+    """Like translated(), but a server error the package has no type for becomes `kind`
+    ("prefix: first line"), for calls (pg_cron's) that must raise only package errors."""
     try:
         yield
     except psycopg.Error as exc:
         mapped = translate(exc)
         if mapped is None:
-            raise
+            mapped = kind(f"{prefix}: {first_line(exc)}", sqlstate=exc.sqlstate)
         raise mapped from exc
+
+
+def expect_row(row: T | None, what: str) -> T:
+    """The row of a query that always returns one (an error, not an assert, if it did not)."""
+    if row is None:
+        raise PyreleaseError(f"{what} returned no row")
+    return row
 
 
 def require(value: object, kind: type | tuple[type, ...], name: str) -> None:
@@ -129,8 +233,20 @@ def _kind_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(k.__name__ for k in kinds)
 
 
-def _first_line(exc: BaseException) -> str:
-    diag = getattr(exc, "diag", None)
-    primary = getattr(diag, "message_primary", None) if diag is not None else None
-    text = primary or str(exc) or type(exc).__name__
-    return text.strip().splitlines()[0]
+def _uuid(value: UUID | str) -> UUID | None:
+    if isinstance(value, UUID):
+        return value
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
+
+
+def _reserved_until(message: str) -> datetime | None:
+    found = _RESERVED_UNTIL.search(message)
+    if found is None:
+        return None
+    try:
+        return datetime.fromisoformat(found.group(1))
+    except ValueError:
+        return None

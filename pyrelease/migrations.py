@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
@@ -14,8 +16,12 @@ from yoyo import read_migrations
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 
-from .errors import DatabaseUnavailable, MigrationError, PyreleaseError, translate
+from . import cron
+from .db import connect
+from .errors import MigrationError, PyreleaseError, first_line, translate
 from .install import post_apply
+
+log = logging.getLogger("pyrelease")
 
 MIGRATION_TABLE = "_yoyo_migration"
 LOCK_TIMEOUT = "10s"
@@ -29,14 +35,47 @@ def sql_dir(name: str) -> Path:
     return Path(__file__).resolve().parent.parent / name
 
 
-def migrate(dsn: str = "") -> list[str]:
-    """Apply every pending migration, then the post-apply step (routines from plpgsql/, the
-    job); return the migrations' ids (empty when up to date)."""
+def migrate(dsn: str = "", schedule: bool = True) -> list[str]:
+    """Apply every pending migration, then the post-apply step (routines from plpgsql/);
+    return the migrations' ids (empty when up to date).
+
+    Then converge on the release job: re-create it when it is missing or altered (keeping
+    its schedule and retention), and raise MigrationError when pg_cron is installed but
+    refuses it. Without pg_cron, or with schedule=False (`--no-schedule`), one warning
+    line says that no schedule was created."""
     with _backend(dsn) as backend, _lock(backend):
         pending = backend.to_apply(read_migrations(str(sql_dir("migrations"))))
         _run(backend.apply_migrations_only, pending)
-        _run(post_apply, backend.connection)
+        _run(lambda conn: post_apply(conn, schedule=False), backend.connection)
+        if schedule:
+            _converge(backend.connection)
+        else:
+            log.warning("no release schedule was created (--no-schedule)")
         return [m.id for m in pending]
+
+
+def _converge(conn: psycopg.Connection[Any]) -> None:
+    """The release job as it must be (pyrelease's own install.ensure_schedule, stricter:
+    it repairs an altered job and fails when pg_cron refuses it)."""
+    if cron.cron_setup(conn) is None:
+        log.warning("%s", cron.NO_PG_CRON)
+        return
+    found = cron.job(conn)
+    every, retention = cron.DEFAULT_SCHEDULE, cron.DEFAULT_RETENTION
+    if found is not None:  # keep what the DBA chose, repair the rest
+        retention = cron.retention_of(found)
+        with contextlib.suppress(PyreleaseError):
+            cron.check_readable(found.schedule)
+            every = found.schedule
+    try:
+        job = cron.schedule(conn, every, retention)
+    except PyreleaseError as exc:
+        raise MigrationError(
+            f"the migrations are applied, but the release job could not be registered: {exc}"
+            " (fix it and run `pyrelease migrate` again; `--no-schedule` migrates without it)"
+        ) from exc
+    if found is None:
+        log.info("scheduled %s (%s) in database %s", job.name, job.schedule, job.cron_database)
 
 
 def rollback(dsn: str = "", steps: int | Literal["all"] = 1) -> list[str]:
@@ -62,8 +101,7 @@ def _run(action: Any, argument: Any) -> None:
     except PyreleaseError:
         raise
     except Exception as exc:
-        mapped = translate(exc)
-        message = str(mapped) if mapped is not None else _first_line(exc)
+        message = first_line(translate(exc) or exc)
         raise MigrationError(
             f"migration failed: {message} (a transactional migration was rolled back whole;"
             " fix the cause and run `pyrelease migrate` again)"
@@ -72,15 +110,69 @@ def _run(action: Any, argument: Any) -> None:
 
 @contextmanager
 def _lock(backend: PostgresqlPsycopgBackend) -> Iterator[None]:
+    """yoyo's migration lock. yoyo reports any failure to take it as a lock held by another
+    process (or, with no lock table, as a missing relation): find the true reason."""
+    with contextlib.ExitStack() as held_lock:
+        try:
+            held_lock.enter_context(backend.lock(timeout=10))
+        except (yoyo_exceptions.LockTimeout, psycopg.Error) as exc:
+            reason = _lock_failure(backend.connection)
+            if reason is not None:
+                raise MigrationError(f"cannot take the migration lock: {reason}") from exc
+            held = str(exc).split(" (run yoyo break-lock")[0]
+            raise MigrationError(
+                f"{held}; if no migration is running (one was killed half-way), "
+                "clear it with `pyrelease migrate --break-lock`"
+            ) from exc
+        yield
+
+
+def _lock_failure(conn: psycopg.Connection[Any]) -> str | None:
+    """Why the lock row cannot be written, or None when it can (another process holds it):
+    the lock table's creation (which yoyo ignores when it fails) and the row's insertion,
+    tried again and rolled back."""
+    attempts = (
+        "CREATE TABLE IF NOT EXISTS public.yoyo_lock"
+        " (locked INT DEFAULT 1, ctime TIMESTAMP, pid INT NOT NULL, PRIMARY KEY (locked))",
+        "INSERT INTO public.yoyo_lock (locked, ctime, pid) VALUES (2, now(), 0)",
+    )
     try:
-        with backend.lock(timeout=10):
-            yield
-    except yoyo_exceptions.LockTimeout as exc:
-        held = str(exc).split(" (run yoyo break-lock")[0]
+        with conn.transaction(force_rollback=True):
+            for statement in attempts:
+                conn.execute(statement)
+    except psycopg.errors.UniqueViolation:
+        return None
+    except psycopg.Error as exc:
+        return _explained(exc)
+    return None
+
+
+def _explained(exc: psycopg.Error) -> str:
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return (
+            f"{first_line(exc)} (statement_timeout is too low to migrate: raise it for this"
+            " role or connection, e.g. PGOPTIONS='-c statement_timeout=0')"
+        )
+    return first_line(exc)
+
+
+def _refuse_read_only(conn: psycopg.Connection[Any]) -> None:
+    """A read-only connection cannot migrate: say so, before yoyo mistakes it for a lock."""
+    try:
+        row = conn.execute(
+            "SELECT pg_catalog.pg_is_in_recovery(),"
+            " pg_catalog.current_setting('transaction_read_only')::boolean"
+        ).fetchone()
+    except psycopg.Error as exc:
+        raise MigrationError(f"cannot prepare migrations: {_explained(exc)}") from exc
+    standby, read_only = row if row is not None else (False, False)
+    if standby:
+        raise MigrationError("the server is a read-only standby: migrate on the primary")
+    if read_only:
         raise MigrationError(
-            f"{held}; if no migration is running (one was killed half-way), "
-            "clear it with `pyrelease migrate --break-lock`"
-        ) from exc
+            "the connection is read-only (default_transaction_read_only is on):"
+            " migrations need a read-write connection"
+        )
 
 
 class _Backend(PostgresqlPsycopgBackend):
@@ -95,10 +187,11 @@ class _Backend(PostgresqlPsycopgBackend):
     dsn = ""
 
     def connect(self, dburi: Any) -> psycopg.Connection[Any]:
-        conn = psycopg.connect(self.dsn, autocommit=True)
+        conn = connect(self.dsn)
         # Never queue behind a long transaction (and block the table behind us); the
         # transactional migrations also SET LOCAL it, for DBAs who drive yoyo directly.
         conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        _refuse_read_only(conn)
         return conn
 
 
@@ -112,12 +205,8 @@ def _backend(dsn: str) -> Iterator[PostgresqlPsycopgBackend]:
         backend.init_database()
     except psycopg.Error as exc:
         mapped = translate(exc)
-        raise (mapped or DatabaseUnavailable(_first_line(exc))) from exc
+        raise (mapped or MigrationError(f"cannot prepare migrations: {_explained(exc)}")) from exc
     try:
         yield backend
     finally:
         backend.connection.close()
-
-
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]

@@ -14,13 +14,23 @@ SELECT real_estate.release_reservation(%(property_id)s::uuid);
 SELECT real_estate.reserve_property(%(property_id)s::uuid, %(reserved_by_id)s::uuid, %(ttl)s::interval);
 
 -- name: health
--- Expired reservations not yet released, the oldest one's age, and when the last scheduled
--- run finished and how long ago.
-SELECT b.expired_reservations, b.oldest_age, r.last_finished, now() - r.last_finished
+-- Expired reservations not yet released, the oldest one's age, when the last scheduled
+-- run finished and how long ago, and the server's time.
+SELECT b.expired_reservations, b.oldest_age, r.last_finished, now() - r.last_finished, now()
   FROM real_estate.release_backlog AS b,
        (SELECT max(finished_at) AS last_finished
           FROM real_estate.release_run
          WHERE source = 'pg_cron') AS r;
+
+-- name: has_migration_log
+-- Whether yoyo's migration log is there (a database migrated by pyrelease or yoyo).
+SELECT pg_catalog.to_regclass('public._yoyo_migration') IS NOT NULL;
+
+-- name: installed_at
+-- When the release job was installed: migration 0003, as yoyo recorded it.
+SELECT max(applied_at_utc) AT TIME ZONE 'UTC'
+  FROM public._yoyo_migration
+ WHERE migration_id LIKE '0003.%';
 
 -- name: last_runs
 -- The latest rows of the package's run log.
@@ -47,11 +57,30 @@ SELECT pg_catalog.to_regprocedure('real_estate.run_release_job(integer, interval
 -- Whether the pg_cron extension exists in the connected database.
 SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron');
 
--- name: find_job
--- The release job of this user by name, if any.
-SELECT jobid, schedule, command, database, active
+-- name: release_jobs
+-- The release jobs of a database: those that run the procedure there, whoever registered
+-- them (a job belongs to its target database, not to a name or a user), oldest first.
+SELECT jobid, jobname, schedule, command, database, active
   FROM cron.job
- WHERE jobname = %(jobname)s AND username = current_user;
+ WHERE database = %(database)s
+   AND pg_catalog.starts_with(command, 'CALL real_estate.run_release_job')
+ ORDER BY jobid;
+
+-- name: named_jobs
+-- The jobs of that name, whatever database they run in.
+SELECT jobid, jobname, schedule, command, database, active
+  FROM cron.job
+ WHERE jobname = %(jobname)s
+ ORDER BY jobid;
+
+-- name: orphan_release_jobs
+-- Release jobs on this node whose database no longer exists (dropped or renamed without
+-- a rollback): they can only fail.
+SELECT j.jobid, j.database
+  FROM cron.job AS j
+ WHERE pg_catalog.starts_with(j.command, 'CALL real_estate.run_release_job')
+   AND (j.nodename, j.nodeport) = (SELECT nodename, nodeport FROM cron.job WHERE jobid = %(jobid)s)
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database AS d WHERE d.datname = j.database);
 
 -- name: schedule_job
 -- Register a new job for a database (an existing one is re-pointed with alter_job:

@@ -11,8 +11,11 @@ Where the server comes from, in this order:
 
 ``PYRELEASE_TEST_SERVER=local|docker`` skips the detection and forces a kind.
 
-Fixtures: ``server``, ``server_cron_in_app``, ``template_db``, ``db``, ``conn``,
-``fresh_db``, ``connect`` (see each docstring).
+Fixtures: ``server``, ``server_cron_in_app``, ``template_db``, ``db`` (DSN of a migrated
+database), ``conn`` (a connection to it), ``connect`` (a factory of connections to it),
+``fresh_db`` (DSN of an empty database); see each docstring. Plain helpers (connect_to,
+current_db, extra_database, migration_ids, closed_port, pg_cron jobs, rows) are in
+factories.py.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from factories import connect_to, drop_jobs
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
@@ -452,25 +456,29 @@ def _new_db_name(prefix: str) -> str:
 
 @pytest.fixture
 def db(server: Server, template_db: str) -> Iterator[str]:
-    """DSN of a new database ``pyrelease_test_<n>`` cloned from the template; dropped after."""
+    """DSN of a new database ``pyrelease_test_<n>`` cloned from the template (migrated, no
+    pg_cron job); dropped after, with any job a test registered for it."""
     name = _new_db_name("pyrelease_test")
     _drop_database(server, name)
     _create_database(server, name, template=template_db)
     try:
         yield server.dsn_for(name)
     finally:
+        drop_jobs(server, name)
         _drop_database(server, name)
 
 
 @pytest.fixture
 def fresh_db(server: Server) -> Iterator[str]:
-    """DSN of a new EMPTY database (from template0, not migrated); dropped after."""
+    """DSN of a new EMPTY database (from template0, not migrated); dropped after, with any
+    pg_cron job a test (or migrating it) registered for it."""
     name = _new_db_name("pyrelease_fresh")
     _drop_database(server, name)
     _create_database(server, name, template="template0")
     try:
         yield server.dsn_for(name)
     finally:
+        drop_jobs(server, name)
         _drop_database(server, name)
 
 
@@ -480,7 +488,7 @@ def connect(db: str) -> Iterator[Callable[..., psycopg.Connection[Any]]]:
     opened: list[psycopg.Connection[Any]] = []
 
     def _connect(autocommit: bool = True, **kwargs: Any) -> psycopg.Connection[Any]:
-        c = psycopg.connect(db, autocommit=autocommit, **kwargs)
+        c = connect_to(db, autocommit=autocommit, **kwargs)
         opened.append(c)
         return c
 
@@ -495,7 +503,7 @@ def connect(db: str) -> Iterator[Callable[..., psycopg.Connection[Any]]]:
 @pytest.fixture
 def conn(db: str) -> Iterator[psycopg.Connection[Any]]:
     """A psycopg connection (autocommit) to ``db``, closed after."""
-    c = psycopg.connect(db, autocommit=True)
+    c = connect_to(db)
     try:
         yield c
     finally:

@@ -1,9 +1,18 @@
-"""Small data helpers shared by the tests: rows are created with plain SQL, as a host would."""
+"""Helpers shared by the tests: connections, databases, pg_cron jobs, the repository's
+migrations, and data rows created with plain SQL, as a host would.
+
+The pytest fixtures (server, template_db, db, conn, connect, fresh_db) are in conftest.py.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
@@ -11,8 +20,71 @@ from psycopg import sql
 from psycopg.abc import Query
 
 Conn = psycopg.Connection[Any]
+REPO = Path(__file__).resolve().parent.parent
+MIGRATIONS = REPO / "migrations"
 Status = Literal["AVAILABLE", "RESERVED", "SOLD"]
 ActivationStatus = Literal["ACTIVE", "INACTIVE", "SUSPENDED"]
+
+
+# --------------------------------------------------------------------------- connections
+
+
+def connect_to(dsn: str, autocommit: bool = True, **kwargs: Any) -> Conn:
+    """A psycopg connection to `dsn` (autocommit unless told otherwise); close it yourself
+    (or use it in `with`)."""
+    return psycopg.connect(dsn, autocommit=autocommit, **kwargs)
+
+
+def current_db(target: str | Conn) -> str:
+    """The database name of a DSN or of a connection."""
+    if isinstance(target, str):
+        with connect_to(target) as c:
+            return current_db(c)
+    return str(scalar(target, "SELECT current_database()"))
+
+
+def closed_port() -> int:
+    """A local TCP port that nothing listens on (free for a new server too)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def migration_ids() -> list[str]:
+    """The ids of the repository's migrations, in the order they apply (names sort that way)."""
+    ids = {
+        p.name.removesuffix(".sql").removesuffix(".py")
+        for p in MIGRATIONS.iterdir()
+        if p.suffix in {".sql", ".py"}
+        and p.name[:4].isdigit()  # not post-apply.py
+        and not p.name.endswith(".rollback.sql")
+    }
+    return sorted(ids)
+
+
+@contextmanager
+def extra_database(
+    server: Any, name: str | None = None, owner: str | None = None, tag: str = "extra"
+) -> Iterator[str]:
+    """A new empty database on `server` (its name yielded; default pyrelease_t_<tag>_<hex>),
+    dropped with its pg_cron jobs afterwards."""
+    name = name or f"pyrelease_t_{tag}_{uuid.uuid4().hex[:8]}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if owner is not None:
+        create = sql.SQL("{} OWNER {}").format(create, sql.Identifier(owner))
+    with connect_to(server.admin_dsn) as admin:
+        admin.execute(create)
+    try:
+        yield name
+    finally:
+        drop_jobs(server, name)
+        with connect_to(server.admin_dsn) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+# --------------------------------------------------------------------------- rows
 
 
 def make_workspace(conn: Conn, status: ActivationStatus = "ACTIVE", name: str = "ws") -> uuid.UUID:
@@ -142,13 +214,31 @@ def cron_jobs(server: Any, dbname: str) -> list[tuple[Any, ...]]:
 
 
 def drop_jobs(server: Any, dbname: str) -> None:
-    """Unschedule every job of `dbname` (never leave a job pointing at a dropped database)."""
-    with psycopg.connect(server.dsn_for(server.cron_database), autocommit=True) as c:
+    """Unschedule every job of `dbname` (never leave a job pointing at a dropped database);
+    nothing to do on a server without pg_cron."""
+    with (
+        contextlib.suppress(psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName),
+        psycopg.connect(server.dsn_for(server.cron_database), autocommit=True) as c,
+    ):
         c.execute(
             "SELECT cron.unschedule(jobid) FROM cron.job"
             " WHERE (database = %s AND database <> %s) OR jobname = ANY (%s::name[])",
             (dbname, server.cron_database, job_names(dbname)),
         )
+
+
+def installed_ago(target: str | Conn, ago: str) -> None:
+    """Pretend that migration 0003 (the release job's installation) ran `ago` (an interval):
+    `status --check` waits for the first run of a job installed less than two runs ago."""
+    if isinstance(target, str):
+        with connect_to(target) as c:
+            installed_ago(c, ago)
+        return
+    target.execute(
+        "UPDATE public._yoyo_migration SET applied_at_utc = (now() - %s::interval)"
+        " AT TIME ZONE 'UTC' WHERE migration_id LIKE '0003.%%'",
+        (ago,),
+    )
 
 
 def add_failing_trigger(conn: Conn, property_id: uuid.UUID) -> None:

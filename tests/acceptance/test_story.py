@@ -1,8 +1,8 @@
-"""The original story, by name: AC 2.4.2 - 2.4.4 of the release of expired reservations
-(AC 2.4.1, the scheduled job, is tests/integration/test_cron.py::test_ac_2_4_1_...)."""
+"""The original story, by name: AC 2.4.1 - 2.4.4 of the release of expired reservations."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime
 from typing import Any
@@ -12,6 +12,7 @@ from factories import (
     Conn,
     assert_counters_exact,
     available_plots,
+    connect_to,
     make_project,
     make_properties,
     make_workspace,
@@ -19,6 +20,8 @@ from factories import (
     scalar,
 )
 from psycopg import sql
+
+from pyrelease import cron
 
 
 def release(conn: Conn, batch_size: int = 1000) -> int:
@@ -49,6 +52,46 @@ def runs(conn: Conn) -> list[tuple[Any, ...]]:
 
 
 # --------------------------------------------------------------------- AC 2.4.2 - 2.4.4
+
+
+@pytest.mark.slow
+def test_ac_2_4_1_scheduled_job_runs_and_is_logged(server: Any, conn: Conn) -> None:
+    workspace = make_workspace(conn)
+    project = make_project(conn, workspace)
+    expired_at = scalar(conn, "SELECT now() - interval '1 minute'")
+    [prop] = make_properties(conn, workspace, project, 1, "RESERVED", reserved_until=expired_at)
+    job = cron.schedule(conn, cron="* * * * *")
+
+    with connect_to(server.dsn_for(server.cron_database)) as cron_conn:
+        deadline = time.monotonic() + 75
+        status = run_status = logged = None
+        while time.monotonic() < deadline:
+            status = scalar(conn, "SELECT status FROM real_estate.property WHERE id = %s", (prop,))
+            row = cron_conn.execute(
+                "SELECT status FROM cron.job_run_details WHERE jobid = %s"
+                " ORDER BY start_time DESC LIMIT 1",
+                (job.jobid,),
+            ).fetchone()
+            run_status = row[0] if row else None
+            logged = conn.execute(
+                "SELECT released, failed, error FROM real_estate.release_run"
+                " WHERE source = 'pg_cron' AND finished_at IS NOT NULL AND released >= 1"
+            ).fetchall()
+            if status == "AVAILABLE" and run_status == "succeeded" and logged:
+                break
+            time.sleep(1)
+
+    assert status == "AVAILABLE"
+    assert run_status == "succeeded"
+    assert logged == [(1, 0, None)]
+    assert scalar(conn, "SELECT available_plots FROM real_estate.project WHERE id = %s", (project,))
+    event = conn.execute(
+        "SELECT e.reserved_until FROM real_estate.release_event AS e"
+        " JOIN real_estate.release_run AS r ON r.id = e.run_id"
+        " WHERE e.property_id = %s AND r.source = 'pg_cron'",
+        (prop,),
+    ).fetchall()
+    assert event == [(expired_at,)]
 
 
 def test_ac_2_4_2_should_release_expired_reservations(conn: Conn) -> None:

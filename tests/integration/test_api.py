@@ -137,6 +137,36 @@ def test_errors_become_the_package_types(conn: Conn, world: World) -> None:
     assert stored(conn, sold) == ("SOLD", None, None)
 
 
+def test_errors_carry_structured_fields(conn: Conn, world: World) -> None:
+    ws, project = world
+    [sold] = make_properties(conn, ws, project, 1, status="SOLD")
+    until = scalar(conn, "SELECT date_trunc('second', now()) + interval '1 hour 0.25 s'")
+    [held] = make_properties(conn, ws, project, 1, status="RESERVED", reserved_until=until)
+    unknown = uuid.uuid4()
+    for property_id, sqlstate, reserved_until in (
+        (unknown, "RE001", None),
+        (sold, "RE002", None),
+        (held, "RE003", until),
+    ):
+        with pytest.raises(pyrelease.PyreleaseError) as info:
+            pyrelease.reserve(conn, str(property_id), uuid.uuid4())
+        error = info.value
+        assert (error.sqlstate, error.property_id, error.reserved_until) == (
+            sqlstate,
+            property_id,
+            reserved_until,
+        )
+    with pytest.raises(pyrelease.InvalidArgument) as bad:
+        pyrelease.release_expired(conn, 0)
+    assert (bad.value.sqlstate, bad.value.property_id) == ("RE010", None)
+
+
+def test_a_missing_query_parameter_is_a_bug_not_database_unavailable(conn: Conn) -> None:
+    with pytest.raises(psycopg.ProgrammingError) as info, translated():
+        conn.execute("SELECT %(missing)s::int", {})
+    assert not isinstance(info.value, pyrelease.PyreleaseError)
+
+
 @pytest.mark.parametrize(
     "call",
     [

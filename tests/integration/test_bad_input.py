@@ -20,7 +20,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from factories import make_project, make_properties, make_workspace, scalar
+from factories import closed_port, make_project, make_properties, make_workspace, scalar
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -88,12 +87,6 @@ def _count_cases(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -18,19 +16,23 @@ import psycopg
 import pytest
 from factories import (
     JOB,
+    closed_port,
+    connect_to,
     cron_jobs,
+    current_db,
     drop_jobs,
+    installed_ago,
     job_names,
     make_project,
     make_properties,
     make_workspace,
+    migration_ids,
     scalar,
 )
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
-from pyrelease import DatabaseUnavailable
-from pyrelease.cli import main, resolve_dsn
+from pyrelease.cli import main
 
 Conn = psycopg.Connection[Any]
 COMMAND = "CALL real_estate.run_release_job()"
@@ -94,19 +96,10 @@ def assert_one_error_line(code: int, err: str, expected: int = 1) -> str:
     return lines[0]
 
 
-def connect(dsn: str) -> Conn:
-    return psycopg.connect(dsn, autocommit=True)
-
-
-def current_db(dsn: str) -> str:
-    with connect(dsn) as c:
-        return str(scalar(c, "SELECT current_database()"))
-
-
 def state(server: Any, dsn: str) -> dict[str, Any]:
     """What a command could change: row counts, the property rows, the applied migrations,
     the migration lock and this database's pg_cron jobs."""
-    with connect(dsn) as c:
+    with connect_to(dsn) as c:
         snap: dict[str, Any] = {}
         migrated = scalar(c, "SELECT to_regnamespace('real_estate') IS NOT NULL")
         if migrated:
@@ -127,25 +120,6 @@ def state(server: Any, dsn: str) -> dict[str, Any]:
     return snap
 
 
-def migration_ids() -> list[str]:
-    folder = Path(__file__).resolve().parents[2] / "migrations"
-    return sorted(
-        {
-            p.name.removesuffix(".sql").removesuffix(".py")
-            for p in folder.iterdir()
-            if p.suffix in {".sql", ".py"}
-            and p.name[:4].isdigit()
-            and not p.name.endswith(".rollback.sql")
-        }
-    )
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def as_url(dsn: str, scheme: str = "postgresql") -> str:
     params = {k: str(v) for k, v in conninfo_to_dict(dsn).items() if v is not None}
     dbname = params.pop("dbname")
@@ -157,7 +131,7 @@ def as_url(dsn: str, scheme: str = "postgresql") -> str:
 def shared(server: Any, template_db: str) -> Iterator[str]:
     """One migrated database for the tests that must change nothing (each one checks that)."""
     name = f"pyrelease_cli_{os.getpid()}"
-    with connect(server.admin_dsn) as admin:
+    with connect_to(server.admin_dsn) as admin:
         admin.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
                 sql.Identifier(name), sql.Identifier(template_db)
@@ -167,29 +141,16 @@ def shared(server: Any, template_db: str) -> Iterator[str]:
         yield server.dsn_for(name)
     finally:
         drop_jobs(server, name)
-        with connect(server.admin_dsn) as admin:
+        with connect_to(server.admin_dsn) as admin:
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
 
 
 @pytest.fixture
-def app(server: Any, db: str) -> Iterator[str]:
-    """`db` (migrated, no job); its jobs are removed before it is dropped."""
-    yield db
-    drop_jobs(server, current_db(db))
-
-
-@pytest.fixture
-def fresh(server: Any, fresh_db: str) -> Iterator[str]:
-    yield fresh_db
-    drop_jobs(server, current_db(fresh_db))
-
-
-@pytest.fixture
-def expired(app: str) -> list[uuid.UUID]:
-    """Two expired reservations (oldest first) and one that has not expired, in `app`."""
-    with connect(app) as c:
+def expired(db: str) -> list[uuid.UUID]:
+    """Two expired reservations (oldest first) and one that has not expired, in `db`."""
+    with connect_to(db) as c:
         workspace = make_workspace(c)
         project = make_project(c, workspace)
         ids = make_properties(c, workspace, project, 2, "RESERVED", expired=True)
@@ -297,12 +258,12 @@ def test_usage_errors_exit_2(
 
 
 def test_rollback_steps_1_and_all_is_a_usage_error(
-    capsys: pytest.CaptureFixture[str], server: Any, app: str
+    capsys: pytest.CaptureFixture[str], server: Any, db: str
 ) -> None:
-    before = state(server, app)
-    code, _, err = run(capsys, "--dsn", app, "rollback", "--steps", "1", "--all")
+    before = state(server, db)
+    code, _, err = run(capsys, "--dsn", db, "rollback", "--steps", "1", "--all")
     assert_one_error_line(code, err, expected=2)
-    assert state(server, app) == before
+    assert state(server, db) == before
 
 
 def test_usage_errors_in_a_subprocess(server: Any, shared: str) -> None:
@@ -318,12 +279,12 @@ def test_usage_errors_in_a_subprocess(server: Any, shared: str) -> None:
     "command", [["status"], ["release"], ["release", "--property-id", str(uuid.uuid4())]]
 )
 def test_commands_on_a_database_not_migrated(
-    capsys: pytest.CaptureFixture[str], server: Any, fresh: str, command: list[str]
+    capsys: pytest.CaptureFixture[str], server: Any, fresh_db: str, command: list[str]
 ) -> None:
-    before = state(server, fresh)
-    code, _, err = run(capsys, "--dsn", fresh, *command)
+    before = state(server, fresh_db)
+    code, _, err = run(capsys, "--dsn", fresh_db, *command)
     assert_one_error_line(code, err)
-    assert state(server, fresh) == before
+    assert state(server, fresh_db) == before
 
 
 # --------------------------------------------------------------------------- DSN resolution
@@ -365,10 +326,10 @@ def test_database_url_may_carry_a_driver_suffix(
 
 
 def test_pg_variables_are_used_when_nothing_else_is_given(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, server: Any, app: str
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, server: Any, db: str
 ) -> None:
-    params = conninfo_to_dict(app)
-    name = current_db(app)
+    params = conninfo_to_dict(db)
+    name = current_db(db)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     for var in ("PGSERVICE", "PGHOSTADDR", "PGOPTIONS"):
         monkeypatch.delenv(var, raising=False)
@@ -395,87 +356,69 @@ def test_pg_variables_are_used_when_nothing_else_is_given(
     assert cron_jobs(server, name) == []
 
 
-def test_resolve_dsn(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("DATABASE_URL", raising=False)
-    monkeypatch.delenv("PGCONNECT_TIMEOUT", raising=False)
-    assert conninfo_to_dict(resolve_dsn(None)) == {"connect_timeout": "10"}
-    assert conninfo_to_dict(resolve_dsn("dbname=x connect_timeout=3"))["connect_timeout"] == "3"
-    monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg://u@h:5433/d")
-    assert conninfo_to_dict(resolve_dsn(None)) == {
-        "user": "u",
-        "host": "h",
-        "port": "5433",
-        "dbname": "d",
-        "connect_timeout": "10",
-    }
-    assert conninfo_to_dict(resolve_dsn("dbname=other"))["dbname"] == "other"
-    monkeypatch.setenv("PGCONNECT_TIMEOUT", "5")
-    assert resolve_dsn("dbname=x") == "dbname=x"
-    with pytest.raises(DatabaseUnavailable, match="invalid connection string"):
-        resolve_dsn("not a dsn =")
-
-
 # --------------------------------------------------------------------------- commands
 
 
-def test_migrate_and_rollback(capsys: pytest.CaptureFixture[str], server: Any, fresh: str) -> None:
+def test_migrate_and_rollback(
+    capsys: pytest.CaptureFixture[str], server: Any, fresh_db: str
+) -> None:
     ids_dir = migration_ids()
     assert len(ids_dir) >= 4
-    with connect(fresh) as c:
+    with connect_to(fresh_db) as c:
         assert scalar(c, "SELECT to_regnamespace('real_estate')") is None
-    name = current_db(fresh)
+    name = current_db(fresh_db)
 
-    code, out, err = run(capsys, "--dsn", fresh, "migrate")
+    code, out, err = run(capsys, "--dsn", fresh_db, "migrate")
     assert code == 0, err
     assert out == f"applied {', '.join(ids_dir)}\n"
     assert "Traceback" not in err
     assert [j[1] for j in cron_jobs(server, name)] == job_names(name)
 
-    code, out, _ = run(capsys, "--dsn", fresh, "migrate")
+    code, out, _ = run(capsys, "--dsn", fresh_db, "migrate")
     assert (code, out) == (0, "already up to date\n")
 
-    code, out, _ = run(capsys, "--dsn", fresh, "rollback")
+    code, out, _ = run(capsys, "--dsn", fresh_db, "rollback")
     assert (code, out) == (0, f"rolled back {ids_dir[-1]}\n")
-    code, out, _ = run(capsys, "--dsn", fresh, "rollback", "--steps", "2")
+    code, out, _ = run(capsys, "--dsn", fresh_db, "rollback", "--steps", "2")
     assert (code, out) == (0, f"rolled back {ids_dir[-2]}, {ids_dir[-3]}\n")
-    code, out, _ = run(capsys, "--dsn", fresh, "rollback", "--all")
+    code, out, _ = run(capsys, "--dsn", fresh_db, "rollback", "--all")
     assert (code, out) == (0, f"rolled back {', '.join(reversed(ids_dir[:-3]))}\n")
-    code, out, _ = run(capsys, "--dsn", fresh, "rollback", "--all")
+    code, out, _ = run(capsys, "--dsn", fresh_db, "rollback", "--all")
     assert (code, out) == (0, "nothing to roll back\n")
 
-    with connect(fresh) as c:
+    with connect_to(fresh_db) as c:
         assert scalar(c, "SELECT to_regnamespace('real_estate')") is None
     assert cron_jobs(server, name) == []
 
 
-def test_migrate_break_lock(capsys: pytest.CaptureFixture[str], app: str) -> None:
-    with connect(app) as c:
+def test_migrate_break_lock(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    with connect_to(db) as c:
         c.execute("INSERT INTO public.yoyo_lock (locked, ctime, pid) VALUES (1, now(), 4242)")
-    code, out, err = run(capsys, "--dsn", app, "migrate", "--break-lock")
+    code, out, err = run(capsys, "--dsn", db, "migrate", "--break-lock")
     assert code == 0, err
     assert out == "migration lock cleared\nalready up to date\n"
-    with connect(app) as c:
+    with connect_to(db) as c:
         assert scalar(c, "SELECT count(*) FROM public.yoyo_lock") == 0
 
 
 @pytest.mark.slow
 def test_migrate_behind_a_stale_lock_says_how_to_clear_it(
-    capsys: pytest.CaptureFixture[str], server: Any, app: str
+    capsys: pytest.CaptureFixture[str], server: Any, db: str
 ) -> None:
-    with connect(app) as c:
+    with connect_to(db) as c:
         c.execute("INSERT INTO public.yoyo_lock (locked, ctime, pid) VALUES (1, now(), 4242)")
-    before = state(server, app)
-    code, _, err = run(capsys, "--dsn", app, "migrate")
+    before = state(server, db)
+    code, _, err = run(capsys, "--dsn", db, "migrate")
     line = assert_one_error_line(code, err)
     assert "--break-lock" in line
-    assert state(server, app) == before
+    assert state(server, db) == before
 
 
 def test_status_release_and_release_one(
-    capsys: pytest.CaptureFixture[str], app: str, expired: list[uuid.UUID]
+    capsys: pytest.CaptureFixture[str], db: str, expired: list[uuid.UUID]
 ) -> None:
-    name = current_db(app)
-    code, out, err = run(capsys, "--dsn", app, "status")
+    name = current_db(db)
+    code, out, err = run(capsys, "--dsn", db, "status")
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == f"database: {name}"
@@ -486,17 +429,17 @@ def test_status_release_and_release_one(
     assert "last release runs: none" in lines
 
     first, _ = expired
-    code, out, err = run(capsys, "--dsn", app, "release", "--property-id", str(first))
+    code, out, err = run(capsys, "--dsn", db, "release", "--property-id", str(first))
     assert (code, out) == (0, f"{first}: released\n"), err
-    code, out, _ = run(capsys, "--dsn", app, "release", "--property-id", str(first))
+    code, out, _ = run(capsys, "--dsn", db, "release", "--property-id", str(first))
     assert (code, out) == (0, f"{first}: nothing to release\n")
 
-    code, out, err = run(capsys, "--dsn", app, "release", "--batch-size", "1")
+    code, out, err = run(capsys, "--dsn", db, "release", "--batch-size", "1")
     assert (code, out) == (0, "released 1 expired reservation(s)\n"), err
-    code, out, _ = run(capsys, "--dsn", app, "release")
+    code, out, _ = run(capsys, "--dsn", db, "release")
     assert (code, out) == (0, "released 0 expired reservation(s)\n")
 
-    with connect(app) as c:
+    with connect_to(db) as c:
         runs = c.execute(
             "SELECT source, released, failed, finished_at IS NOT NULL"
             " FROM real_estate.release_run ORDER BY id"
@@ -508,7 +451,7 @@ def test_status_release_and_release_one(
         assert statuses == [("AVAILABLE",), ("AVAILABLE",)]
         run_ids = [r[0] for r in c.execute("SELECT id FROM real_estate.release_run ORDER BY id")]
 
-    code, out, _ = run(capsys, "--dsn", app, "status")
+    code, out, _ = run(capsys, "--dsn", db, "status")
     lines = out.splitlines()
     assert "backlog: 0 expired reservation(s) not yet released" in lines
     assert "last release runs:" in lines
@@ -521,10 +464,10 @@ def test_status_release_and_release_one(
 
 
 def test_schedule_status_unschedule(
-    capsys: pytest.CaptureFixture[str], server: Any, app: str
+    capsys: pytest.CaptureFixture[str], server: Any, db: str
 ) -> None:
-    name = current_db(app)
-    code, out, err = run(capsys, "--dsn", app, "schedule", "--cron", "*/10 * * * *")
+    name = current_db(db)
+    code, out, err = run(capsys, "--dsn", db, "schedule", "--cron", "*/10 * * * *")
     assert code == 0, err
     [job] = [j for j in cron_jobs(server, name) if j[1] == f"{JOB}:{name}"]
     assert job[2:] == ("*/10 * * * *", COMMAND, name, True)
@@ -533,82 +476,158 @@ def test_schedule_status_unschedule(
         f" in database '{name}' (pg_cron in '{server.cron_database}')\n"
     )
 
-    code, out, _ = run(capsys, "--dsn", app, "status")
+    code, out, _ = run(capsys, "--dsn", db, "status")
     assert code == 0
     assert (
         f"schedule: '{JOB}:{name}' '*/10 * * * *' active,"
         f" pg_cron in '{server.cron_database}', job id {job[0]}"
     ) in out.splitlines()
 
-    code, out, _ = run(capsys, "--dsn", app, "schedule", "--retention", "7 days")
+    code, out, _ = run(capsys, "--dsn", db, "schedule", "--retention", "7 days")
     assert code == 0
     assert "p_retention => '7 days'" in out
     assert len(cron_jobs(server, name)) == 2
 
-    code, out, _ = run(capsys, "--dsn", app, "unschedule")
+    code, out, _ = run(capsys, "--dsn", db, "unschedule")
     assert (code, out) == (0, "release job removed\n")
     assert cron_jobs(server, name) == []
-    code, out, _ = run(capsys, "--dsn", app, "unschedule")
+    code, out, _ = run(capsys, "--dsn", db, "unschedule")
     assert (code, out) == (0, "no release job was scheduled\n")
-    code, out, _ = run(capsys, "--dsn", app, "status")
+    code, out, _ = run(capsys, "--dsn", db, "status")
     assert "schedule: none (`pyrelease schedule` creates it; it needs pg_cron)" in out
 
 
 def test_status_shows_pg_cron_runs(
-    capsys: pytest.CaptureFixture[str], server: Any, app: str
+    capsys: pytest.CaptureFixture[str], server: Any, db: str
 ) -> None:
-    name = current_db(app)
-    assert run(capsys, "--dsn", app, "schedule")[0] == 0
+    name = current_db(db)
+    assert run(capsys, "--dsn", db, "schedule")[0] == 0
     [job] = [j for j in cron_jobs(server, name) if j[1] == f"{JOB}:{name}"]
-    with connect(server.dsn_for(server.cron_database)) as c:
+    with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute(
             "INSERT INTO cron.job_run_details (jobid, runid, job_pid, database, username,"
             " command, status, return_message, start_time, end_time)"
             " VALUES (%s, nextval('cron.runid_seq'), 1, %s, current_user, %s, 'failed',"
-            " 'boom', now() - interval '3 s', now())",
-            (job[0], name, COMMAND),
+            " %s, now() - interval '3 s', now())",
+            (job[0], name, COMMAND, "ERROR:  boom\nCONTEXT:  PL/pgSQL function x\n\tline 2\n"),
         )
     try:
-        code, out, _ = run(capsys, "--dsn", app, "status")
+        code, out, _ = run(capsys, "--dsn", db, "status")
         assert code == 0
         lines = out.splitlines()
         shown = lines[lines.index("last pg_cron runs:") + 1]
-        assert re.fullmatch(r"  \S+ \S+ failed \(3\.\ds\) boom", shown), shown
+        expected = r"  \S+ \S+ failed \(3\.\ds\) ERROR: boom CONTEXT: PL/pgSQL function x line 2"
+        assert re.fullmatch(expected, shown), shown
+        assert lines[lines.index("last pg_cron runs:") + 2] == "last release runs: none"
     finally:
-        with connect(server.dsn_for(server.cron_database)) as c:
+        with connect_to(server.dsn_for(server.cron_database)) as c:
             c.execute("DELETE FROM cron.job_run_details WHERE jobid = %s", (job[0],))
 
 
-def test_status_check(capsys: pytest.CaptureFixture[str], server: Any, app: str) -> None:
-    code, out, err = run(capsys, "--dsn", app, "status", "--check")
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["migrate", "--dsn", "{dsn}"],
+        ["status", "--dsn", "{dsn}"],
+        ["release", "--batch-size", "5", "--dsn", "{dsn}"],
+        ["--dsn", "{closed}", "status", "--dsn", "{dsn}"],  # the last one wins
+    ],
+)
+def test_dsn_before_or_after_the_command(
+    capsys: pytest.CaptureFixture[str], db: str, args: list[str]
+) -> None:
+    closed = f"postgresql://postgres@127.0.0.1:{closed_port()}/nope"
+    code, _, err = run(capsys, *(a.format(dsn=db, closed=closed) for a in args))
+    assert code == 0, err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["status", "--dsn", "{bad}"],
+        ["--dsn", "{bad}", "status"],
+        ["migrate", "--dsn", "{bad}", "--bogus"],
+        ["--dsn", "{bad}", "schedule", "--cron"],
+        ["status", "--dsn", "host=127.0.0.1 port={port} password=s3cret user=u"],
+        ["status", "--dsn", "postgresql://u:s3cret@[bad"],
+        ["status", "--bogus", "postgresql://u:s3cret@h/d", "password=s3cret"],
+    ],
+)
+def test_a_password_is_never_printed(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
+    port = closed_port()
+    bad = f"postgresql://u:s3cret@127.0.0.1:{port}/nope"
+    code, out, err = run(capsys, *(a.format(bad=bad, port=port) for a in args))
+    assert code in (1, 2)
+    assert "s3cret" not in out + err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("expr", ["² seconds", "99999999999999999999 seconds", "1" * 20])
+def test_schedule_odd_numbers_is_one_error_line(
+    capsys: pytest.CaptureFixture[str], server: Any, db: str, expr: str
+) -> None:
+    before = state(server, db)
+    code, _, err = run(capsys, "--dsn", db, "schedule", "--cron", expr)
+    line = assert_one_error_line(code, err)
+    assert line.startswith(f"pyrelease: error: invalid cron expression {expr!r}"), line
+    assert state(server, db) == before
+
+
+@pytest.mark.parametrize("expr", ["² seconds", "99999999999999999999 seconds"])
+def test_pyrelease_schedule_raises_only_package_errors(db: str, expr: str) -> None:
+    import pyrelease
+
+    with pytest.raises(pyrelease.InvalidArgument):
+        pyrelease.schedule(db, cron=expr)
+
+
+def test_status_check(capsys: pytest.CaptureFixture[str], server: Any, db: str) -> None:
+    code, out, err = run(capsys, "--dsn", db, "status", "--check")
     line = assert_one_error_line(code, err)
     assert "no release job is scheduled" in line
     assert out.startswith("database: ")
 
-    assert run(capsys, "--dsn", app, "schedule", "--cron", NEVER_SOON)[0] == 0
-    code, _, err = run(capsys, "--dsn", app, "status", "--check")
+    assert run(capsys, "--dsn", db, "schedule", "--cron", "*/5 * * * *")[0] == 0
+    installed_ago(db, "2 days")  # installed long ago, never ran
+    code, _, err = run(capsys, "--dsn", db, "status", "--check")
     assert "no scheduled run has finished yet" in assert_one_error_line(code, err)
 
-    with connect(app) as c:
+    with connect_to(db) as c:
         c.execute(COMMAND)
-    code, out, err = run(capsys, "--dsn", app, "status", "--check")
+    code, out, err = run(capsys, "--dsn", db, "status", "--check")
     assert code == 0, err
     assert out.splitlines()[-1] == "health: ok"
 
-    name = current_db(app)
+    name = current_db(db)
     [job] = [j for j in cron_jobs(server, name) if j[1] == f"{JOB}:{name}"]
-    with connect(server.dsn_for(server.cron_database)) as c:
+    with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute("SELECT cron.alter_job(%s, active := false)", (job[0],))
-    code, _, err = run(capsys, "--dsn", app, "status", "--check")
+    code, _, err = run(capsys, "--dsn", db, "status", "--check")
     assert "is inactive" in assert_one_error_line(code, err)
 
 
-def test_status_check_with_a_macro_schedule(capsys: pytest.CaptureFixture[str], app: str) -> None:
-    code, _, err = run(capsys, "--dsn", app, "schedule", "--cron", "@hourly")
+def test_status_check_right_after_install_waits_for_the_first_run(
+    capsys: pytest.CaptureFixture[str], db: str
+) -> None:
+    assert run(capsys, "--dsn", db, "schedule", "--cron", "*/5 * * * *")[0] == 0
+    installed_ago(db, "1 second")
+    code, out, err = run(capsys, "--dsn", db, "status", "--check")
     assert code == 0, err
-    with connect(app) as c:
+    assert re.fullmatch(
+        r"health: ok \(waiting for the first run, due \S+ \S+\)", out.splitlines()[-1]
+    )
+
+    installed_ago(db, "11 minutes")  # two runs missed
+    code, _, err = run(capsys, "--dsn", db, "status", "--check")
+    assert "no scheduled run has finished yet" in assert_one_error_line(code, err)
+
+
+def test_status_check_with_a_macro_schedule(capsys: pytest.CaptureFixture[str], db: str) -> None:
+    code, _, err = run(capsys, "--dsn", db, "schedule", "--cron", "@hourly")
+    assert code == 0, err
+    with connect_to(db) as c:
         c.execute(COMMAND)
-    code, out, err = run(capsys, "--dsn", app, "status", "--check")
+    code, out, err = run(capsys, "--dsn", db, "status", "--check")
     assert code == 0, err
     assert out.splitlines()[-1] == "health: ok"
 
@@ -623,25 +642,25 @@ def test_status_in_a_subprocess(shared: str) -> None:
 INDEX_MIGRATION = "0004.property-reserved-until-idx"
 
 
-def test_failed_non_transactional_migration_is_one_line(server: Any, fresh: str) -> None:
+def test_failed_non_transactional_migration_is_one_line(server: Any, fresh_db: str) -> None:
     import pyrelease
 
     ids = migration_ids()
     if INDEX_MIGRATION not in ids:
         pytest.skip(f"no migration {INDEX_MIGRATION}")
-    pyrelease.migrate(fresh)
-    pyrelease.rollback(fresh, steps=len(ids) - ids.index(INDEX_MIGRATION))
-    with connect(fresh) as c:
+    pyrelease.migrate(fresh_db)
+    pyrelease.rollback(fresh_db, steps=len(ids) - ids.index(INDEX_MIGRATION))
+    with connect_to(fresh_db) as c:
         workspace = make_workspace(c)
-    blocker = psycopg.connect(fresh)  # a transaction that wrote to property and stays open
+    blocker = psycopg.connect(fresh_db)  # a transaction that wrote to property and stays open
     try:
         make_properties(blocker, workspace, None, 1)
         env = clean_env(PGOPTIONS="-c statement_timeout=1000")
-        done = run_process("--dsn", fresh, "migrate", env=env)
+        done = run_process("--dsn", fresh_db, "migrate", env=env)
     finally:
         blocker.rollback()
         blocker.close()
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
     assert len(done.stderr.splitlines()) == 1, done.stderr
-    pyrelease.rollback(fresh, steps="all")
+    pyrelease.rollback(fresh_db, steps="all")

@@ -1,21 +1,18 @@
 """The pg_cron job: registered by migrating, upserted by schedule(), removed by unschedule()
 and rollback, in both set-ups (pg_cron in `postgres`, pg_cron in the application database),
-and without pg_cron at all. AC 2.4.1: the scheduled job really runs and is logged."""
+and without pg_cron at all (AC 2.4.1, a real tick, is in tests/acceptance/test_story.py)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +20,14 @@ import psycopg
 import pytest
 from factories import (
     JOB,
+    closed_port,
+    connect_to,
     cron_jobs,
+    current_db,
     drop_jobs,
+    extra_database,
     job_names,
-    make_project,
-    make_properties,
-    make_workspace,
+    migration_ids,
     scalar,
 )
 from psycopg import sql
@@ -49,36 +48,10 @@ APP_DB = "pyrelease_app"  # the cron database of server_cron_in_app: never dropp
 # --------------------------------------------------------------------------- helpers
 
 
-def connect(dsn: str) -> Conn:
-    return psycopg.connect(dsn, autocommit=True)
-
-
-def current_db(conn: Conn) -> str:
-    return str(scalar(conn, "SELECT current_database()"))
-
-
 def release_job(server: Any, dbname: str) -> tuple[Any, ...]:
     jobs = [j for j in cron_jobs(server, dbname) if j[1] == f"{JOB}:{dbname}"]
     assert len(jobs) == 1, jobs
     return jobs[0]
-
-
-@contextmanager
-def extra_database(server: Any, name: str | None = None, owner: str | None = None) -> Iterator[str]:
-    name = name or f"pyrelease_t_cron_{uuid.uuid4().hex[:8]}"
-    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
-    if owner is not None:
-        create = sql.SQL("{} OWNER {}").format(create, sql.Identifier(owner))
-    with connect(server.admin_dsn) as admin:
-        admin.execute(create)
-    try:
-        yield name
-    finally:
-        drop_jobs(server, name)
-        with connect(server.admin_dsn) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 CRON_FUNCTIONS = (
@@ -98,7 +71,7 @@ def owner_database(
     role = f"pyrelease_t_owner_{uuid.uuid4().hex[:8]}"
     password = uuid.uuid4().hex
     ident = sql.Identifier(role)
-    with connect(server.admin_dsn) as admin:
+    with connect_to(server.admin_dsn) as admin:
         admin.execute(
             sql.SQL("CREATE ROLE {} LOGIN CREATEROLE PASSWORD {}").format(
                 ident, sql.Literal(password)
@@ -107,7 +80,7 @@ def owner_database(
         if read_settings:
             admin.execute(sql.SQL("GRANT pg_read_all_settings TO {}").format(ident))
     try:
-        with connect(server.dsn_for(server.cron_database)) as c:
+        with connect_to(server.dsn_for(server.cron_database)) as c:
             c.execute(sql.SQL("GRANT USAGE ON SCHEMA cron TO {}").format(ident))
             if cron_grants:
                 c.execute(
@@ -119,50 +92,20 @@ def owner_database(
             dsn = make_conninfo(server.dsn_for(name), user=role, password=password)
             yield dsn, name, role
     finally:
-        with connect(server.dsn_for(server.cron_database)) as c:
+        with connect_to(server.dsn_for(server.cron_database)) as c:
             c.execute(sql.SQL("DROP OWNED BY {}").format(ident))
-        with connect(server.admin_dsn) as admin:
+        with connect_to(server.admin_dsn) as admin:
             admin.execute(sql.SQL("DROP OWNED BY {}").format(ident))
             admin.execute(sql.SQL("DROP ROLE {}").format(ident))
-
-
-def migration_count() -> int:
-    folder = Path(__file__).resolve().parents[2] / "migrations"
-    return len(
-        {
-            p.name.removesuffix(".sql").removesuffix(".py")
-            for p in folder.iterdir()
-            if p.suffix in {".sql", ".py"}
-            and p.name[:4].isdigit()
-            and not p.name.endswith(".rollback.sql")
-        }
-    )
-
-
-@pytest.fixture
-def app(server: Any, conn: Conn) -> Iterator[Conn]:
-    """`conn` (the migrated `db`, no job yet); its jobs are removed before `db` is dropped."""
-    name = current_db(conn)
-    assert cron_jobs(server, name) == []
-    yield conn
-    drop_jobs(server, name)
-
-
-@pytest.fixture
-def fresh(server: Any, fresh_db: str) -> Iterator[str]:
-    with connect(fresh_db) as c:
-        name = current_db(c)
-    yield fresh_db
-    drop_jobs(server, name)
 
 
 # --------------------------------------------------------------------------- default set-up
 
 
-def test_migrating_registers_the_job(server: Any, fresh: str) -> None:
-    with connect(fresh) as c:
+def test_migrating_registers_the_job(server: Any, fresh_db: str) -> None:
+    with connect_to(fresh_db) as c:
         name = current_db(c)
-    pyrelease.migrate(fresh)
+    pyrelease.migrate(fresh_db)
 
     jobs = cron_jobs(server, name)
     assert [j[1:] for j in jobs] == [
@@ -178,7 +121,7 @@ def test_migrating_registers_the_job(server: Any, fresh: str) -> None:
     assert "DELETE FROM cron.job_run_details" in jobs[1][3]
     assert "interval '30 days'" in jobs[1][3]
 
-    with connect(fresh) as c:
+    with connect_to(fresh_db) as c:
         found = cron.job(c)
     assert found == cron.Job(
         jobid=jobs[0][0],
@@ -191,136 +134,140 @@ def test_migrating_registers_the_job(server: Any, fresh: str) -> None:
     )
 
 
-def test_rescheduling_and_remigrating_never_duplicate(server: Any, fresh: str) -> None:
-    with connect(fresh) as c:
+def test_rescheduling_and_remigrating_never_duplicate(server: Any, fresh_db: str) -> None:
+    with connect_to(fresh_db) as c:
         name = current_db(c)
-    pyrelease.migrate(fresh)
+    pyrelease.migrate(fresh_db)
     first = cron_jobs(server, name)
 
-    with connect(fresh) as c:
+    with connect_to(fresh_db) as c:
         assert cron.schedule(c).jobid == first[0][0]
         assert cron.schedule(c).jobid == first[0][0]
-    assert pyrelease.migrate(fresh) == []
+    assert pyrelease.migrate(fresh_db) == []
     assert cron_jobs(server, name) == first
 
     # 0003 rolled back (with what follows it) and applied again: still one job
-    with connect(fresh) as c:
+    with connect_to(fresh_db) as c:
         ids = [r[0] for r in c.execute("SELECT migration_id FROM _yoyo_migration").fetchall()]
-    pyrelease.rollback(fresh, steps=len([i for i in ids if i >= "0003.release-job"]))
+    pyrelease.rollback(fresh_db, steps=len([i for i in ids if i >= "0003.release-job"]))
     assert cron_jobs(server, name) == []
-    pyrelease.migrate(fresh)
-    assert [j[1:] for j in cron_jobs(server, name)] == [j[1:] for j in first]
+    pyrelease.migrate(fresh_db)
+    again = cron_jobs(server, name)
+    # the same pair; the purge job's command names the new release job's id
+    assert [j[1:3] + j[4:] for j in again] == [j[1:3] + j[4:] for j in first]
+    assert again[0][3] == first[0][3]
+    assert again[1][3] == first[1][3].replace(f"jobid = {first[0][0]} ", f"jobid = {again[0][0]} ")
 
 
-def test_schedule_twice_is_one_job(server: Any, app: Conn) -> None:
-    name = current_db(app)
-    one = cron.schedule(app)
-    two = cron.schedule(app)
+def test_schedule_twice_is_one_job(server: Any, conn: Conn) -> None:
+    name = current_db(conn)
+    one = cron.schedule(conn)
+    two = cron.schedule(conn)
     assert one == two
     assert [j[1] for j in cron_jobs(server, name)] == job_names(name)
 
 
 def test_schedule_reactivates_a_paused_job_and_applies_a_new_schedule(
-    server: Any, app: Conn
+    server: Any, conn: Conn
 ) -> None:
-    name = current_db(app)
-    job = cron.schedule(app)
-    with connect(server.dsn_for(server.cron_database)) as c:
+    name = current_db(conn)
+    job = cron.schedule(conn)
+    with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute("SELECT cron.alter_job(%s, active := false)", (job.jobid,))
     assert release_job(server, name)[5] is False
-    assert cron.job(app) == replace(job, active=False)
+    assert cron.job(conn) == replace(job, active=False)
 
-    again = cron.schedule(app)
+    again = cron.schedule(conn)
     assert again == job
     assert release_job(server, name)[5] is True
 
-    with connect(server.dsn_for(server.cron_database)) as c:
+    with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute("SELECT cron.alter_job(%s, active := false)", (job.jobid,))
-    changed = cron.schedule(app, cron="*/7 * * * *")
+    changed = cron.schedule(conn, cron="*/7 * * * *")
     assert changed.jobid == job.jobid
     assert (changed.schedule, changed.active) == ("*/7 * * * *", True)
     assert release_job(server, name)[2:] == ("*/7 * * * *", COMMAND, name, True)
     assert len(cron_jobs(server, name)) == 2
 
 
-def test_schedule_repoints_a_job_that_runs_elsewhere(server: Any, app: Conn) -> None:
-    name = current_db(app)
-    job = cron.schedule(app)
-    with connect(server.dsn_for(server.cron_database)) as c:
+def test_schedule_repoints_a_job_that_runs_elsewhere(server: Any, conn: Conn) -> None:
+    name = current_db(conn)
+    job = cron.schedule(conn)
+    with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute(
             "SELECT cron.alter_job(%s, command := 'SELECT 1', database := %s)",
             (job.jobid, server.cron_database),
         )
-    assert cron.schedule(app) == job
+    assert cron.schedule(conn) == job
     assert release_job(server, name)[2:] == (EVERY_5, COMMAND, name, True)
 
 
-def test_retention_goes_into_the_command(server: Any, app: Conn) -> None:
-    name = current_db(app)
-    job = cron.schedule(app, retention="7 days")
+def test_retention_goes_into_the_command(server: Any, conn: Conn) -> None:
+    name = current_db(conn)
+    job = cron.schedule(conn, retention="7 days")
     assert job.command == "CALL real_estate.run_release_job(p_retention => '7 days')"
     purge = [j for j in cron_jobs(server, name) if j[1] == f"{JOB}-purge:{name}"]
     assert len(purge) == 1
     assert "interval '7 days'" in purge[0][3]
 
     # both commands are valid SQL that runs
-    app.execute(job.command)
-    with connect(server.dsn_for(server.cron_database)) as c:
+    conn.execute(job.command)
+    with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute(purge[0][3])
-    assert scalar(app, "SELECT count(*) FROM real_estate.release_run WHERE source = 'pg_cron'")
+    assert scalar(conn, "SELECT count(*) FROM real_estate.release_run WHERE source = 'pg_cron'")
 
-    assert cron.schedule(app, retention="720 hours").command == (
+    assert cron.schedule(conn, retention="720 hours").command == (
         "CALL real_estate.run_release_job(p_retention => '720:00:00')"
     )
-    assert cron.schedule(app, retention="30 days").command == COMMAND
-    assert cron.schedule(app).command == COMMAND
+    assert cron.schedule(conn, retention="30 days").command == COMMAND
+    assert cron.schedule(conn).command == COMMAND
 
 
 @pytest.mark.parametrize("retention", ["banana", "-1 day", "0", ""])
 def test_bad_retention_is_rejected_and_changes_nothing(
-    server: Any, app: Conn, retention: str
+    server: Any, conn: Conn, retention: str
 ) -> None:
-    name = current_db(app)
-    cron.schedule(app)
+    name = current_db(conn)
+    cron.schedule(conn)
     before = cron_jobs(server, name)
     with pytest.raises(InvalidArgument, match="retention"):
-        cron.schedule(app, retention=retention)
+        cron.schedule(conn, retention=retention)
     assert cron_jobs(server, name) == before
 
 
 @pytest.mark.parametrize("existing", [False, True])
 def test_invalid_cron_expression_is_rejected_and_changes_nothing(
-    server: Any, app: Conn, existing: bool
+    server: Any, conn: Conn, existing: bool
 ) -> None:
-    name = current_db(app)
+    name = current_db(conn)
     if existing:
-        cron.schedule(app)
+        cron.schedule(conn)
     before = cron_jobs(server, name)
     with pytest.raises(InvalidArgument, match="invalid cron expression 'every day'"):
-        cron.schedule(app, cron="every day")
+        cron.schedule(conn, cron="every day")
     assert cron_jobs(server, name) == before
 
 
-def test_two_databases_each_keep_their_own_job(server: Any, app: Conn, fresh: str) -> None:
-    a = current_db(app)
-    with connect(fresh) as c:
+def test_two_databases_each_keep_their_own_job(server: Any, conn: Conn, fresh_db: str) -> None:
+    a = current_db(conn)
+    with connect_to(fresh_db) as c:
         b = current_db(c)
-    cron.schedule(app)
-    pyrelease.migrate(fresh)
+    cron.schedule(conn)
+    pyrelease.migrate(fresh_db)
     jobs_a, jobs_b = cron_jobs(server, a), cron_jobs(server, b)
     assert [j[1] for j in jobs_a] == job_names(a)
     assert [j[1] for j in jobs_b] == job_names(b)
     assert release_job(server, a)[4] == a
     assert release_job(server, b)[4] == b
 
-    assert cron.unschedule(app) is True
+    assert cron.unschedule(conn) is True
     assert cron_jobs(server, a) == []
     assert cron_jobs(server, b) == jobs_b
-    assert cron.unschedule(app) is False
+    assert cron.unschedule(conn) is False
 
-    cron.schedule(app)
+    cron.schedule(conn)
     jobs_a = cron_jobs(server, a)
-    pyrelease.rollback(fresh, steps="all")  # removes b's job, and only it
+    pyrelease.rollback(fresh_db, steps="all")  # removes b's job, and only it
     assert cron_jobs(server, b) == []
     assert cron_jobs(server, a) == jobs_a
 
@@ -340,7 +287,7 @@ def test_purge_job_trims_only_this_databases_old_run_history(server: Any, odd_na
             ]
             release_id, purge_command = jobs[0][0], jobs[1][3]
             other_id = -int(uuid.uuid4().int % 1_000_000) - 1  # some other job's history
-            with connect(server.dsn_for(server.cron_database)) as c:
+            with connect_to(server.dsn_for(server.cron_database)) as c:
                 c.execute(
                     "INSERT INTO cron.job_run_details (jobid, status, start_time)"
                     " VALUES (%(mine)s, 'succeeded', now() - interval '40 days'),"
@@ -375,7 +322,7 @@ def test_long_database_names_each_keep_their_own_job(server: Any) -> None:
         try:
             pyrelease.migrate(server.dsn_for(one))
             pyrelease.migrate(server.dsn_for(two))
-            with connect(server.dsn_for(one)) as c1, connect(server.dsn_for(two)) as c2:
+            with connect_to(server.dsn_for(one)) as c1, connect_to(server.dsn_for(two)) as c2:
                 job_one, job_two = cron.job(c1), cron.job(c2)
             assert job_one is not None
             assert job_two is not None
@@ -392,8 +339,8 @@ def test_owner_role_with_pg_cron_grants_and_pg_read_all_settings_owns_the_job(
 ) -> None:
     with owner_database(server, read_settings=True, cron_grants=True) as (dsn, name, role):
         try:
-            assert len(pyrelease.migrate(dsn)) == migration_count()
-            with connect(server.dsn_for(server.cron_database)) as c:
+            assert len(pyrelease.migrate(dsn)) == len(migration_ids())
+            with connect_to(server.dsn_for(server.cron_database)) as c:
                 owners = c.execute(
                     "SELECT jobname::text, username FROM cron.job"
                     " WHERE jobname = ANY (%s::name[]) ORDER BY jobid",
@@ -408,7 +355,7 @@ def test_owner_role_with_pg_cron_grants_and_pg_read_all_settings_owns_the_job(
 def test_non_superuser_owner_with_pg_cron_grants_can_migrate(server: Any) -> None:
     with owner_database(server, read_settings=False, cron_grants=True) as (dsn, name, _):
         try:
-            assert len(pyrelease.migrate(dsn)) == migration_count()
+            assert len(pyrelease.migrate(dsn)) == len(migration_ids())
             assert [j[1] for j in cron_jobs(server, name)] == job_names(name)
         finally:
             pyrelease.rollback(dsn, steps="all")
@@ -416,10 +363,10 @@ def test_non_superuser_owner_with_pg_cron_grants_can_migrate(server: Any) -> Non
 
 def test_pg_cron_permission_error_is_not_an_invalid_cron_expression(server: Any) -> None:
     with owner_database(server, read_settings=True, cron_grants=False) as (dsn, _, _):
-        pyrelease.migrate(dsn)
+        pyrelease.migrate(dsn, schedule=False)
         try:
             error: PyreleaseError | None = None
-            with connect(dsn) as c:
+            with connect_to(dsn) as c:
                 try:
                     cron.schedule(c)
                 except PyreleaseError as exc:
@@ -440,7 +387,7 @@ def test_cron_in_the_application_database(server_cron_in_app: Any) -> None:
     pyrelease.rollback(dsn, steps="all")  # start from a clean database
     try:
         pyrelease.migrate(dsn)
-        with connect(dsn) as c:
+        with connect_to(dsn) as c:
             jobs = c.execute(
                 "SELECT jobid, jobname::text, schedule, command, database, active FROM cron.job"
                 " WHERE jobname LIKE %s ORDER BY jobid",
@@ -461,7 +408,7 @@ def test_cron_in_the_application_database(server_cron_in_app: Any) -> None:
             assert count == 1
     finally:
         pyrelease.rollback(dsn, steps="all")
-    with connect(dsn) as c:
+    with connect_to(dsn) as c:
         assert scalar(c, "SELECT count(*) FROM cron.job WHERE jobname LIKE %s", (f"{JOB}%",)) == 0
         assert scalar(c, "SELECT to_regnamespace('real_estate')") is None
 
@@ -499,12 +446,6 @@ class Cluster:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={dbname} connect_timeout=10"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _as_server_user(args: list[str]) -> subprocess.CompletedProcess[str]:
     if os.geteuid() == 0:
         args = ["runuser", "-u", "postgres", "--", *args]
@@ -522,7 +463,7 @@ def cluster_without_pg_cron(request: pytest.FixtureRequest) -> Iterator[Cluster]
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
     data = base / "data"
-    port = _free_port()
+    port = closed_port()
     try:
         done = _as_server_user(
             [
@@ -550,7 +491,7 @@ def cluster_without_pg_cron(request: pytest.FixtureRequest) -> Iterator[Cluster]
         )
         assert done.returncode == 0, (base / "log").read_text()
         cluster = Cluster(port=port, variant=variant)
-        with connect(cluster.admin_dsn) as c:
+        with connect_to(cluster.admin_dsn) as c:
             c.execute("CREATE DATABASE pyrelease_nocron")
         yield cluster
     finally:
@@ -575,7 +516,7 @@ def test_without_pg_cron_migrate_warns_once_and_succeeds(
         assert "\n" not in message
         assert "pyrelease schedule" in message
 
-        with connect(dsn) as c:
+        with connect_to(dsn) as c:
             assert cron.cron_setup(c) is None
             assert cron.job(c) is None
             with pytest.raises(ScheduleError, match=NO_SCHEDULE):
@@ -584,7 +525,7 @@ def test_without_pg_cron_migrate_warns_once_and_succeeds(
                 cron.unschedule(c)
     finally:
         assert pyrelease.rollback(dsn, steps="all")
-    with connect(dsn) as c:
+    with connect_to(dsn) as c:
         assert scalar(c, "SELECT to_regnamespace('real_estate')") is None
 
 
@@ -610,74 +551,155 @@ def test_without_pg_cron_cli_schedule_fails_with_one_line(
         pyrelease.rollback(dsn, steps="all")
 
 
-# --------------------------------------------------------------------------- schedule_interval
+# ------------------------------------------------------------------------ a job is its database's
 
 
-@pytest.mark.parametrize(
-    ("expr", "gap"),
-    [
-        ("*/5 * * * *", timedelta(minutes=5)),
-        ("* * * * *", timedelta(minutes=1)),
-        ("0 3 * * *", timedelta(days=1)),
-        ("0,30 * * * *", timedelta(minutes=30)),
-        ("*/10 9-17 * * *", timedelta(hours=15, minutes=10)),
-        ("0 * * * 1-5", timedelta(days=7)),
-        ("0 0 1 * *", timedelta(days=31)),
-    ],
-)
-def test_schedule_interval(expr: str, gap: timedelta) -> None:
-    assert cron.schedule_interval(expr) == gap
+@contextmanager
+def other_superuser(server: Any, dsn: str) -> Iterator[str]:
+    """`dsn` as a second superuser (a DBA who did not migrate)."""
+    role = f"pyrelease_t_dba_{uuid.uuid4().hex[:8]}"
+    with connect_to(server.admin_dsn) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN SUPERUSER").format(sql.Identifier(role)))
+    try:
+        yield make_conninfo(dsn, user=role)
+    finally:
+        with connect_to(server.admin_dsn) as admin:
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
 
 
-@pytest.mark.parametrize("expr", ["every day", "61 * * * *", "* 24 * * *", "*/0 * * * *"])
-def test_schedule_interval_rejects_invalid_expressions(expr: str) -> None:
-    with pytest.raises(InvalidArgument):
-        cron.schedule_interval(expr)
+def test_another_superuser_manages_the_same_job(server: Any, fresh_db: str) -> None:
+    name = current_db(fresh_db)
+    pyrelease.migrate(fresh_db)
+    first = cron_jobs(server, name)
+    with other_superuser(server, fresh_db) as dba:
+        with connect_to(dba) as c:
+            found = cron.job(c)
+            assert found is not None and found.jobid == first[0][0]
+            assert cron.schedule(c, cron="*/7 * * * *").jobid == first[0][0]
+        assert [j[1:3] for j in cron_jobs(server, name)] == [
+            (first[0][1], "*/7 * * * *"),
+            (first[1][1], first[1][2]),
+        ]
+        pyrelease.rollback(dba, steps="all")
+    assert cron_jobs(server, name) == []
 
 
-def test_schedule_interval_understands_pg_cron_macros() -> None:
-    assert cron.schedule_interval("@hourly") == timedelta(hours=1)
-    assert cron.schedule_interval("@daily") == timedelta(days=1)
+def test_a_renamed_database_leaves_no_job_behind(server: Any) -> None:
+    with extra_database(server, tag="old") as old:
+        new = old.replace("_old_", "_new_")
+        pyrelease.migrate(server.dsn_for(old))
+        with connect_to(server.admin_dsn) as admin:
+            admin.execute(
+                sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                    sql.Identifier(old), sql.Identifier(new)
+                )
+            )
+        try:
+            pyrelease.schedule(server.dsn_for(new))
+            assert cron_jobs(server, old) == []
+            assert [j[1] for j in cron_jobs(server, new)] == job_names(new)
+        finally:
+            drop_jobs(server, new)
+            with connect_to(server.admin_dsn) as admin:
+                admin.execute(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                        sql.Identifier(new), sql.Identifier(old)
+                    )
+                )
 
 
-# --------------------------------------------------------------------------- AC 2.4.1
+def release_jobs_of(server: Any, dbname: str) -> list[tuple[Any, ...]]:
+    """(jobid, jobname, schedule, command, database, active) of the jobs that run in `dbname`."""
+    with connect_to(server.dsn_for(server.cron_database)) as c:
+        return c.execute(
+            "SELECT jobid, jobname::text, schedule, command, database, active FROM cron.job"
+            " WHERE database = %s ORDER BY jobid",
+            (dbname,),
+        ).fetchall()
 
 
-@pytest.mark.slow
-def test_ac_2_4_1_scheduled_job_runs_and_is_logged(server: Any, app: Conn) -> None:
-    workspace = make_workspace(app)
-    project = make_project(app, workspace)
-    expired_at = scalar(app, "SELECT now() - interval '1 minute'")
-    [prop] = make_properties(app, workspace, project, 1, "RESERVED", reserved_until=expired_at)
-    job = cron.schedule(app, cron="* * * * *")
+def test_a_crafted_database_name_cannot_take_another_databases_job(server: Any) -> None:
+    long = f"pyrelease_t_long_{uuid.uuid4().hex[:8]}_" + "x" * 30
+    with extra_database(server, long) as victim:
+        pyrelease.migrate(server.dsn_for(victim))
+        [victim_job] = release_jobs_of(server, victim)
+        crafted = victim_job[1].removeprefix(f"{JOB}:")  # its job name would be the same
+        assert len(crafted.encode()) < 63
+        try:
+            with extra_database(server, crafted) as attacker:
+                pyrelease.migrate(server.dsn_for(attacker))
+                assert release_jobs_of(server, victim) == [victim_job]
+                [mine] = release_jobs_of(server, attacker)
+                assert mine[1] != victim_job[1]
+                pyrelease.rollback(server.dsn_for(attacker), steps="all")
+                assert release_jobs_of(server, attacker) == []
+                assert release_jobs_of(server, victim) == [victim_job]
+        finally:
+            pyrelease.rollback(server.dsn_for(victim), steps="all")
 
-    with connect(server.dsn_for(server.cron_database)) as cron_conn:
-        deadline = time.monotonic() + 75
-        status = run_status = logged = None
-        while time.monotonic() < deadline:
-            status = scalar(app, "SELECT status FROM real_estate.property WHERE id = %s", (prop,))
-            row = cron_conn.execute(
-                "SELECT status FROM cron.job_run_details WHERE jobid = %s"
-                " ORDER BY start_time DESC LIMIT 1",
-                (job.jobid,),
-            ).fetchone()
-            run_status = row[0] if row else None
-            logged = app.execute(
-                "SELECT released, failed, error FROM real_estate.release_run"
-                " WHERE source = 'pg_cron' AND finished_at IS NOT NULL AND released >= 1"
-            ).fetchall()
-            if status == "AVAILABLE" and run_status == "succeeded" and logged:
-                break
-            time.sleep(1)
 
-    assert status == "AVAILABLE"
-    assert run_status == "succeeded"
-    assert logged == [(1, 0, None)]
-    assert scalar(app, "SELECT available_plots FROM real_estate.project WHERE id = %s", (project,))
-    event = app.execute(
-        "SELECT e.reserved_until FROM real_estate.release_event AS e"
-        " JOIN real_estate.release_run AS r ON r.id = e.run_id"
-        " WHERE e.property_id = %s AND r.source = 'pg_cron'",
-        (prop,),
-    ).fetchall()
-    assert event == [(expired_at,)]
+# --------------------------------------------------------------------------- migrate converges
+
+
+def test_migrate_recreates_a_missing_job(server: Any, fresh_db: str) -> None:
+    name = current_db(fresh_db)
+    pyrelease.migrate(fresh_db)
+    drop_jobs(server, name)
+    assert pyrelease.migrate(fresh_db) == []
+    assert [j[1:3] for j in cron_jobs(server, name)] == [
+        (job_names(name)[0], EVERY_5),
+        (job_names(name)[1], cron.PURGE_SCHEDULE),
+    ]
+
+
+def test_migrate_repairs_an_altered_job_and_keeps_its_schedule(server: Any, conn: Conn) -> None:
+    name = current_db(conn)
+    job = cron.schedule(conn, cron="*/9 * * * *", retention="7 days")
+    with connect_to(server.dsn_for(server.cron_database)) as c:
+        c.execute("SELECT cron.alter_job(%s, command := 'SELECT 1', active := false)", (job.jobid,))
+        c.execute(
+            "SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = %s",
+            (job_names(name)[1],),
+        )
+    pyrelease.migrate(server.dsn_for(name))
+    # the schedule kept; the command (its retention gone with it) and the purge job restored
+    assert release_job(server, name)[2:] == ("*/9 * * * *", COMMAND, name, True)
+    assert cron.job(conn) == replace(job, command=COMMAND)
+    assert len(cron_jobs(server, name)) == 2
+
+
+def test_migrate_fails_when_pg_cron_refuses_the_job(
+    server: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with owner_database(server, read_settings=True, cron_grants=False) as (dsn, name, _):
+        try:
+            capsys.readouterr()
+            assert main(["--dsn", dsn, "migrate"]) == 1
+            out, err = capsys.readouterr()
+            assert "Traceback" not in err
+            [line] = [x for x in err.splitlines() if x.startswith("pyrelease: error:")]
+            assert "release job could not be registered" in line
+            assert "permission denied" in line
+            assert len(err.splitlines()) == 1, err
+            assert cron_jobs(server, name) == []
+
+            # the next migrate tries again (0003 is applied: it would say "up to date")
+            assert main(["--dsn", dsn, "migrate"]) == 1
+            capsys.readouterr()
+
+            assert main(["--dsn", dsn, "migrate", "--no-schedule"]) == 0
+            out, err = capsys.readouterr()
+            assert out == "already up to date\n"
+            assert cron_jobs(server, name) == []
+        finally:
+            pyrelease.rollback(dsn, steps="all")
+
+
+def test_migrate_no_schedule_registers_nothing(
+    server: Any, fresh_db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="pyrelease")
+    assert main(["migrate", "--no-schedule", "--dsn", fresh_db]) == 0
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == ["no release schedule was created (--no-schedule)"]
+    assert cron_jobs(server, current_db(fresh_db)) == []

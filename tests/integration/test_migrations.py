@@ -8,18 +8,23 @@ import re
 import subprocess
 import sys
 import threading
-import uuid
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import psycopg
 import pytest
-from factories import JOB, cron_jobs, drop_jobs, make_properties, make_workspace
-from psycopg import sql
+from factories import (
+    JOB,
+    connect_to,
+    cron_jobs,
+    current_db,
+    extra_database,
+    make_properties,
+    make_workspace,
+    migration_ids,
+)
 from psycopg.conninfo import conninfo_to_dict
 
 import pyrelease
@@ -38,55 +43,16 @@ Snapshot = dict[str, list[tuple[Any, ...]]]
 # --------------------------------------------------------------------------- helpers
 
 
-def migration_ids() -> list[str]:
-    """The ids of the repository's migrations, in the order they apply (names sort that way)."""
-    ids = {
-        p.name.removesuffix(".sql").removesuffix(".py")
-        for p in MIGRATIONS.iterdir()
-        if p.suffix in {".sql", ".py"}
-        and p.name[:4].isdigit()
-        and not p.name.endswith(".rollback.sql")
-    }
-    return sorted(ids)
-
-
 def plpgsql_files() -> dict[str, Path]:
     return {p.stem: p for p in sorted(PLPGSQL.glob("*.sql"))}
 
 
-def connect(dsn: str) -> Conn:
-    return psycopg.connect(dsn, autocommit=True)
-
-
-def dbname_of(dsn: str) -> str:
-    with connect(dsn) as conn:
-        row = conn.execute("SELECT current_database()").fetchone()
-    assert row is not None
-    return str(row[0])
-
-
 def applied(dsn: str) -> list[str]:
-    with connect(dsn) as conn:
+    with connect_to(dsn) as conn:
         rows = conn.execute(
             "SELECT migration_id FROM public._yoyo_migration ORDER BY applied_at_utc, migration_id"
         ).fetchall()
     return [r[0] for r in rows]
-
-
-@contextmanager
-def extra_database(server: Any, tag: str) -> Iterator[str]:
-    """A new empty database on `server` (name yielded), dropped with its jobs afterwards."""
-    name = f"pyrelease_t_{tag}_{uuid.uuid4().hex[:8]}"
-    with connect(server.admin_dsn) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield name
-    finally:
-        drop_jobs(server, name)
-        with connect(server.admin_dsn) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 SNAPSHOT_QUERIES: dict[str, str] = {
@@ -142,7 +108,7 @@ SNAPSHOT_QUERIES: dict[str, str] = {
 
 def snapshot(dsn: str) -> Snapshot:
     """Everything the migrations define in schema real_estate, as comparable rows."""
-    with connect(dsn) as conn:
+    with connect_to(dsn) as conn:
         return {
             name: conn.execute(query, {"s": SCHEMA}).fetchall()
             for name, query in SNAPSHOT_QUERIES.items()
@@ -152,7 +118,7 @@ def snapshot(dsn: str) -> Snapshot:
 def user_objects(dsn: str) -> set[tuple[str, str]]:
     """Every object of the database outside the system schemas, yoyo's own tables aside."""
     system = "('pg_catalog', 'information_schema', 'pg_toast')"
-    with connect(dsn) as conn:
+    with connect_to(dsn) as conn:
         rows = conn.execute(
             f"""
             SELECT 'schema', n.nspname FROM pg_namespace AS n
@@ -191,14 +157,14 @@ def user_objects(dsn: str) -> set[tuple[str, str]]:
 
 
 def schema_exists(dsn: str) -> bool:
-    with connect(dsn) as conn:
+    with connect_to(dsn) as conn:
         row = conn.execute("SELECT to_regnamespace(%s) IS NOT NULL", (SCHEMA,)).fetchone()
     assert row is not None
     return bool(row[0])
 
 
 def routine_names(dsn: str) -> set[str]:
-    with connect(dsn) as conn:
+    with connect_to(dsn) as conn:
         rows = conn.execute(
             "SELECT p.proname FROM pg_proc AS p WHERE p.pronamespace = to_regnamespace(%s)",
             (SCHEMA,),
@@ -208,7 +174,7 @@ def routine_names(dsn: str) -> set[str]:
 
 def installed_names(dsn: str) -> set[str]:
     """The routines and views of the schema: what the post-apply step installs from plpgsql/."""
-    with connect(dsn) as conn:
+    with connect_to(dsn) as conn:
         rows = conn.execute(
             "SELECT c.relname FROM pg_class AS c"
             " WHERE c.relnamespace = to_regnamespace(%s) AND c.relkind = 'v'",
@@ -218,7 +184,7 @@ def installed_names(dsn: str) -> set[str]:
 
 
 def relation_names(dsn: str) -> set[str]:
-    with connect(dsn) as conn:
+    with connect_to(dsn) as conn:
         rows = conn.execute(
             "SELECT c.relname FROM pg_class AS c WHERE c.relnamespace = to_regnamespace(%s)",
             (SCHEMA,),
@@ -227,7 +193,7 @@ def relation_names(dsn: str) -> set[str]:
 
 
 def trigger_names(dsn: str) -> set[str]:
-    with connect(dsn) as conn:
+    with connect_to(dsn) as conn:
         rows = conn.execute(
             "SELECT t.tgname FROM pg_trigger AS t JOIN pg_class AS c ON c.oid = t.tgrelid"
             " WHERE c.relnamespace = to_regnamespace(%s) AND NOT t.tgisinternal",
@@ -249,130 +215,122 @@ def yoyo_executable() -> str:
     return str(candidate) if candidate.exists() else "yoyo"
 
 
-@pytest.fixture
-def fresh(server: Any, fresh_db: str) -> Iterator[str]:
-    """fresh_db, whose pg_cron jobs are removed before it is dropped."""
-    name = dbname_of(fresh_db)
-    try:
-        yield fresh_db
-    finally:
-        drop_jobs(server, name)
-
-
 # --------------------------------------------------------------------------- apply / re-apply
 
 
-def test_migrate_applies_every_migration_in_order(server: Any, fresh: str) -> None:
+def test_migrate_applies_every_migration_in_order(server: Any, fresh_db: str) -> None:
     expected = migration_ids()
     assert expected[:3] == ["0001.schema", "0002.functions", "0003.release-job"]
 
-    assert pyrelease.migrate(fresh) == expected
+    assert pyrelease.migrate(fresh_db) == expected
 
-    assert applied(fresh) == expected
-    assert schema_exists(fresh)
-    assert set(plpgsql_files()) == installed_names(fresh)
-
-
-def test_reapply_is_a_noop(fresh: str) -> None:
-    pyrelease.migrate(fresh)
-    before = snapshot(fresh)
-    objects = user_objects(fresh)
-
-    assert pyrelease.migrate(fresh) == []
-
-    assert snapshot(fresh) == before
-    assert user_objects(fresh) == objects
-    assert applied(fresh) == migration_ids()
+    assert applied(fresh_db) == expected
+    assert schema_exists(fresh_db)
+    assert set(plpgsql_files()) == installed_names(fresh_db)
 
 
-def test_rollback_all_removes_everything_and_reapply_is_identical(server: Any, fresh: str) -> None:
-    name = dbname_of(fresh)
-    pristine = user_objects(fresh)
+def test_reapply_is_a_noop(fresh_db: str) -> None:
+    pyrelease.migrate(fresh_db)
+    before = snapshot(fresh_db)
+    objects = user_objects(fresh_db)
+
+    assert pyrelease.migrate(fresh_db) == []
+
+    assert snapshot(fresh_db) == before
+    assert user_objects(fresh_db) == objects
+    assert applied(fresh_db) == migration_ids()
+
+
+def test_rollback_all_removes_everything_and_reapply_is_identical(
+    server: Any, fresh_db: str
+) -> None:
+    name = current_db(fresh_db)
+    pristine = user_objects(fresh_db)
     ids = migration_ids()
 
-    assert pyrelease.migrate(fresh) == ids
-    first = snapshot(fresh)
+    assert pyrelease.migrate(fresh_db) == ids
+    first = snapshot(fresh_db)
     assert first["relations"], "the snapshot must see the schema"
     assert cron_jobs(server, name), "migrating registers the job"
 
-    assert pyrelease.rollback(fresh, steps="all") == list(reversed(ids))
+    assert pyrelease.rollback(fresh_db, steps="all") == list(reversed(ids))
 
-    assert not schema_exists(fresh)
+    assert not schema_exists(fresh_db)
     assert cron_jobs(server, name) == []
-    assert applied(fresh) == []
-    assert user_objects(fresh) == pristine
+    assert applied(fresh_db) == []
+    assert user_objects(fresh_db) == pristine
 
-    assert pyrelease.migrate(fresh) == ids
-    assert snapshot(fresh) == first
+    assert pyrelease.migrate(fresh_db) == ids
+    assert snapshot(fresh_db) == first
     assert len(cron_jobs(server, name)) == 2  # the release job and its purge job
 
-    assert pyrelease.rollback(fresh, steps="all") == list(reversed(ids))
+    assert pyrelease.rollback(fresh_db, steps="all") == list(reversed(ids))
     assert cron_jobs(server, name) == []
 
 
-def test_rollback_nothing_applied_returns_empty(fresh: str) -> None:
-    assert pyrelease.rollback(fresh, steps="all") == []
-    assert pyrelease.rollback(fresh, steps=1) == []
+def test_rollback_nothing_applied_returns_empty(fresh_db: str) -> None:
+    assert pyrelease.rollback(fresh_db, steps="all") == []
+    assert pyrelease.rollback(fresh_db, steps=1) == []
 
 
 @pytest.mark.parametrize("steps", [0, -1, True, "1", 1.0, None])
-def test_rollback_rejects_bad_steps(fresh: str, steps: Any) -> None:
-    pyrelease.migrate(fresh)
+def test_rollback_rejects_bad_steps(fresh_db: str, steps: Any) -> None:
+    pyrelease.migrate(fresh_db)
     with pytest.raises(MigrationError, match="steps must be a positive integer"):
-        pyrelease.rollback(fresh, steps=steps)
-    assert applied(fresh) == migration_ids()
-    pyrelease.rollback(fresh, steps="all")
+        pyrelease.rollback(fresh_db, steps=steps)
+    assert applied(fresh_db) == migration_ids()
+    pyrelease.rollback(fresh_db, steps="all")
 
 
-def test_rollback_one_step_at_a_time(server: Any, fresh: str) -> None:
+def test_rollback_one_step_at_a_time(server: Any, fresh_db: str) -> None:
     """Each step undoes exactly its own migration: the installed-source record (0006), the
     grants (0005), the index (0004), the job (0003), what the post-apply step installed from
     plpgsql/ (0002), the schema (0001)."""
-    name = dbname_of(fresh)
+    name = current_db(fresh_db)
     ids = migration_ids()
-    pyrelease.migrate(fresh)
+    pyrelease.migrate(fresh_db)
     tables = {"workspace", "project", "property", "release_run", "release_event"}
 
     for position in range(len(ids) - 1, -1, -1):
         mid = ids[position]
-        routines_before = routine_names(fresh)
+        routines_before = routine_names(fresh_db)
         jobs_before = cron_jobs(server, name)
 
-        assert pyrelease.rollback(fresh, steps=1) == [mid]
-        assert applied(fresh) == ids[:position]
+        assert pyrelease.rollback(fresh_db, steps=1) == [mid]
+        assert applied(fresh_db) == ids[:position]
 
         if mid == "0006.routine-source":
-            assert "routine_source" not in relation_names(fresh)
-            assert routine_names(fresh) == routines_before
+            assert "routine_source" not in relation_names(fresh_db)
+            assert routine_names(fresh_db) == routines_before
             assert cron_jobs(server, name) == jobs_before
         elif mid == "0005.roles":
-            assert routine_names(fresh) == routines_before
+            assert routine_names(fresh_db) == routines_before
             assert cron_jobs(server, name) == jobs_before
         elif mid == "0004.property-reserved-until-idx":
-            assert "property_reserved_until_idx" not in relation_names(fresh)
-            assert tables <= relation_names(fresh)
-            assert routine_names(fresh) == routines_before
+            assert "property_reserved_until_idx" not in relation_names(fresh_db)
+            assert tables <= relation_names(fresh_db)
+            assert routine_names(fresh_db) == routines_before
             assert cron_jobs(server, name) == jobs_before
         elif mid == "0003.release-job":
             assert jobs_before, "the job existed before its migration was rolled back"
             assert cron_jobs(server, name) == []
-            assert routine_names(fresh) == routines_before  # only the job went
-            assert trigger_names(fresh)
+            assert routine_names(fresh_db) == routines_before  # only the job went
+            assert trigger_names(fresh_db)
         elif mid == "0002.functions":
-            assert installed_names(fresh) == set()
-            assert trigger_names(fresh) == set()
-            assert tables <= relation_names(fresh)
+            assert installed_names(fresh_db) == set()
+            assert trigger_names(fresh_db) == set()
+            assert tables <= relation_names(fresh_db)
         elif mid == "0001.schema":
-            assert not schema_exists(fresh)
+            assert not schema_exists(fresh_db)
 
-    assert pyrelease.rollback(fresh, steps=1) == []
+    assert pyrelease.rollback(fresh_db, steps=1) == []
 
 
 # --------------------------------------------------------------------------- concurrency
 
 
-def test_concurrent_installs_apply_the_schema_once(server: Any, fresh: str) -> None:
-    name = dbname_of(fresh)
+def test_concurrent_installs_apply_the_schema_once(server: Any, fresh_db: str) -> None:
+    name = current_db(fresh_db)
     barrier = threading.Barrier(2)
     results: list[list[str]] = []
     errors: list[BaseException] = []
@@ -380,7 +338,7 @@ def test_concurrent_installs_apply_the_schema_once(server: Any, fresh: str) -> N
     def install() -> None:
         barrier.wait()
         try:
-            results.append(pyrelease.migrate(fresh))
+            results.append(pyrelease.migrate(fresh_db))
         except BaseException as exc:
             errors.append(exc)
 
@@ -392,8 +350,8 @@ def test_concurrent_installs_apply_the_schema_once(server: Any, fresh: str) -> N
 
     assert errors == []
     assert sorted(results, key=len) == [[], migration_ids()]
-    assert applied(fresh) == migration_ids()
-    with connect(fresh) as conn:
+    assert applied(fresh_db) == migration_ids()
+    with connect_to(fresh_db) as conn:
         log = conn.execute(
             "SELECT migration_id, count(*) FROM public._yoyo_log"
             " WHERE operation = 'apply' GROUP BY 1 ORDER BY 1"
@@ -407,34 +365,34 @@ def test_concurrent_installs_apply_the_schema_once(server: Any, fresh: str) -> N
 # --------------------------------------------------------------------------- failures
 
 
-def test_failing_first_migration_leaves_nothing(server: Any, fresh: str) -> None:
-    name = dbname_of(fresh)
-    with connect(fresh) as conn:
+def test_failing_first_migration_leaves_nothing(server: Any, fresh_db: str) -> None:
+    name = current_db(fresh_db)
+    with connect_to(fresh_db) as conn:
         conn.execute("CREATE SCHEMA real_estate")
 
     with pytest.raises(MigrationError) as info:
-        pyrelease.migrate(fresh)
+        pyrelease.migrate(fresh_db)
 
     message = str(info.value)
     assert "\n" not in message
     assert 'schema "real_estate" already exists' in message
-    assert applied(fresh) == []
-    assert relation_names(fresh) == set()
+    assert applied(fresh_db) == []
+    assert relation_names(fresh_db) == set()
     assert cron_jobs(server, name) == []
-    with connect(fresh) as conn:
+    with connect_to(fresh_db) as conn:
         assert conn.execute("SELECT count(*) FROM public.yoyo_lock").fetchone() == (0,)
         conn.execute("DROP SCHEMA real_estate")
 
-    assert pyrelease.migrate(fresh) == migration_ids()  # the lock was released
-    pyrelease.rollback(fresh, steps="all")
+    assert pyrelease.migrate(fresh_db) == migration_ids()  # the lock was released
+    pyrelease.rollback(fresh_db, steps="all")
 
 
-def test_post_apply_failing_half_way_keeps_nothing_of_itself(server: Any, fresh: str) -> None:
+def test_post_apply_failing_half_way_keeps_nothing_of_itself(server: Any, fresh_db: str) -> None:
     """The post-apply step fails at its first CREATE TRIGGER, after it created functions:
     none stays (one transaction), the migrations stay applied, no job is registered, and
     migrating again once the obstacle is gone installs everything."""
-    name = dbname_of(fresh)
-    with connect(fresh) as conn:
+    name = current_db(fresh_db)
+    with connect_to(fresh_db) as conn:
         conn.execute(
             """
             CREATE FUNCTION public.pyrelease_test_refuse() RETURNS event_trigger
@@ -447,64 +405,64 @@ def test_post_apply_failing_half_way_keeps_nothing_of_itself(server: Any, fresh:
         )
     try:
         with pytest.raises(MigrationError, match="test refuses CREATE TRIGGER") as info:
-            pyrelease.migrate(fresh)
+            pyrelease.migrate(fresh_db)
         assert "\n" not in str(info.value)
-        assert applied(fresh) == migration_ids()
-        assert installed_names(fresh) == set()
-        assert trigger_names(fresh) == set()
+        assert applied(fresh_db) == migration_ids()
+        assert installed_names(fresh_db) == set()
+        assert trigger_names(fresh_db) == set()
         assert cron_jobs(server, name) == []
     finally:
-        with connect(fresh) as conn:
+        with connect_to(fresh_db) as conn:
             conn.execute("DROP EVENT TRIGGER pyrelease_test_refuse")
             conn.execute("DROP FUNCTION public.pyrelease_test_refuse()")
 
-    assert pyrelease.migrate(fresh) == []
-    assert set(plpgsql_files()) == installed_names(fresh)
+    assert pyrelease.migrate(fresh_db) == []
+    assert set(plpgsql_files()) == installed_names(fresh_db)
     assert cron_jobs(server, name) != []
-    pyrelease.rollback(fresh, steps="all")
+    pyrelease.rollback(fresh_db, steps="all")
 
 
 INDEX_MIGRATION = "0004.property-reserved-until-idx"
 
 
-def test_failed_concurrent_index_build_is_repaired_by_the_next_migrate(fresh: str) -> None:
+def test_failed_concurrent_index_build_is_repaired_by_the_next_migrate(fresh_db: str) -> None:
     """0004 is not transactional: a build cancelled half-way leaves an INVALID index and the
     migration unapplied; the next migrate drops it and builds a valid one."""
     ids = migration_ids()
     if INDEX_MIGRATION not in ids:
         pytest.skip(f"no migration {INDEX_MIGRATION}")
-    pyrelease.migrate(fresh)
-    pyrelease.rollback(fresh, steps=len(ids) - ids.index(INDEX_MIGRATION))
-    assert applied(fresh) == ids[: ids.index(INDEX_MIGRATION)]
+    pyrelease.migrate(fresh_db)
+    pyrelease.rollback(fresh_db, steps=len(ids) - ids.index(INDEX_MIGRATION))
+    assert applied(fresh_db) == ids[: ids.index(INDEX_MIGRATION)]
 
-    with connect(fresh) as conn:
+    with connect_to(fresh_db) as conn:
         workspace = make_workspace(conn)
-    blocker = psycopg.connect(fresh)  # an open transaction that wrote to property
+    blocker = psycopg.connect(fresh_db)  # an open transaction that wrote to property
     try:
         make_properties(blocker, workspace, None, 1)
-        timeout_dsn = psycopg.conninfo.make_conninfo(fresh, options="-c statement_timeout=1000")
+        timeout_dsn = psycopg.conninfo.make_conninfo(fresh_db, options="-c statement_timeout=1000")
         with pytest.raises(MigrationError, match="statement timeout"):
             pyrelease.migrate(timeout_dsn)
     finally:
         blocker.rollback()
         blocker.close()
 
-    assert INDEX_MIGRATION not in applied(fresh)
-    with connect(fresh) as conn:
+    assert INDEX_MIGRATION not in applied(fresh_db)
+    with connect_to(fresh_db) as conn:
         left = conn.execute(
             "SELECT indisvalid FROM pg_index"
             " WHERE indexrelid = to_regclass('real_estate.property_reserved_until_idx')"
         ).fetchall()
     assert left in ([(False,)], []), left
 
-    assert pyrelease.migrate(fresh) == ids[ids.index(INDEX_MIGRATION) :]
-    with connect(fresh) as conn:
+    assert pyrelease.migrate(fresh_db) == ids[ids.index(INDEX_MIGRATION) :]
+    with connect_to(fresh_db) as conn:
         row = conn.execute(
             "SELECT indisvalid, pg_get_expr(indpred, indrelid) FROM pg_index"
             " WHERE indexrelid = 'real_estate.property_reserved_until_idx'::regclass"
         ).fetchone()
     assert row == (True, "(status = 'RESERVED'::text)")
-    pyrelease.rollback(fresh, steps="all")
+    pyrelease.rollback(fresh_db, steps="all")
 
 
 # --------------------------------------------------------------------------- drift / catalog
@@ -648,9 +606,9 @@ def test_every_function_pins_its_search_path(conn: Conn) -> None:
 # --------------------------------------------------------------------------- yoyo / wheel
 
 
-def test_yoyo_command_line_gives_the_same_database(server: Any, fresh: str) -> None:
-    yoyo_name = dbname_of(fresh)
-    with extra_database(server, "ref") as ref_name:
+def test_yoyo_command_line_gives_the_same_database(server: Any, fresh_db: str) -> None:
+    yoyo_name = current_db(fresh_db)
+    with extra_database(server, tag="ref") as ref_name:
         ref = server.dsn_for(ref_name)
         pyrelease.migrate(ref)
 
@@ -660,7 +618,7 @@ def test_yoyo_command_line_gives_the_same_database(server: Any, fresh: str) -> N
             [
                 yoyo_executable(),
                 *("apply", "--batch", "-c", str(REPO / "yoyo.ini")),
-                *("--database", yoyo_url(fresh)),
+                *("--database", yoyo_url(fresh_db)),
             ],
             cwd=REPO,
             env=env,
@@ -671,15 +629,15 @@ def test_yoyo_command_line_gives_the_same_database(server: Any, fresh: str) -> N
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stderr
 
-        assert applied(fresh) == applied(ref) == migration_ids()
-        assert snapshot(fresh) == snapshot(ref)
+        assert applied(fresh_db) == applied(ref) == migration_ids()
+        assert snapshot(fresh_db) == snapshot(ref)
         own = [row[2:] for row in cron_jobs(server, yoyo_name) if row[1] == f"{JOB}:{yoyo_name}"]
         other = [row[2:] for row in cron_jobs(server, ref_name) if row[1] == f"{JOB}:{ref_name}"]
         assert [r[:2] + r[3:] for r in own] == [r[:2] + r[3:] for r in other]
         assert own[0][2] == yoyo_name
 
         pyrelease.rollback(ref, steps="all")
-    pyrelease.rollback(fresh, steps="all")
+    pyrelease.rollback(fresh_db, steps="all")
     assert cron_jobs(server, yoyo_name) == []
 
 
@@ -714,7 +672,7 @@ def test_wheel_ships_the_sql(wheel: Path) -> None:
 
 
 def test_installed_wheel_migrates_from_anywhere(
-    wheel: Path, tmp_path: Path, server: Any, fresh: str
+    wheel: Path, tmp_path: Path, server: Any, fresh_db: str
 ) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
@@ -738,7 +696,7 @@ def test_installed_wheel_migrates_from_anywhere(
 
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     migrate = subprocess.run(
-        [str(venv / "bin" / "pyrelease"), "--dsn", fresh, "migrate"],
+        [str(venv / "bin" / "pyrelease"), "--dsn", fresh_db, "migrate"],
         cwd="/",
         env=env,
         capture_output=True,
@@ -747,11 +705,11 @@ def test_installed_wheel_migrates_from_anywhere(
     )
     assert migrate.returncode == 0, migrate.stderr
     assert migrate.stdout.strip() == "applied " + ", ".join(migration_ids())
-    assert applied(fresh) == migration_ids()
-    assert set(plpgsql_files()) == installed_names(fresh)
+    assert applied(fresh_db) == migration_ids()
+    assert set(plpgsql_files()) == installed_names(fresh_db)
 
     back = subprocess.run(
-        [str(venv / "bin" / "pyrelease"), "--dsn", fresh, "rollback", "--all"],
+        [str(venv / "bin" / "pyrelease"), "--dsn", fresh_db, "rollback", "--all"],
         cwd="/",
         env=env,
         capture_output=True,
@@ -759,5 +717,5 @@ def test_installed_wheel_migrates_from_anywhere(
         timeout=120,
     )
     assert back.returncode == 0, back.stderr
-    assert not schema_exists(fresh)
-    assert cron_jobs(server, dbname_of(fresh)) == []
+    assert not schema_exists(fresh_db)
+    assert cron_jobs(server, current_db(fresh_db)) == []

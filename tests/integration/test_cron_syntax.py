@@ -1,0 +1,115 @@
+"""pg_cron itself validates schedules: what the real pg_cron accepts, `status --check` can
+compute the runs of (or schedule() refuses it in one line, changing nothing)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+
+from pyrelease import InvalidArgument, cron
+
+NOW = datetime(2026, 12, 2, 12, 7, 30, tzinfo=UTC)
+
+# pg_cron 1.4.2's syntax (src/entry.c): five fields of numbers, ranges, steps after a range
+# or *, lists, month and day names, 0 or 7 for Sunday; @yearly … @hourly, @reboot.
+ACCEPTED = [
+    "*/5 * * * *",
+    "* * * * *",
+    "0 3 * * *",
+    "0,30 * * * *",
+    "5-50/15 9-17 * * *",
+    "0 0 * * 1-5",
+    "0 0 * * 0",
+    "0 0 * * 7",
+    "0 0 * * Sun",
+    "0 0 * * mon-fri",
+    "0 0 1 JAN *",
+    "0 0 1,15 jan-jun *",
+    "0 0 1 * 5",
+    "*/7 */2 */3 */4 */2",
+    "@yearly",
+    "@annually",
+    "@monthly",
+    "@weekly",
+    "@daily",
+    "@midnight",
+    "@hourly",
+    "@reboot",
+]
+REFUSED = [
+    "every day",
+    "* * * *",
+    "61 * * * *",
+    "* 24 * * *",
+    "* * 0 * *",
+    "* * * 13 *",
+    "* * * * 8",
+    "*/0 * * * *",
+    "1/5 * * * *",
+    "0-60 * * * *",
+    "@every",
+    "@HOURLY",
+    "² seconds",
+    "99999999999999999999 seconds",
+    "99999999999999999999 * * * *",
+    "",
+]
+# pg_cron 1.4 accepts these but reads them otherwise than they look (a sixth field is
+# ignored) or never runs them: schedule() refuses them.
+ACCEPTED_UNREADABLE = ["* * * * * *", "0 0 31 2 *"]
+
+
+def pg_cron_accepts(server: Any, expr: str) -> bool:
+    with psycopg.connect(server.dsn_for(server.cron_database)) as c:
+        try:
+            c.execute("SELECT cron.schedule('pyrelease-syntax-probe', %s, 'SELECT 1')", (expr,))
+        except psycopg.Error:
+            return False
+        finally:
+            c.rollback()
+    return True
+
+
+def test_pg_cron_accepts_exactly_what_the_tests_say(server: Any) -> None:
+    verdicts = {e: pg_cron_accepts(server, e) for e in ACCEPTED + REFUSED + ACCEPTED_UNREADABLE}
+    wrong = {e: ok for e, ok in verdicts.items() if ok != (e not in REFUSED)}
+    assert wrong == {}
+
+
+@pytest.mark.parametrize("expr", ACCEPTED)
+def test_every_schedule_pg_cron_accepts_has_computable_runs(expr: str) -> None:
+    starts = cron.previous_runs(expr, NOW, 2)
+    if expr == "@reboot":
+        assert starts == []
+        return
+    assert len(starts) == 2
+    assert NOW > starts[0] > starts[1]
+    following = cron.next_run(expr, NOW)
+    assert following is not None and following > NOW
+
+
+@pytest.mark.parametrize("expr", ACCEPTED_UNREADABLE)
+def test_schedule_refuses_what_status_cannot_read_and_changes_nothing(
+    server: Any, conn: psycopg.Connection[Any], expr: str
+) -> None:
+    job = cron.schedule(conn, cron="0 0 1 1 *")
+    try:
+        with pytest.raises(InvalidArgument, match="cannot tell when it runs"):
+            cron.schedule(conn, cron=expr)
+        assert cron.job(conn) == job
+    finally:
+        cron.unschedule(conn)
+
+
+@pytest.mark.parametrize("expr", ["² seconds", "99999999999999999999 seconds", "1/5 * * * *"])
+def test_schedule_passes_pg_cron_s_refusal_on_in_one_line(
+    conn: psycopg.Connection[Any], expr: str
+) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        cron.schedule(conn, cron=expr)
+    assert str(info.value).startswith(f"invalid cron expression {expr!r}: invalid schedule")
+    assert "\n" not in str(info.value)
+    assert cron.job(conn) is None

@@ -1,0 +1,57 @@
+"""migrate says what really stopped it (issue 8 item 5): a read-only connection is not a
+stale lock, a statement_timeout is not a missing yoyo table."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from factories import connect_to, scalar
+
+
+def migrate(dsn: str, pgoptions: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["PGOPTIONS"] = pgoptions
+    return subprocess.run(
+        [sys.executable, "-m", "pyrelease.cli", "--dsn", dsn, "migrate"],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def one_line(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("migrated", [False, True], ids=["empty database", "migrated database"])
+def test_read_only_connection(fresh_db: str, db: str, migrated: bool) -> None:
+    dsn = db if migrated else fresh_db
+    line = one_line(migrate(dsn, "-c default_transaction_read_only=on"))
+    assert "read-only" in line, line
+    assert "break-lock" not in line and "locked" not in line, line
+
+
+@pytest.mark.parametrize("migrated", [False, True], ids=["empty database", "migrated database"])
+def test_low_statement_timeout(fresh_db: str, db: str, migrated: bool) -> None:
+    dsn = db if migrated else fresh_db
+    line = one_line(migrate(dsn, "-c statement_timeout=1"))
+    assert "statement timeout" in line, line
+    assert "does not exist" not in line and "break-lock" not in line, line
+    with connect_to(dsn) as c:
+        assert scalar(c, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+
+
+def test_a_real_stale_lock_still_says_break_lock(db: str) -> None:
+    with connect_to(db) as c:
+        c.execute("INSERT INTO public.yoyo_lock (locked, ctime, pid) VALUES (1, now(), 4242)")
+    line = one_line(migrate(db, ""))
+    assert "4242" in line and "--break-lock" in line, line
