@@ -131,6 +131,51 @@ $$;
 
 
 --
+-- Name: colocated_workspaces(regclass); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.colocated_workspaces(p_relid regclass) RETURNS uuid[]
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_is_citus_table boolean;
+    v_shard_id bigint;
+    v_project_shard regclass;
+    v_ids uuid[];
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_shard') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE $sql$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)$sql$
+       INTO v_is_citus_table USING p_relid;
+    IF v_is_citus_table THEN
+        RETURN '{}'::uuid[];
+    END IF;
+    v_shard_id := (regexp_match((SELECT c.relname::text FROM pg_class AS c WHERE c.oid = p_relid),
+                                '_([0-9]+)$'))[1]::bigint;
+    IF v_shard_id IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE $sql$
+        SELECT pg_catalog.format('real_estate.%I', 'project_' || t.shardid)::regclass
+          FROM pg_catalog.pg_dist_shard AS s
+          JOIN pg_catalog.pg_dist_shard AS t
+            ON t.logicalrelid = 'real_estate.project'::regclass AND t.shardminvalue = s.shardminvalue
+         WHERE s.shardid = $1
+    $sql$ INTO v_project_shard USING v_shard_id;
+    IF v_project_shard IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT coalesce(array_agg(DISTINCT pr.workspace_id), ''{}''::uuid[]) FROM %s AS pr',
+                   v_project_shard)
+       INTO v_ids;
+    RETURN v_ids;
+END;
+$_$;
+
+
+--
 -- Name: confirm_sale(uuid, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -178,6 +223,154 @@ BEGIN
      WHERE p.id = p_property_id;
 END;
 $$;
+
+
+--
+-- Name: distribute_tables(integer); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.distribute_tables(p_shard_count integer DEFAULT NULL::integer) RETURNS TABLE(object text, action text)
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_workers integer;
+    v_table text;
+    v_column text;
+    v_done boolean;
+    v_routine regprocedure;
+    v_triggers text[];
+    v_trigger text;
+    v_relid regclass;
+    v_copied text[] := '{}'::text[];
+BEGIN
+    IF p_shard_count IS NOT NULL AND (p_shard_count < 1 OR p_shard_count > 64000) THEN
+        RAISE EXCEPTION 'shard count must be between 1 and 64000, got %', p_shard_count
+            USING ERRCODE = 'RE010';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        RAISE EXCEPTION 'Citus is not installed in database %', current_database()
+            USING ERRCODE = 'RE020',
+                  HINT = 'Run CREATE EXTENSION citus on the coordinator and on every worker.';
+    END IF;
+    EXECUTE 'SELECT count(*)::integer FROM pg_catalog.pg_dist_node
+              WHERE noderole = ''primary'' AND isactive AND shouldhaveshards AND groupid <> 0'
+       INTO v_workers;
+    IF v_workers = 0 THEN
+        RAISE EXCEPTION 'this Citus coordinator has no active worker to hold shards'
+            USING ERRCODE = 'RE021',
+                  HINT = 'Add the workers first: SELECT citus_add_node(host, port) on the coordinator.';
+    END IF;
+
+    -- 2. Keys that include the distribution column.
+    IF to_regclass('real_estate.property_id_workspace_id_key') IS NULL
+       AND pg_get_constraintdef((SELECT c.oid FROM pg_constraint AS c
+                                  WHERE c.conname = 'property_pkey'
+                                    AND c.conrelid = 'real_estate.property'::regclass)) = 'PRIMARY KEY (id)' THEN
+        RAISE EXCEPTION 'real_estate.property has no unique index on (id, workspace_id)'
+            USING ERRCODE = 'RE022', HINT = 'Run `pyrelease migrate` first (migration 0009).';
+    END IF;
+    PERFORM set_config('lock_timeout', '10s', true);
+    FOREACH v_table IN ARRAY ARRAY['property', 'release_event'] LOOP
+        IF pg_get_constraintdef((SELECT c.oid FROM pg_constraint AS c
+                                  WHERE c.conname = v_table || '_pkey'
+                                    AND c.conrelid = format('real_estate.%I', v_table)::regclass))
+           = 'PRIMARY KEY (id)' THEN
+            IF to_regclass(format('real_estate.%I', v_table || '_id_workspace_id_key')) IS NULL THEN
+                RAISE EXCEPTION 'real_estate.% has no unique index on (id, workspace_id)', v_table
+                    USING ERRCODE = 'RE022', HINT = 'Run `pyrelease migrate` first (migration 0009).';
+            END IF;
+            EXECUTE format('ALTER TABLE real_estate.%I DROP CONSTRAINT %I', v_table, v_table || '_pkey');
+            EXECUTE format('ALTER TABLE real_estate.%I ADD CONSTRAINT %I PRIMARY KEY USING INDEX %I',
+                           v_table, v_table || '_pkey', v_table || '_id_workspace_id_key');
+            RETURN QUERY SELECT format('real_estate.%s primary key (id, workspace_id)', v_table), 'done';
+        ELSE
+            RETURN QUERY SELECT format('real_estate.%s primary key (id, workspace_id)', v_table), 'already';
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT 1 FROM pg_constraint AS c
+                WHERE c.conname = 'project_pkey' AND c.conrelid = 'real_estate.project'::regclass) THEN
+        ALTER TABLE real_estate.project DROP CONSTRAINT project_pkey;
+        ALTER TABLE real_estate.project REPLICA IDENTITY USING INDEX project_id_workspace_id_key;
+        RETURN QUERY SELECT 'real_estate.project key (id, workspace_id)', 'done';
+    ELSE
+        RETURN QUERY SELECT 'real_estate.project key (id, workspace_id)', 'already';
+    END IF;
+
+    -- 3. The tables, co-located with workspace. Their INSERT triggers are dropped first
+    -- and re-created after: copying the rows into the shards must not fire them (the
+    -- counter trigger would count every property again, the guard would zero every
+    -- counter). Writers wait meanwhile (create_distributed_table locks the tables), so
+    -- nothing is missed; a failure rolls all of it back. The other triggers stay, so that
+    -- Citus creates them on every shard with the table: it never propagates a TRUNCATE
+    -- trigger created later to the shards, where the counter trigger must fire.
+    PERFORM set_config('citus.enable_unsafe_triggers', 'on', true);
+    EXECUTE 'SELECT coalesce(array_agg(pg_catalog.pg_get_triggerdef(t.oid) ORDER BY t.tgname), ''{}''::text[])
+               FROM pg_catalog.pg_trigger AS t
+              WHERE t.tgrelid IN (''real_estate.workspace''::regclass, ''real_estate.project''::regclass,
+                                  ''real_estate.property''::regclass, ''real_estate.release_event''::regclass)
+                AND NOT t.tgisinternal
+                AND (t.tgtype & 4) <> 0  -- fires on INSERT
+                AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition AS d
+                                 WHERE d.logicalrelid = t.tgrelid)'
+       INTO v_triggers;
+    FOR v_trigger, v_relid IN
+        SELECT t.tgname::text, t.tgrelid::regclass
+          FROM pg_trigger AS t
+         WHERE t.tgrelid IN ('real_estate.workspace'::regclass, 'real_estate.project'::regclass,
+                             'real_estate.property'::regclass, 'real_estate.release_event'::regclass)
+           AND NOT t.tgisinternal
+           AND (t.tgtype & 4) <> 0
+    LOOP
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
+           INTO v_done USING v_relid;
+        IF NOT v_done THEN
+            EXECUTE format('DROP TRIGGER %I ON %s', v_trigger, v_relid);
+        END IF;
+    END LOOP;
+    FOR v_table, v_column IN
+        SELECT * FROM (VALUES ('workspace', 'id'), ('project', 'workspace_id'),
+                              ('property', 'workspace_id'), ('release_event', 'workspace_id')) AS t
+    LOOP
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition WHERE logicalrelid = $1)'
+           INTO v_done USING format('real_estate.%I', v_table)::regclass;
+        IF NOT v_done THEN
+            v_copied := v_copied || v_table;
+            EXECUTE 'SELECT pg_catalog.create_distributed_table($1, $2, colocate_with => $3, shard_count => $4)'
+              USING format('real_estate.%I', v_table)::regclass, v_column,
+                    CASE WHEN v_table = 'workspace' THEN 'none' ELSE 'real_estate.workspace' END,
+                    CASE WHEN v_table = 'workspace' THEN p_shard_count END;
+        END IF;
+        RETURN QUERY SELECT format('real_estate.%s distributed by %s', v_table, v_column),
+                            CASE WHEN v_done THEN 'already' ELSE 'done' END;
+    END LOOP;
+    FOREACH v_trigger IN ARRAY v_triggers LOOP
+        EXECUTE v_trigger;  -- propagated to every shard (citus.enable_unsafe_triggers)
+    END LOOP;
+    -- The coordinator's copies of the rows, now in the shards, are dropped (the shell
+    -- tables' TRUNCATE fires the counter trigger, which does nothing on a shell).
+    FOREACH v_table IN ARRAY v_copied LOOP
+        EXECUTE 'SELECT pg_catalog.truncate_local_data_after_distributing_table($1)'
+          USING format('real_estate.%I', v_table)::regclass;
+    END LOOP;
+
+    -- 4. Triggers and routines on every node.
+    EXECUTE format('ALTER DATABASE %I SET citus.enable_unsafe_triggers = on', current_database());
+    FOR v_routine IN
+        SELECT p.oid::regprocedure
+          FROM pg_proc AS p
+         WHERE p.pronamespace = 'real_estate'::regnamespace
+    LOOP
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_object
+                                 WHERE classid = ''pg_catalog.pg_proc''::regclass AND objid = $1)'
+           INTO v_done USING v_routine::oid;
+        IF NOT v_done THEN
+            EXECUTE 'SELECT pg_catalog.create_distributed_function($1::regprocedure::text)' USING v_routine;
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT 'real_estate routines on every node', 'done';
+END;
+$_$;
 
 
 --
@@ -239,6 +432,28 @@ $$;
 
 
 --
+-- Name: is_distributed(); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.is_distributed() RETURNS boolean
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_distributed boolean;
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+        RETURN false;
+    END IF;
+    EXECUTE $sql$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
+                                 WHERE logicalrelid = 'real_estate.property'::regclass)$sql$
+       INTO v_distributed;
+    RETURN v_distributed;
+END;
+$_$;
+
+
+--
 -- Name: project_guard_available_plots(); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -295,41 +510,63 @@ CREATE FUNCTION real_estate.property_sync_available_plots() RETURNS trigger
 DECLARE
     v_project_ids uuid[];
     v_deltas integer[];
+    v_workspace_ids uuid[];
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        SELECT array_agg(l.id ORDER BY l.id), array_agg(-l.available_plots ORDER BY l.id)
-          INTO v_project_ids, v_deltas
-          FROM (SELECT pr.id, pr.available_plots
-                  FROM real_estate.project AS pr
-                 ORDER BY pr.id
-                   FOR NO KEY UPDATE) AS l
-         WHERE l.available_plots <> 0;
+        -- Single node: every counter. Citus: the trigger on each shard zeroes the counters
+        -- of the co-located project shard's workspaces (a local query on that shard), and
+        -- the coordinator's shell table has nothing to do (colocated_workspaces).
+        v_workspace_ids := real_estate.colocated_workspaces(TG_RELID);
+        IF v_workspace_ids IS NULL THEN
+            SELECT array_agg(l.id ORDER BY l.id), array_agg(-l.available_plots ORDER BY l.id),
+                   array_agg(DISTINCT l.workspace_id)
+              INTO v_project_ids, v_deltas, v_workspace_ids
+              FROM (SELECT pr.id, pr.workspace_id, pr.available_plots
+                      FROM real_estate.project AS pr
+                     ORDER BY pr.id
+                       FOR NO KEY UPDATE) AS l
+             WHERE l.available_plots <> 0;
+        ELSIF cardinality(v_workspace_ids) > 0 THEN
+            SELECT array_agg(l.id ORDER BY l.id), array_agg(-l.available_plots ORDER BY l.id)
+              INTO v_project_ids, v_deltas
+              FROM (SELECT pr.id, pr.available_plots
+                      FROM real_estate.project AS pr
+                     WHERE pr.workspace_id = ANY (v_workspace_ids)
+                     ORDER BY pr.id
+                       FOR NO KEY UPDATE) AS l
+             WHERE l.available_plots <> 0;
+        ELSE
+            RETURN NULL;
+        END IF;
     ELSIF TG_OP = 'INSERT' THEN
-        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
-          INTO v_project_ids, v_deltas
-          FROM (SELECT n.project_id, count(*)::integer AS delta
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id),
+               array_agg(DISTINCT d.workspace_id)
+          INTO v_project_ids, v_deltas, v_workspace_ids
+          FROM (SELECT n.workspace_id, n.project_id, count(*)::integer AS delta
                   FROM new_rows AS n
                  WHERE n.status = 'AVAILABLE' AND n.project_id IS NOT NULL
-                 GROUP BY n.project_id) AS d;
+                 GROUP BY n.workspace_id, n.project_id) AS d;
     ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
-          INTO v_project_ids, v_deltas
-          FROM (SELECT o.project_id, -count(*)::integer AS delta
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id),
+               array_agg(DISTINCT d.workspace_id)
+          INTO v_project_ids, v_deltas, v_workspace_ids
+          FROM (SELECT o.workspace_id, o.project_id, -count(*)::integer AS delta
                   FROM old_rows AS o
                  WHERE o.status = 'AVAILABLE' AND o.project_id IS NOT NULL
-                 GROUP BY o.project_id) AS d;
+                 GROUP BY o.workspace_id, o.project_id) AS d;
     ELSE
-        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
-          INTO v_project_ids, v_deltas
-          FROM (SELECT c.project_id, sum(c.delta)::integer AS delta
-                  FROM (SELECT o.project_id, -1 AS delta
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id),
+               array_agg(DISTINCT d.workspace_id)
+          INTO v_project_ids, v_deltas, v_workspace_ids
+          FROM (SELECT c.workspace_id, c.project_id, sum(c.delta)::integer AS delta
+                  FROM (SELECT o.workspace_id, o.project_id, -1 AS delta
                           FROM old_rows AS o
                          WHERE o.status = 'AVAILABLE' AND o.project_id IS NOT NULL
                         UNION ALL
-                        SELECT n.project_id, 1 AS delta
+                        SELECT n.workspace_id, n.project_id, 1 AS delta
                           FROM new_rows AS n
                          WHERE n.status = 'AVAILABLE' AND n.project_id IS NOT NULL) AS c
-                 GROUP BY c.project_id
+                 GROUP BY c.workspace_id, c.project_id
                 HAVING sum(c.delta) <> 0) AS d;
     END IF;
 
@@ -339,7 +576,8 @@ BEGIN
 
     IF TG_OP <> 'TRUNCATE' THEN
         PERFORM 1 FROM real_estate.project AS pr
-         WHERE pr.id = ANY (v_project_ids)
+         WHERE pr.workspace_id = ANY (v_workspace_ids)
+           AND pr.id = ANY (v_project_ids)
          ORDER BY pr.id
            FOR NO KEY UPDATE;
     END IF;
@@ -352,7 +590,8 @@ BEGIN
     UPDATE real_estate.project AS pr
        SET available_plots = pr.available_plots + d.delta
       FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)
-     WHERE pr.id = d.project_id;
+     WHERE pr.workspace_id = ANY (v_workspace_ids)
+       AND pr.id = d.project_id;
     PERFORM set_config('pyrelease.counter_write', '', true);
     RETURN NULL;
 END;
@@ -721,6 +960,54 @@ $$;
 
 
 --
+-- Name: release_expired_in_shard_groups(integer); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_expired_in_shard_groups(p_batch_size integer DEFAULT 1000) RETURNS integer
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_group uuid[];
+    v_batch record;
+    v_run_id bigint;
+    v_skip_ids uuid[];
+    v_after timestamptz;
+    v_released integer := 0;
+    v_failed integer := 0;
+    v_error text;
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size < 1 THEN
+        RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    FOR v_group IN SELECT g FROM real_estate.release_shard_groups() AS g LOOP
+        v_skip_ids := '{}';
+        v_after := NULL;
+        LOOP
+            SELECT * INTO v_batch
+              FROM real_estate.release_workspace_batch(v_group, 'call', p_batch_size, v_run_id,
+                                                       v_skip_ids, v_after);
+            v_run_id := v_batch.run_id;
+            v_after := v_batch.last_reserved_until;
+            v_released := v_released + v_batch.released;
+            v_failed := v_failed + v_batch.failed;
+            v_skip_ids := v_skip_ids || v_batch.skipped_ids;
+            v_error := coalesce(v_error, v_batch.error);
+            EXIT WHEN v_batch.picked < p_batch_size;
+        END LOOP;
+    END LOOP;
+
+    IF v_run_id IS NOT NULL THEN
+        PERFORM real_estate.record_release_run(v_run_id, v_released, v_failed, v_error, true);
+    END IF;
+    RETURN v_released;
+END;
+$$;
+
+
+--
 -- Name: release_expired_reservations(integer); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -745,6 +1032,11 @@ BEGIN
     IF p_batch_size IS NULL OR p_batch_size < 1 THEN
         RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::text, 'NULL')
             USING ERRCODE = 'RE010';
+    END IF;
+
+    IF real_estate.is_distributed() THEN
+        -- Citus: batches that each stay inside one shard group (pyrelease distribute).
+        RETURN real_estate.release_expired_in_shard_groups(p_batch_size);
     END IF;
 
     SELECT k.ctids, k.ids, k.project_ids, k.workspace_ids
@@ -813,9 +1105,18 @@ CREATE FUNCTION real_estate.release_reservation(p_property_id uuid) RETURNS bool
 DECLARE
     v_run_id bigint;
     v_released integer;
+    v_workspace_id uuid;
 BEGIN
     IF p_property_id IS NULL THEN
         RAISE EXCEPTION 'property id must not be NULL' USING ERRCODE = 'RE010';
+    END IF;
+
+    IF real_estate.is_distributed() THEN
+        -- Citus: find the workspace (a read on every shard), then release on its worker.
+        SELECT p.workspace_id INTO v_workspace_id
+          FROM real_estate.property AS p
+         WHERE p.id = p_property_id;
+        RETURN FOUND AND real_estate.release_reservation_in_workspace(v_workspace_id, p_property_id);
     END IF;
 
     PERFORM 1
@@ -834,6 +1135,45 @@ BEGIN
 
     v_run_id := real_estate.begin_release_run('call');
     v_released := real_estate.release_rows(v_run_id, ARRAY[p_property_id]);
+    PERFORM real_estate.record_release_run(v_run_id, v_released, 0, NULL, true);
+    RETURN v_released = 1;
+END;
+$$;
+
+
+--
+-- Name: release_reservation_in_workspace(uuid, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_reservation_in_workspace(p_workspace_id uuid, p_property_id uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_run_id bigint;
+    v_released integer;
+BEGIN
+    IF p_workspace_id IS NULL OR p_property_id IS NULL THEN
+        RAISE EXCEPTION 'workspace id and property id must not be NULL' USING ERRCODE = 'RE010';
+    END IF;
+
+    PERFORM 1
+       FROM real_estate.property AS p
+      WHERE p.workspace_id = p_workspace_id
+        AND p.id = p_property_id
+        AND p.status = 'RESERVED'
+        AND p.reserved_until <= now()
+        AND EXISTS (SELECT 1
+                      FROM real_estate.workspace AS w
+                     WHERE w.id = p_workspace_id
+                       AND w.activation_status = 'ACTIVE')
+        FOR UPDATE OF p;
+    IF NOT FOUND THEN
+        RETURN false;
+    END IF;
+
+    v_run_id := real_estate.begin_release_run('call');
+    v_released := real_estate.release_workspace_rows(ARRAY[p_workspace_id], v_run_id, ARRAY[p_property_id]);
     PERFORM real_estate.record_release_run(v_run_id, v_released, 0, NULL, true);
     RETURN v_released = 1;
 END;
@@ -874,6 +1214,215 @@ BEGIN
         (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at)
     SELECT p_run_id, r.id, r.workspace_id, r.project_id, r.reserved_by_id, r.reserved_until, now()
       FROM released AS r;
+    GET DIAGNOSTICS v_released = ROW_COUNT;
+    RETURN v_released;
+END;
+$$;
+
+
+--
+-- Name: release_shard_groups(integer); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_shard_groups(p_max_workspaces integer DEFAULT 1000) RETURNS SETOF uuid[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $_$
+DECLARE
+    v_workspace_ids uuid[];
+BEGIN
+    IF p_max_workspaces IS NULL OR p_max_workspaces < 1 THEN
+        RAISE EXCEPTION 'group size must be a positive integer, got %', coalesce(p_max_workspaces::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+    SELECT coalesce(array_agg(x.workspace_id), '{}')
+      INTO v_workspace_ids
+      FROM (SELECT DISTINCT p.workspace_id
+              FROM real_estate.property AS p
+             WHERE p.status = 'RESERVED'
+               AND p.reserved_until <= now()
+               AND EXISTS (SELECT 1
+                             FROM real_estate.workspace AS w
+                            WHERE w.id = p.workspace_id
+                              AND w.activation_status = 'ACTIVE')) AS x;
+    IF NOT real_estate.is_distributed() THEN
+        RETURN QUERY
+            SELECT array_agg(g.w ORDER BY g.w)
+              FROM (SELECT u.w, (row_number() OVER (ORDER BY u.w) - 1) / p_max_workspaces AS chunk
+                      FROM unnest(v_workspace_ids) AS u(w)) AS g
+             GROUP BY g.chunk
+             ORDER BY g.chunk;
+        RETURN;
+    END IF;
+    -- Citus's get_shard_id_for_distribution_column, called dynamically: this function
+    -- must also be creatable where Citus is not installed.
+    RETURN QUERY EXECUTE $sql$
+        SELECT array_agg(g.w ORDER BY g.w)
+          FROM (SELECT s.w, s.shard_id,
+                       (row_number() OVER (PARTITION BY s.shard_id ORDER BY s.w) - 1) / $2 AS chunk
+                  FROM (SELECT u.w,
+                               pg_catalog.get_shard_id_for_distribution_column(
+                                   'real_estate.property'::regclass, u.w) AS shard_id
+                          FROM unnest($1) AS u(w)) AS s) AS g
+         GROUP BY g.shard_id, g.chunk
+         ORDER BY g.shard_id, g.chunk
+    $sql$ USING v_workspace_ids, p_max_workspaces;
+END;
+$_$;
+
+
+--
+-- Name: release_workspace_batch(uuid[], text, integer, bigint, uuid[], timestamp with time zone); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_workspace_batch(p_workspace_ids uuid[], p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_ids uuid[];
+    v_project_of uuid[];
+    v_locked uuid[];
+    v_ready uuid[];
+    v_id uuid;
+    v_message text;
+    v_sqlstate text;
+BEGIN
+    run_id := p_run_id;
+    released := 0;
+    failed := 0;
+    skipped_ids := '{}';
+
+    SELECT coalesce(array_agg(c.id), '{}'), coalesce(array_agg(c.project_id), '{}'),
+           min(c.reserved_until), max(c.reserved_until)
+      INTO v_ids, v_project_of, first_reserved_until, last_reserved_until
+      FROM (SELECT p.id, p.project_id, p.reserved_until
+              FROM real_estate.property AS p
+             WHERE p.workspace_id = ANY (p_workspace_ids)
+               AND p.status = 'RESERVED'
+               AND p.reserved_until <= now()
+               AND p.reserved_until >= coalesce(p_after, '-infinity')
+               AND p.id <> ALL (p_skip_ids)
+               AND EXISTS (SELECT 1
+                             FROM real_estate.workspace AS w
+                            WHERE w.id = p.workspace_id
+                              AND w.activation_status = 'ACTIVE')
+             ORDER BY p.reserved_until
+             LIMIT p_batch_size) AS c;
+    picked := cardinality(v_ids);
+    IF picked = 0 THEN
+        RETURN;
+    END IF;
+
+    SELECT coalesce(array_agg(l.id), '{}')
+      INTO v_locked
+      FROM (SELECT pr.id
+              FROM real_estate.project AS pr
+             WHERE pr.workspace_id = ANY (p_workspace_ids)
+               AND pr.id = ANY (v_project_of)
+             ORDER BY pr.id
+               FOR NO KEY UPDATE SKIP LOCKED) AS l;
+    SELECT coalesce(array_agg(u.id), '{}')
+      INTO v_ready
+      FROM unnest(v_ids, v_project_of) AS u(id, project_id)
+     WHERE u.project_id IS NULL OR u.project_id = ANY (v_locked);
+
+    IF cardinality(v_ready) > 0 THEN
+        IF p_run_id IS NULL THEN
+            run_id := real_estate.begin_release_run(p_source);
+        END IF;
+        BEGIN
+            released := real_estate.release_workspace_rows(p_workspace_ids, run_id, v_ready, v_locked);
+        EXCEPTION
+            WHEN serialization_failure OR deadlock_detected THEN
+                RAISE;  -- the caller's transaction must retry: not a failure of a row
+            WHEN OTHERS THEN
+                FOREACH v_id IN ARRAY v_ready LOOP
+                    BEGIN
+                        released := released + real_estate.release_workspace_rows(p_workspace_ids, run_id, ARRAY[v_id], v_locked);
+                    EXCEPTION
+                        WHEN serialization_failure OR deadlock_detected THEN
+                            RAISE;
+                        WHEN OTHERS THEN
+                            GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
+                            failed := failed + 1;
+                            error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
+                            RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)', v_id, v_message, v_sqlstate;
+                    END;
+                END LOOP;
+        END;
+    END IF;
+
+    IF p_run_id IS NULL AND run_id IS NOT NULL AND released = 0 AND failed = 0 THEN
+        -- Every row was held elsewhere: this batch did nothing, so it leaves no run behind.
+        DELETE FROM real_estate.release_run AS r WHERE r.id = run_id;
+        run_id := NULL;
+    END IF;
+
+    IF released < picked THEN
+        -- Failed, busy, or silently skipped by a host trigger: left for the next run.
+        skipped_ids := ARRAY(SELECT p.id
+                               FROM real_estate.property AS p
+                              WHERE p.workspace_id = ANY (p_workspace_ids)
+                                AND p.id = ANY (v_ids)
+                                AND p.status = 'RESERVED');
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: release_workspace_rows(uuid[], bigint, uuid[], uuid[]); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_workspace_rows(p_workspace_ids uuid[], p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[] DEFAULT NULL::uuid[]) RETURNS integer
+    LANGUAGE plpgsql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_released integer;
+    v_ids uuid[];
+    v_active uuid[];
+    v_values text[];
+BEGIN
+    -- Statements that each name the distribution column, so that each is a router
+    -- (single-shard) query on Citus: the ACTIVE workspaces (Citus refuses FOR UPDATE on a
+    -- join filtered by a list of keys), a locking SELECT, the events' INSERT, the UPDATE.
+    v_active := ARRAY(SELECT w.id
+                        FROM real_estate.workspace AS w
+                       WHERE w.id = ANY (p_workspace_ids)
+                         AND w.activation_status = 'ACTIVE');
+    SELECT coalesce(array_agg(p.id), '{}')
+      INTO v_ids
+      FROM (SELECT p.id
+              FROM real_estate.property AS p
+             WHERE p.workspace_id = ANY (v_active)
+               AND p.id = ANY (p_property_ids)
+               AND (p.status = 'RESERVED' AND p.reserved_until <= now()) IS TRUE
+               AND (p_project_ids IS NULL OR p.project_id IS NULL OR p.project_id = ANY (p_project_ids)) IS TRUE
+               FOR UPDATE OF p SKIP LOCKED) AS p;
+    IF cardinality(v_ids) = 0 THEN
+        RETURN 0;
+    END IF;
+
+    -- The rows are locked and were checked under the lock: they are logged, then released,
+    -- as read. The events go in as one multi-row INSERT ... VALUES, which Citus routes to
+    -- the one shard (an INSERT ... SELECT would be pulled to the coordinator, because of
+    -- the identity column's nextval, and sent with COPY, which always commits in two phases).
+    v_values := ARRAY(SELECT format('(%s, %L::uuid, %L::uuid, %L::uuid, %L::uuid, %L::timestamptz, now())',
+                                    p_run_id, p.id, p.workspace_id, p.project_id, p.reserved_by_id,
+                                    p.reserved_until)
+                        FROM real_estate.property AS p
+                       WHERE p.workspace_id = ANY (v_active)
+                         AND p.id = ANY (v_ids));
+    EXECUTE 'INSERT INTO real_estate.release_event (run_id, property_id, workspace_id, project_id,'
+            ' reserved_by_id, reserved_until, released_at) VALUES '
+            || array_to_string(v_values, ', ');
+
+    UPDATE real_estate.property AS p
+       SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
+     WHERE p.workspace_id = ANY (v_active)
+       AND p.id = ANY (v_ids);
     GET DIAGNOSTICS v_released = ROW_COUNT;
     RETURN v_released;
 END;
@@ -948,6 +1497,7 @@ DECLARE
     v_reserved_until timestamptz;
     v_activation_status text;
     v_new_reserved_until timestamptz;
+    v_workspace_id uuid;
 BEGIN
     IF p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
         RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
@@ -959,6 +1509,19 @@ BEGIN
     IF v_new_reserved_until IS NULL OR v_new_reserved_until <= now() THEN
         RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
             USING ERRCODE = 'RE010';
+    END IF;
+
+    IF real_estate.is_distributed() THEN
+        -- Citus: find the workspace (a read on every shard), then reserve on its worker.
+        SELECT p.workspace_id INTO v_workspace_id
+          FROM real_estate.property AS p
+         WHERE p.id = p_property_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'property % does not exist', p_property_id
+                USING ERRCODE = 'RE001';
+        END IF;
+        RETURN real_estate.reserve_property_in_workspace(v_workspace_id, p_property_id,
+                                                         p_reserved_by_id, p_ttl);
     END IF;
 
     SELECT p.status, p.reserved_until, w.activation_status
@@ -993,6 +1556,134 @@ $$;
 
 
 --
+-- Name: reserve_property_in_workspace(uuid, uuid, uuid, interval); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.reserve_property_in_workspace(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid, p_ttl interval DEFAULT '24:00:00'::interval) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_status text;
+    v_reserved_until timestamptz;
+    v_activation_status text;
+    v_new_reserved_until timestamptz;
+BEGIN
+    IF p_workspace_id IS NULL OR p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
+        RAISE EXCEPTION 'workspace id, property id and reserved_by id must not be NULL'
+            USING ERRCODE = 'RE010';
+    END IF;
+    -- Compared as a point in time: interval comparison counts a month as 30 days, so
+    -- '-1 year 360 days' would pass a "p_ttl > 0" test yet end in the past.
+    v_new_reserved_until := now() + p_ttl;
+    IF v_new_reserved_until IS NULL OR v_new_reserved_until <= now() THEN
+        RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    SELECT p.status, p.reserved_until, w.activation_status
+      INTO v_status, v_reserved_until, v_activation_status
+      FROM real_estate.property AS p
+      JOIN real_estate.workspace AS w ON w.id = p.workspace_id
+     WHERE p.workspace_id = p_workspace_id
+       AND p.id = p_property_id
+       FOR UPDATE OF p;
+
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'property % does not exist in workspace %', p_property_id, p_workspace_id
+            USING ERRCODE = 'RE001';
+    ELSIF v_activation_status <> 'ACTIVE' THEN
+        RAISE EXCEPTION 'property % belongs to a % workspace', p_property_id, v_activation_status
+            USING ERRCODE = 'RE004';
+    ELSIF v_status = 'SOLD' THEN
+        RAISE EXCEPTION 'property % is sold', p_property_id
+            USING ERRCODE = 'RE002';
+    ELSIF v_status = 'RESERVED' AND v_reserved_until > now() THEN
+        RAISE EXCEPTION 'property % is reserved until %', p_property_id, v_reserved_until
+            USING ERRCODE = 'RE003';
+    ELSIF v_status = 'RESERVED' THEN
+        PERFORM real_estate.release_reservation_in_workspace(p_workspace_id, p_property_id);
+    END IF;
+
+    UPDATE real_estate.property AS p
+       SET status = 'RESERVED', reserved_by_id = p_reserved_by_id, reserved_until = v_new_reserved_until
+     WHERE p.workspace_id = p_workspace_id
+       AND p.id = p_property_id;
+    RETURN v_new_reserved_until;
+END;
+$$;
+
+
+--
+-- Name: run_distributed_release_job(integer, interval); Type: PROCEDURE; Schema: real_estate; Owner: -
+--
+
+CREATE PROCEDURE real_estate.run_distributed_release_job(IN p_batch_size integer DEFAULT 100, IN p_retention interval DEFAULT '30 days'::interval)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_groups pg_catalog.text[];
+    v_group pg_catalog.uuid[];
+    v_batch pg_catalog.record;
+    v_run_id bigint;
+    v_skip_ids pg_catalog.uuid[];
+    v_after pg_catalog.timestamptz;
+    v_key pg_catalog.int4;
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 THEN
+        RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::pg_catalog.text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+    IF p_retention IS NULL
+       OR pg_catalog.now() OPERATOR(pg_catalog.-) p_retention OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
+        RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::pg_catalog.text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+
+    v_run_id := real_estate.begin_release_run('pg_cron');
+    COMMIT;
+
+    -- The groups, read once (as text: an array of arrays must be rectangular).
+    SELECT pg_catalog.array_agg(g::pg_catalog.text) INTO v_groups
+      FROM real_estate.release_shard_groups() AS g;
+    -- Concurrent runs split the groups: a run takes a group only if no other run holds
+    -- it (a session advisory lock per group, kept across this run's commits), so K runs
+    -- started together release K shard groups at once, on up to K workers. Locks this
+    -- session kept from an earlier run that failed midway are dropped first.
+    PERFORM pg_catalog.pg_advisory_unlock(l.classid::pg_catalog.int4, l.objid::pg_catalog.int4)
+       FROM pg_catalog.pg_locks AS l
+      WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+        AND l.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
+        AND l.objsubid OPERATOR(pg_catalog.=) 2
+        AND l.classid OPERATOR(pg_catalog.=) 1920430;
+    FOR v_i IN 1 .. coalesce(pg_catalog.array_length(v_groups, 1), 0) LOOP
+        v_group := v_groups[v_i]::pg_catalog.uuid[];
+        v_key := pg_catalog.hashtext(v_groups[v_i]);
+        CONTINUE WHEN NOT pg_catalog.pg_try_advisory_lock(1920430, v_key);
+        v_skip_ids := '{}';
+        v_after := NULL;
+        LOOP
+            SELECT * INTO v_batch
+              FROM real_estate.release_workspace_batch(v_group, 'pg_cron', p_batch_size, v_run_id,
+                                                       v_skip_ids, v_after);
+            v_skip_ids := v_skip_ids OPERATOR(pg_catalog.||) v_batch.skipped_ids;
+            PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
+                v_batch.error, false);
+            COMMIT;
+            EXIT WHEN v_batch.picked OPERATOR(pg_catalog.<) p_batch_size;
+            v_after := v_batch.first_reserved_until;
+        END LOOP;
+        PERFORM pg_catalog.pg_advisory_unlock(1920430, v_key);
+    END LOOP;
+
+    PERFORM real_estate.purge_release_log(p_retention);
+    PERFORM real_estate.record_release_run(v_run_id, 0, 0, NULL, true);
+    COMMIT;
+END;
+$$;
+
+
+--
 -- Name: run_release_job(integer, interval); Type: PROCEDURE; Schema: real_estate; Owner: -
 --
 
@@ -1019,6 +1710,12 @@ BEGIN
        OR pg_catalog.now() OPERATOR(pg_catalog.-) p_retention OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
         RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::pg_catalog.text, 'NULL')
             USING ERRCODE = 'RE010';
+    END IF;
+
+    IF real_estate.is_distributed() THEN
+        -- Citus: one shard group at a time, each batch on one worker (pyrelease distribute).
+        CALL real_estate.run_distributed_release_job(p_batch_size, p_retention);
+        RETURN;
     END IF;
 
     v_run_id := real_estate.begin_release_run('pg_cron');
@@ -1357,6 +2054,13 @@ CREATE INDEX project_workspace_id_idx ON real_estate.project USING btree (worksp
 
 
 --
+-- Name: property_id_workspace_id_key; Type: INDEX; Schema: real_estate; Owner: -
+--
+
+CREATE UNIQUE INDEX property_id_workspace_id_key ON real_estate.property USING btree (id, workspace_id);
+
+
+--
 -- Name: property_project_id_idx; Type: INDEX; Schema: real_estate; Owner: -
 --
 
@@ -1375,6 +2079,13 @@ CREATE INDEX property_reserved_until_idx ON real_estate.property USING btree (re
 --
 
 CREATE INDEX property_workspace_id_idx ON real_estate.property USING btree (workspace_id);
+
+
+--
+-- Name: release_event_id_workspace_id_key; Type: INDEX; Schema: real_estate; Owner: -
+--
+
+CREATE UNIQUE INDEX release_event_id_workspace_id_key ON real_estate.release_event USING btree (id, workspace_id);
 
 
 --
@@ -1503,6 +2214,13 @@ GRANT ALL ON FUNCTION real_estate.check_invariants() TO real_estate_reader;
 
 
 --
+-- Name: FUNCTION colocated_workspaces(p_relid regclass); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.colocated_workspaces(p_relid regclass) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION confirm_sale(p_property_id uuid, p_reserved_by_id uuid); Type: ACL; Schema: real_estate; Owner: -
 --
 
@@ -1511,11 +2229,25 @@ GRANT ALL ON FUNCTION real_estate.confirm_sale(p_property_id uuid, p_reserved_by
 
 
 --
+-- Name: FUNCTION distribute_tables(p_shard_count integer); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.distribute_tables(p_shard_count integer) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION extend_reservation(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval); Type: ACL; Schema: real_estate; Owner: -
 --
 
 REVOKE ALL ON FUNCTION real_estate.extend_reservation(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION real_estate.extend_reservation(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) TO real_estate_app;
+
+
+--
+-- Name: FUNCTION is_distributed(); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.is_distributed() FROM PUBLIC;
 
 
 --
@@ -1583,6 +2315,13 @@ GRANT ALL ON FUNCTION real_estate.release_events(p_after_id bigint, p_limit inte
 
 
 --
+-- Name: FUNCTION release_expired_in_shard_groups(p_batch_size integer); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_expired_in_shard_groups(p_batch_size integer) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION release_expired_reservations(p_batch_size integer); Type: ACL; Schema: real_estate; Owner: -
 --
 
@@ -1606,10 +2345,39 @@ GRANT ALL ON FUNCTION real_estate.release_reservation(p_property_id uuid) TO rea
 
 
 --
+-- Name: FUNCTION release_reservation_in_workspace(p_workspace_id uuid, p_property_id uuid); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_reservation_in_workspace(p_workspace_id uuid, p_property_id uuid) FROM PUBLIC;
+GRANT ALL ON FUNCTION real_estate.release_reservation_in_workspace(p_workspace_id uuid, p_property_id uuid) TO real_estate_app;
+
+
+--
 -- Name: FUNCTION release_rows(p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[]); Type: ACL; Schema: real_estate; Owner: -
 --
 
 REVOKE ALL ON FUNCTION real_estate.release_rows(p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[]) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_shard_groups(p_max_workspaces integer); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_shard_groups(p_max_workspaces integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_workspace_batch(p_workspace_ids uuid[], p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_workspace_batch(p_workspace_ids uuid[], p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_workspace_rows(p_workspace_ids uuid[], p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[]); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_workspace_rows(p_workspace_ids uuid[], p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[]) FROM PUBLIC;
 
 
 --
@@ -1625,6 +2393,21 @@ REVOKE ALL ON FUNCTION real_estate.repair_counters() FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION real_estate.reserve_property(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) FROM PUBLIC;
 GRANT ALL ON FUNCTION real_estate.reserve_property(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) TO real_estate_app;
+
+
+--
+-- Name: FUNCTION reserve_property_in_workspace(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid, p_ttl interval); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.reserve_property_in_workspace(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) FROM PUBLIC;
+GRANT ALL ON FUNCTION real_estate.reserve_property_in_workspace(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) TO real_estate_app;
+
+
+--
+-- Name: PROCEDURE run_distributed_release_job(IN p_batch_size integer, IN p_retention interval); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON PROCEDURE real_estate.run_distributed_release_job(IN p_batch_size integer, IN p_retention interval) FROM PUBLIC;
 
 
 --

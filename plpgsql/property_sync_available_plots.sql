@@ -6,7 +6,10 @@
 -- computed from the transition tables, applied by project id; project rows are locked in
 -- id order first, so concurrent writers touching the same projects in different orders
 -- cannot deadlock on the counters. SECURITY DEFINER so that roles without UPDATE on
--- available_plots still get exact counters.
+-- available_plots still get exact counters. Every counter query names the rows'
+-- workspaces, so that on Citus, where this trigger fires on the shards of
+-- real_estate.property, it reaches only the co-located project shard (a local, single-shard
+-- query on the same worker).
 -- The write is announced to the counter guard (real_estate.project_guard_available_plots)
 -- for the length of the UPDATE: the setting pyrelease.counter_write holds this trigger's
 -- depth and each project's expected delta; the guard lets through exactly those changes,
@@ -20,41 +23,63 @@ AS $function$
 DECLARE
     v_project_ids uuid[];
     v_deltas integer[];
+    v_workspace_ids uuid[];
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        SELECT array_agg(l.id ORDER BY l.id), array_agg(-l.available_plots ORDER BY l.id)
-          INTO v_project_ids, v_deltas
-          FROM (SELECT pr.id, pr.available_plots
-                  FROM real_estate.project AS pr
-                 ORDER BY pr.id
-                   FOR NO KEY UPDATE) AS l
-         WHERE l.available_plots <> 0;
+        -- Single node: every counter. Citus: the trigger on each shard zeroes the counters
+        -- of the co-located project shard's workspaces (a local query on that shard), and
+        -- the coordinator's shell table has nothing to do (colocated_workspaces).
+        v_workspace_ids := real_estate.colocated_workspaces(TG_RELID);
+        IF v_workspace_ids IS NULL THEN
+            SELECT array_agg(l.id ORDER BY l.id), array_agg(-l.available_plots ORDER BY l.id),
+                   array_agg(DISTINCT l.workspace_id)
+              INTO v_project_ids, v_deltas, v_workspace_ids
+              FROM (SELECT pr.id, pr.workspace_id, pr.available_plots
+                      FROM real_estate.project AS pr
+                     ORDER BY pr.id
+                       FOR NO KEY UPDATE) AS l
+             WHERE l.available_plots <> 0;
+        ELSIF cardinality(v_workspace_ids) > 0 THEN
+            SELECT array_agg(l.id ORDER BY l.id), array_agg(-l.available_plots ORDER BY l.id)
+              INTO v_project_ids, v_deltas
+              FROM (SELECT pr.id, pr.available_plots
+                      FROM real_estate.project AS pr
+                     WHERE pr.workspace_id = ANY (v_workspace_ids)
+                     ORDER BY pr.id
+                       FOR NO KEY UPDATE) AS l
+             WHERE l.available_plots <> 0;
+        ELSE
+            RETURN NULL;
+        END IF;
     ELSIF TG_OP = 'INSERT' THEN
-        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
-          INTO v_project_ids, v_deltas
-          FROM (SELECT n.project_id, count(*)::integer AS delta
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id),
+               array_agg(DISTINCT d.workspace_id)
+          INTO v_project_ids, v_deltas, v_workspace_ids
+          FROM (SELECT n.workspace_id, n.project_id, count(*)::integer AS delta
                   FROM new_rows AS n
                  WHERE n.status = 'AVAILABLE' AND n.project_id IS NOT NULL
-                 GROUP BY n.project_id) AS d;
+                 GROUP BY n.workspace_id, n.project_id) AS d;
     ELSIF TG_OP = 'DELETE' THEN
-        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
-          INTO v_project_ids, v_deltas
-          FROM (SELECT o.project_id, -count(*)::integer AS delta
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id),
+               array_agg(DISTINCT d.workspace_id)
+          INTO v_project_ids, v_deltas, v_workspace_ids
+          FROM (SELECT o.workspace_id, o.project_id, -count(*)::integer AS delta
                   FROM old_rows AS o
                  WHERE o.status = 'AVAILABLE' AND o.project_id IS NOT NULL
-                 GROUP BY o.project_id) AS d;
+                 GROUP BY o.workspace_id, o.project_id) AS d;
     ELSE
-        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id)
-          INTO v_project_ids, v_deltas
-          FROM (SELECT c.project_id, sum(c.delta)::integer AS delta
-                  FROM (SELECT o.project_id, -1 AS delta
+        SELECT array_agg(d.project_id ORDER BY d.project_id), array_agg(d.delta ORDER BY d.project_id),
+               array_agg(DISTINCT d.workspace_id)
+          INTO v_project_ids, v_deltas, v_workspace_ids
+          FROM (SELECT c.workspace_id, c.project_id, sum(c.delta)::integer AS delta
+                  FROM (SELECT o.workspace_id, o.project_id, -1 AS delta
                           FROM old_rows AS o
                          WHERE o.status = 'AVAILABLE' AND o.project_id IS NOT NULL
                         UNION ALL
-                        SELECT n.project_id, 1 AS delta
+                        SELECT n.workspace_id, n.project_id, 1 AS delta
                           FROM new_rows AS n
                          WHERE n.status = 'AVAILABLE' AND n.project_id IS NOT NULL) AS c
-                 GROUP BY c.project_id
+                 GROUP BY c.workspace_id, c.project_id
                 HAVING sum(c.delta) <> 0) AS d;
     END IF;
 
@@ -64,7 +89,8 @@ BEGIN
 
     IF TG_OP <> 'TRUNCATE' THEN
         PERFORM 1 FROM real_estate.project AS pr
-         WHERE pr.id = ANY (v_project_ids)
+         WHERE pr.workspace_id = ANY (v_workspace_ids)
+           AND pr.id = ANY (v_project_ids)
          ORDER BY pr.id
            FOR NO KEY UPDATE;
     END IF;
@@ -77,7 +103,8 @@ BEGIN
     UPDATE real_estate.project AS pr
        SET available_plots = pr.available_plots + d.delta
       FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)
-     WHERE pr.id = d.project_id;
+     WHERE pr.workspace_id = ANY (v_workspace_ids)
+       AND pr.id = d.project_id;
     PERFORM set_config('pyrelease.counter_write', '', true);
     RETURN NULL;
 END;

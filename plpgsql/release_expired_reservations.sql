@@ -38,6 +38,11 @@ BEGIN
             USING ERRCODE = 'RE010';
     END IF;
 
+    IF real_estate.is_distributed() THEN
+        -- Citus: batches that each stay inside one shard group (pyrelease distribute).
+        RETURN real_estate.release_expired_in_shard_groups(p_batch_size);
+    END IF;
+
     SELECT k.ctids, k.ids, k.project_ids, k.workspace_ids
       INTO v_ctids, v_ids, v_projects, v_workspaces
       FROM real_estate.release_pick() AS k;

@@ -14,9 +14,18 @@ AS $function$
 DECLARE
     v_run_id bigint;
     v_released integer;
+    v_workspace_id uuid;
 BEGIN
     IF p_property_id IS NULL THEN
         RAISE EXCEPTION 'property id must not be NULL' USING ERRCODE = 'RE010';
+    END IF;
+
+    IF real_estate.is_distributed() THEN
+        -- Citus: find the workspace (a read on every shard), then release on its worker.
+        SELECT p.workspace_id INTO v_workspace_id
+          FROM real_estate.property AS p
+         WHERE p.id = p_property_id;
+        RETURN FOUND AND real_estate.release_reservation_in_workspace(v_workspace_id, p_property_id);
     END IF;
 
     PERFORM 1

@@ -23,6 +23,7 @@ DECLARE
     v_reserved_until timestamptz;
     v_activation_status text;
     v_new_reserved_until timestamptz;
+    v_workspace_id uuid;
 BEGIN
     IF p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
         RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
@@ -34,6 +35,19 @@ BEGIN
     IF v_new_reserved_until IS NULL OR v_new_reserved_until <= now() THEN
         RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
             USING ERRCODE = 'RE010';
+    END IF;
+
+    IF real_estate.is_distributed() THEN
+        -- Citus: find the workspace (a read on every shard), then reserve on its worker.
+        SELECT p.workspace_id INTO v_workspace_id
+          FROM real_estate.property AS p
+         WHERE p.id = p_property_id;
+        IF NOT FOUND THEN
+            RAISE EXCEPTION 'property % does not exist', p_property_id
+                USING ERRCODE = 'RE001';
+        END IF;
+        RETURN real_estate.reserve_property_in_workspace(v_workspace_id, p_property_id,
+                                                         p_reserved_by_id, p_ttl);
     END IF;
 
     SELECT p.status, p.reserved_until, w.activation_status

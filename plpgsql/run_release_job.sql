@@ -47,6 +47,12 @@ BEGIN
             USING ERRCODE = 'RE010';
     END IF;
 
+    IF real_estate.is_distributed() THEN
+        -- Citus: one shard group at a time, each batch on one worker (pyrelease distribute).
+        CALL real_estate.run_distributed_release_job(p_batch_size, p_retention);
+        RETURN;
+    END IF;
+
     v_run_id := real_estate.begin_release_run('pg_cron');
     COMMIT;
 

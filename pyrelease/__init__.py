@@ -18,11 +18,13 @@ from .api import (
 )
 from .cron import schedule_database as schedule
 from .cron import unschedule_database as unschedule
+from .distribute import distribute
 from .errors import (
     CounterIsReadOnly,
     DatabaseUnavailable,
     InvalidArgument,
     MigrationError,
+    NotDistributable,
     NotMigrated,
     PropertyNotAvailable,
     PropertyNotFound,
@@ -41,6 +43,7 @@ __all__ = [
     "DatabaseUnavailable",
     "InvalidArgument",
     "MigrationError",
+    "NotDistributable",
     "NotMigrated",
     "PropertyNotAvailable",
     "PropertyNotFound",
@@ -53,6 +56,7 @@ __all__ = [
     "WorkspaceNotActive",
     "aio",
     "cancel",
+    "distribute",
     "extend",
     "listen",
     "migrate",

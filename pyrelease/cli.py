@@ -1,5 +1,6 @@
 """The `pyrelease` command line: migrate, rollback, release, status, schedule, unschedule,
-grants.
+watch, grants,
+distribute.
 
 Every failure is one line on stderr and a non-zero exit (1: the operation failed, 2: bad
 usage), never a traceback.
@@ -22,6 +23,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from . import api, cron, grants, migrations
 from .db import connect
+from .distribute import distribute
 from .errors import (
     DatabaseUnavailable,
     InvalidArgument,
@@ -110,6 +112,11 @@ def _after(text: str) -> int:
     if value < 0 or value > 2**63 - 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and {2**63 - 1}, got {text}")
     return value
+
+
+def cmd_distribute(args: argparse.Namespace) -> None:
+    for step in distribute(args.dsn, args.shard_count):
+        print(f"{step.object}: {step.action}")
 
 
 def cmd_schedule(args: argparse.Namespace) -> None:
@@ -346,6 +353,17 @@ def build_parser() -> argparse.ArgumentParser:
         default=cron.DEFAULT_CRON_DATABASE,
         metavar="NAME",
         help="pg_cron's cron.database_name (default: %(default)s)",
+    )
+    p = add(
+        "distribute",
+        cmd_distribute,
+        "migrate, then distribute the tables by workspace_id on a Citus coordinator",
+    )
+    p.add_argument(
+        "--shard-count",
+        type=_positive_int,
+        metavar="N",
+        help="shards per table (default: the server's citus.shard_count)",
     )
     return parser
 

@@ -88,6 +88,11 @@ class MigrationError(PyreleaseError):
     """Applying or rolling back migrations failed; nothing of the failed step was kept."""
 
 
+class NotDistributable(PyreleaseError):
+    """`pyrelease distribute` cannot run here: no Citus, no workers, or not migrated
+    (SQLSTATE RE020, RE021, RE022)."""
+
+
 class NotMigrated(PyreleaseError):
     """The database has no real_estate schema yet: run `pyrelease migrate`."""
 
@@ -104,6 +109,9 @@ _BY_SQLSTATE: dict[str, type[PyreleaseError]] = {
     "RE005": PropertyNotHeld,
     "RE010": InvalidArgument,
     "RE011": CounterIsReadOnly,
+    "RE020": NotDistributable,  # Citus is not installed in the database
+    "RE021": NotDistributable,  # the coordinator has no worker
+    "RE022": NotDistributable,  # migration 0009's keys are missing
     # PostgreSQL's own rejections of a bad value (malformed uuid, out-of-range
     # interval or integer, NULL where not allowed) are bad input too.
     "22P02": InvalidArgument,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import sqlparse
 
 from .errors import PyreleaseError, translated
 from .queries import QUERIES
@@ -74,7 +75,12 @@ def install_routines(conn: psycopg.Connection[Any]) -> bool:
         if row is not None and row[0] == digest:
             return False
         for path in files:
-            conn.execute(path.read_text(encoding="utf-8").encode())
+            # One statement at a time: Citus forwards some DDL on distributed tables (CREATE
+            # TRIGGER) to the workers as the client's query string, which must then hold a
+            # single statement.
+            for statement in sqlparse.split(path.read_text(encoding="utf-8")):
+                if sqlparse.format(statement, strip_comments=True).strip():
+                    conn.execute(statement.encode())
         conn.execute(QUERIES["record_routine_source"], {"sha256": digest})
     log.debug("installed %d routines, triggers and views from plpgsql/", len(files))
     return True

@@ -151,3 +151,7 @@ UNLISTEN real_estate_release;
 -- How many projects' available_plots differ from their AVAILABLE properties (rows written
 -- past the triggers); real_estate.repair_counters() corrects them.
 SELECT count(*) FROM real_estate.check_invariants() WHERE violation = 'counter_drift';
+
+-- name: distribute
+-- Distribute the tables by workspace_id on a Citus coordinator (idempotent); one row per step.
+SELECT object, action FROM real_estate.distribute_tables(%(shard_count)s::integer);

@@ -59,6 +59,9 @@ PUBLIC_FUNCTIONS = {
     "extend_reservation",
     "cancel_reservation",
     "confirm_sale",
+    # Their Citus-routed twins (pyrelease distribute): the same calls, given the workspace.
+    "reserve_property_in_workspace",
+    "release_reservation_in_workspace",
 }
 READER_FUNCTIONS = {"check_invariants", "release_events"}
 INTERNALS = {
@@ -822,10 +825,10 @@ def test_every_function_pins_its_search_path(conn: Conn) -> None:
     unpinned = [r[0] for r in rows if r[1] != "p" and PINNED not in (r[2] or [])]
     assert unpinned == []
     procedures = [r for r in rows if r[1] == "p"]
-    assert [r[0] for r in procedures] == ["run_release_job"]
-    [(_, _, config, secdef, body)] = procedures
-    assert config is None and secdef is False
-    assert unqualified(body) == []
+    assert [r[0] for r in procedures] == ["run_distributed_release_job", "run_release_job"]
+    for _, _, config, secdef, body in procedures:
+        assert config is None and secdef is False
+        assert unqualified(body) == []
     # SECURITY DEFINER bodies never build SQL from their arguments.
     for name, _, _, secdef, src in rows:
         if secdef:
