@@ -248,6 +248,10 @@ BEGIN
         RAISE EXCEPTION 'shard count must be between 1 and 64000, got %', p_shard_count
             USING ERRCODE = 'RE010';
     END IF;
+    -- Routines Citus did not propagate when they were created (those whose types depend on
+    -- a table not yet distributed, e.g. release_events' SETOF release_event) are distributed
+    -- at the end of this transaction, which Citus allows only over one connection per node.
+    PERFORM set_config('citus.multi_shard_modify_mode', 'sequential', true);
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
         RAISE EXCEPTION 'Citus is not installed in database %', current_database()
             USING ERRCODE = 'RE020',
@@ -365,7 +369,7 @@ BEGIN
                                  WHERE classid = ''pg_catalog.pg_proc''::regclass AND objid = $1)'
            INTO v_done USING v_routine::oid;
         IF NOT v_done THEN
-            EXECUTE 'SELECT pg_catalog.create_distributed_function($1::regprocedure::text)' USING v_routine;
+            EXECUTE 'SELECT pg_catalog.create_distributed_function($1)' USING v_routine;
         END IF;
     END LOOP;
     RETURN QUERY SELECT 'real_estate routines on every node', 'done';
@@ -820,6 +824,12 @@ DECLARE
     v_state text[] := string_to_array(current_setting('pyrelease.release_notify', true), ' ');
     v_ctid tid;
 BEGIN
+    -- On Citus this trigger fires on a worker's release_event shard, where the
+    -- coordinator-local release_notification does not exist: notifications are single-node
+    -- (on a cluster, poll release_events()).
+    IF to_regclass('real_estate.release_notification') IS NULL THEN
+        RETURN NULL;
+    END IF;
     SELECT min(e.id), max(e.id), count(*) INTO v_min, v_max, v_count FROM new_rows AS e;
     IF v_count = 0 THEN
         RETURN NULL;

@@ -24,6 +24,12 @@ DECLARE
     v_state text[] := string_to_array(current_setting('pyrelease.release_notify', true), ' ');
     v_ctid tid;
 BEGIN
+    -- On Citus this trigger fires on a worker's release_event shard, where the
+    -- coordinator-local release_notification does not exist: notifications are single-node
+    -- (on a cluster, poll release_events()).
+    IF to_regclass('real_estate.release_notification') IS NULL THEN
+        RETURN NULL;
+    END IF;
     SELECT min(e.id), max(e.id), count(*) INTO v_min, v_max, v_count FROM new_rows AS e;
     IF v_count = 0 THEN
         RETURN NULL;

@@ -196,7 +196,9 @@ def test_release_covers_every_worker_with_events_and_a_run(cconn: Conn) -> None:
         if (ws, project) in active:
             expired += ids
     released = cconn.execute("SELECT real_estate.release_expired_reservations(2)").fetchone()
-    assert released is not None and released[0] >= len(expired)
+    assert released is not None and released[0] >= len(expired), cconn.execute(
+        "SELECT error FROM real_estate.release_run"
+    ).fetchall()
     events = cconn.execute(
         "SELECT property_id, run_id FROM real_estate.release_event WHERE property_id = ANY (%s)",
         (expired,),
