@@ -49,10 +49,6 @@ _spec.loader.exec_module(root)
 PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 GERMAN = "de_DE.UTF-8"
 NAMES = ("superuser", "owner", "german", "cron_in_app", "background_workers")
-ITEM_1 = (
-    "issue 8 item 1 (the counter guard matches English PG_CONTEXT text), fixed by the"
-    " performance engineer's guard work; passes once it merges"
-)
 
 
 @dataclass
@@ -218,13 +214,7 @@ def _config(name: str, configs: dict[str, Any], request: pytest.FixtureRequest) 
     return found
 
 
-def _param(name: str) -> Any:
-    if name == "german":
-        return pytest.param(name, marks=pytest.mark.xfail(reason=ITEM_1, strict=False))
-    return name
-
-
-@pytest.fixture(params=[_param(n) for n in NAMES])
+@pytest.fixture(params=NAMES)
 def cfg(request: pytest.FixtureRequest, configs: dict[str, Any]) -> Config:
     return _config(request.param, configs, request)
 
