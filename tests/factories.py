@@ -174,6 +174,37 @@ def scalar(conn: Conn, query: Query, params: Any = None) -> Any:
     return row[0]
 
 
+def release(conn: Conn, batch_size: int = 1000) -> int:
+    """SELECT real_estate.release_expired_reservations(batch_size)."""
+    return int(scalar(conn, "SELECT real_estate.release_expired_reservations(%s)", (batch_size,)))
+
+
+def release_one(conn: Conn, property_id: uuid.UUID) -> bool:
+    """SELECT real_estate.release_reservation(property_id)."""
+    return bool(scalar(conn, "SELECT real_estate.release_reservation(%s)", (property_id,)))
+
+
+def status_of(conn: Conn, property_id: uuid.UUID) -> str:
+    return str(
+        scalar(conn, "SELECT status FROM real_estate.property WHERE id = %s", (property_id,))
+    )
+
+
+def count(conn: Conn, table: str) -> int:
+    """Rows of real_estate.<table>."""
+    return int(
+        scalar(conn, sql.SQL("SELECT count(*) FROM real_estate.{}").format(sql.Identifier(table)))
+    )
+
+
+def runs(conn: Conn) -> list[tuple[Any, ...]]:
+    """The run log, oldest first."""
+    return conn.execute(
+        "SELECT id, source, started_at, finished_at, released, failed, error"
+        " FROM real_estate.release_run ORDER BY id"
+    ).fetchall()
+
+
 def assert_counters_exact(conn: Conn) -> dict[uuid.UUID, int]:
     """Every project's available_plots equals its count of AVAILABLE properties."""
     rows = conn.execute(

@@ -13,43 +13,19 @@ from factories import (
     assert_counters_exact,
     available_plots,
     connect_to,
+    count,
     make_project,
     make_properties,
     make_workspace,
     property_row,
+    release,
+    release_one,
+    runs,
     scalar,
+    status_of,
 )
-from psycopg import sql
 
 from pyrelease import cron
-
-
-def release(conn: Conn, batch_size: int = 1000) -> int:
-    return int(scalar(conn, "SELECT real_estate.release_expired_reservations(%s)", (batch_size,)))
-
-
-def release_one(conn: Conn, property_id: uuid.UUID) -> bool:
-    return bool(scalar(conn, "SELECT real_estate.release_reservation(%s)", (property_id,)))
-
-
-def status_of(conn: Conn, property_id: uuid.UUID) -> str:
-    return str(
-        scalar(conn, "SELECT status FROM real_estate.property WHERE id = %s", (property_id,))
-    )
-
-
-def count(conn: Conn, table: str) -> int:
-    return int(
-        scalar(conn, sql.SQL("SELECT count(*) FROM real_estate.{}").format(sql.Identifier(table)))
-    )
-
-
-def runs(conn: Conn) -> list[tuple[Any, ...]]:
-    return conn.execute(
-        "SELECT id, source, started_at, finished_at, released, failed, error"
-        " FROM real_estate.release_run ORDER BY id"
-    ).fetchall()
-
 
 # --------------------------------------------------------------------- AC 2.4.2 - 2.4.4
 
