@@ -30,7 +30,7 @@ BEGIN
     IF current_setting('real_estate.repair_counters', true) = 'on'
        AND EXISTS (SELECT 1 FROM pg_class AS c
                     WHERE c.oid = TG_RELID
-                      AND c.relowner = (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = current_user)) THEN
+                      AND pg_get_userbyid(c.relowner) = current_user) THEN
         RETURN NULL;
     END IF;
 
@@ -44,7 +44,7 @@ BEGIN
        AND EXISTS (SELECT 1
                      FROM pg_class AS c
                     WHERE c.oid = TG_RELID
-                      AND c.relowner = (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = current_user)) THEN
+                      AND pg_get_userbyid(c.relowner) = current_user) THEN
         RETURN NULL;
     END IF;
 
