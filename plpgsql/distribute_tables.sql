@@ -70,13 +70,20 @@ BEGIN
                                   WHERE c.conname = v_table || '_pkey'
                                     AND c.conrelid = format('real_estate.%I', v_table)::regclass))
            = 'PRIMARY KEY (id)' THEN
-            IF to_regclass(format('real_estate.%I', v_table || '_id_workspace_id_key')) IS NULL THEN
+            EXECUTE format('ALTER TABLE real_estate.%I DROP CONSTRAINT %I', v_table, v_table || '_pkey');
+            IF to_regclass(format('real_estate.%I', v_table || '_id_workspace_id_key')) IS NOT NULL THEN
+                -- property (migration 0009): its index becomes the key in an instant.
+                EXECUTE format('ALTER TABLE real_estate.%I ADD CONSTRAINT %I PRIMARY KEY USING INDEX %I',
+                               v_table, v_table || '_pkey', v_table || '_id_workspace_id_key');
+            ELSIF v_table = 'release_event' THEN
+                -- The log carries no such index on a single node (migration 0010): the key is
+                -- built here, under the lock this transaction holds on the tables anyway.
+                ALTER TABLE real_estate.release_event
+                    ADD CONSTRAINT release_event_pkey PRIMARY KEY (id, workspace_id);
+            ELSE
                 RAISE EXCEPTION 'real_estate.% has no unique index on (id, workspace_id)', v_table
                     USING ERRCODE = 'RE022', HINT = 'Run `pyrelease migrate` first (migration 0009).';
             END IF;
-            EXECUTE format('ALTER TABLE real_estate.%I DROP CONSTRAINT %I', v_table, v_table || '_pkey');
-            EXECUTE format('ALTER TABLE real_estate.%I ADD CONSTRAINT %I PRIMARY KEY USING INDEX %I',
-                           v_table, v_table || '_pkey', v_table || '_id_workspace_id_key');
             RETURN QUERY SELECT format('real_estate.%s primary key (id, workspace_id)', v_table), 'done';
         ELSE
             RETURN QUERY SELECT format('real_estate.%s primary key (id, workspace_id)', v_table), 'already';
