@@ -200,6 +200,18 @@ class _Backend(PostgresqlPsycopgBackend):
         _refuse_read_only(conn)
         return conn
 
+    def create_lock_table(self) -> None:
+        """yoyo ignores any failure to create its lock table, and later reports the missing
+        table (a cancelled statement became 'relation "yoyo_lock" does not exist'). A
+        failure is ignored only when the table is there after all."""
+        try:
+            with self.transaction():
+                self.execute(self.format_sql(self.create_lock_table_sql))
+        except psycopg.Error:
+            row = self.execute(f"SELECT to_regclass('{self.lock_table_quoted}')").fetchone()
+            if row is None or row[0] is None:
+                raise
+
 
 @contextmanager
 def _backend(dsn: str) -> Iterator[PostgresqlPsycopgBackend]:

@@ -55,3 +55,30 @@ def test_a_real_stale_lock_still_says_break_lock(db: str) -> None:
         c.execute("INSERT INTO public.yoyo_lock (locked, ctime, pid) VALUES (1, now(), 4242)")
     line = one_line(migrate(db, ""))
     assert "4242" in line and "--break-lock" in line, line
+
+
+def test_lock_table_creation_cancelled_once(fresh_db: str) -> None:
+    """What a low statement_timeout did now and then (CI, stop 13): yoyo's creation of its
+    lock table was cancelled, yoyo ignored that, and migrate then reported the missing
+    table instead of the cancellation. Here an event trigger cancels that creation exactly
+    once, so the case no longer depends on timing."""
+    with connect_to(fresh_db) as c:
+        c.execute(
+            """
+            CREATE SEQUENCE public.cancel_once;
+            CREATE FUNCTION public.cancel_once() RETURNS event_trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF current_query() ILIKE '%yoyo_lock%' AND nextval('public.cancel_once') = 1 THEN
+                    RAISE EXCEPTION 'canceling statement due to statement timeout'
+                        USING ERRCODE = 'query_canceled';
+                END IF;
+            END $$;
+            CREATE EVENT TRIGGER cancel_once ON ddl_command_start
+                WHEN TAG IN ('CREATE TABLE') EXECUTE FUNCTION public.cancel_once();
+            """
+        )
+    line = one_line(migrate(fresh_db, ""))
+    assert "statement timeout" in line, line
+    assert "does not exist" not in line and "break-lock" not in line, line
+    with connect_to(fresh_db) as c:
+        assert scalar(c, "SELECT to_regclass('public._yoyo_migration') IS NULL")
