@@ -1082,31 +1082,104 @@ $$;
 
 
 --
--- Name: release_pick(timestamp with time zone); Type: FUNCTION; Schema: real_estate; Owner: -
+-- Name: release_pick(timestamp with time zone, timestamp with time zone, timestamp with time zone, integer); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
-CREATE FUNCTION real_estate.release_pick(p_after timestamp with time zone DEFAULT NULL::timestamp with time zone, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[]) RETURNS record
+CREATE FUNCTION real_estate.release_pick(p_after timestamp with time zone DEFAULT NULL::timestamp with time zone, p_above timestamp with time zone DEFAULT NULL::timestamp with time zone, p_up_to timestamp with time zone DEFAULT NULL::timestamp with time zone, p_limit integer DEFAULT NULL::integer, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT scanned integer) RETURNS record
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET enable_bitmapscan TO 'off'
     SET enable_seqscan TO 'off'
+    SET enable_sort TO 'off'
     SET work_mem TO '64MB'
     AS $$
 BEGIN
     picked_at := now();
     -- p_after is a filter (IS NOT FALSE), not an index condition: the scan still walks (and
     -- marks dead) the entries before it.
-    SELECT coalesce(array_agg(c.row_ctid), '{}'), coalesce(array_agg(c.id), '{}'),
-           coalesce(array_agg(c.project_id), '{}'), coalesce(array_agg(c.workspace_id), '{}')
-      INTO ctids, ids, project_ids, workspace_ids
-      FROM (SELECT p.ctid AS row_ctid, p.id, p.project_id, p.workspace_id
-              FROM real_estate.property AS p
-              JOIN real_estate.workspace AS w ON w.id = p.workspace_id
-             WHERE p.status = 'RESERVED'
-               AND p.reserved_until <= now()
-               AND w.activation_status = 'ACTIVE'
-               AND (p.reserved_until > p_after) IS NOT FALSE
-             ORDER BY p.workspace_id, p.project_id, p.ctid) AS c;
+    -- The rows of the range first, from the partial index alone (a subquery with a LIMIT
+    -- is planned on its own): joined to workspace first, the planner could read them
+    -- workspace by workspace along property_release_pick_idx instead, which marks nothing
+    -- dead in this index.
+    SELECT coalesce(array_agg(c.row_ctid) FILTER (WHERE c.active), '{}'),
+           coalesce(array_agg(c.id) FILTER (WHERE c.active), '{}'),
+           coalesce(array_agg(c.project_id) FILTER (WHERE c.active), '{}'),
+           coalesce(array_agg(c.workspace_id) FILTER (WHERE c.active), '{}'),
+           count(*)::integer
+      INTO ctids, ids, project_ids, workspace_ids, scanned
+      FROM (SELECT o.*, w.activation_status = 'ACTIVE' AS active
+              FROM (SELECT p.ctid AS row_ctid, p.id, p.project_id, p.workspace_id
+                      FROM real_estate.property AS p
+                     WHERE p.status = 'RESERVED'
+                       AND p.reserved_until >= coalesce(p_above, '-infinity'::timestamptz)
+                       AND p.reserved_until IS DISTINCT FROM p_above  -- (p_above is exclusive)
+                       AND p.reserved_until <= least(coalesce(p_up_to, 'infinity'::timestamptz), now())
+                       AND (p.reserved_until > p_after) IS NOT FALSE
+                     ORDER BY p.reserved_until  -- the index's order: no sort
+                     LIMIT p_limit) AS o
+              JOIN real_estate.workspace AS w ON w.id = o.workspace_id
+             ORDER BY o.workspace_id, o.project_id, o.row_ctid) AS c;
+END;
+$$;
+
+
+--
+-- Name: release_pick_bounds(timestamp with time zone[], integer); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_pick_bounds(p_expiries timestamp with time zone[], p_every integer) RETURNS timestamp with time zone[]
+    LANGUAGE sql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT coalesce(array_agg(b.expiry ORDER BY b.expiry), '{}')
+      FROM (SELECT x.expiry, row_number() OVER (ORDER BY x.expiry) AS n
+              FROM unnest(p_expiries) AS x(expiry)) AS b
+     WHERE b.n % p_every = 0;
+$$;
+
+
+--
+-- Name: release_pick_chunk(integer, uuid, timestamp with time zone, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_pick_chunk(p_limit integer, p_after_workspace_id uuid DEFAULT NULL::uuid, p_after_reserved_until timestamp with time zone DEFAULT NULL::timestamp with time zone, p_after_id uuid DEFAULT NULL::uuid, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT reserved_untils timestamp with time zone[], OUT scanned integer, OUT last_workspace_id uuid, OUT last_reserved_until timestamp with time zone, OUT last_id uuid) RETURNS record
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- ROW(...) >= ROW(lowest key) takes every row (workspace_id is NOT NULL and so is a
+    -- reservation's expiry); after a key, the row of that key itself is left out by id.
+    WITH slice AS MATERIALIZED (
+        SELECT p.ctid AS row_ctid, p.id, p.project_id, p.workspace_id, p.reserved_until
+          FROM real_estate.property AS p
+         WHERE p.status = 'RESERVED'
+           AND ROW(p.workspace_id, p.reserved_until, p.id)
+               >= ROW(coalesce(p_after_workspace_id, '00000000-0000-0000-0000-000000000000'::uuid),
+                      coalesce(p_after_reserved_until, '-infinity'::timestamptz),
+                      coalesce(p_after_id, '00000000-0000-0000-0000-000000000000'::uuid))
+           AND p.reserved_until <= now()
+           AND p.id IS DISTINCT FROM p_after_id
+         ORDER BY p.workspace_id, p.reserved_until, p.id
+         LIMIT p_limit
+    )
+    SELECT a.ctids, a.ids, a.project_ids, a.workspace_ids, a.reserved_untils,
+           (SELECT count(*) FROM slice)::integer, l.workspace_id, l.reserved_until, l.id
+      INTO ctids, ids, project_ids, workspace_ids, reserved_untils,
+           scanned, last_workspace_id, last_reserved_until, last_id
+      FROM (SELECT coalesce(array_agg(c.row_ctid), '{}') AS ctids,
+                   coalesce(array_agg(c.id), '{}') AS ids,
+                   coalesce(array_agg(c.project_id), '{}') AS project_ids,
+                   coalesce(array_agg(c.workspace_id), '{}') AS workspace_ids,
+                   coalesce(array_agg(c.reserved_until), '{}') AS reserved_untils
+              FROM (SELECT s.*
+                      FROM slice AS s
+                      JOIN real_estate.workspace AS w ON w.id = s.workspace_id
+                     WHERE w.activation_status = 'ACTIVE'
+                     ORDER BY s.workspace_id, s.project_id, s.row_ctid) AS c) AS a
+      LEFT JOIN LATERAL (SELECT s.workspace_id, s.reserved_until, s.id
+                           FROM slice AS s
+                          ORDER BY s.workspace_id DESC, s.reserved_until DESC, s.id DESC
+                          LIMIT 1) AS l ON true;
 END;
 $$;
 
@@ -1712,9 +1785,17 @@ DECLARE
     v_ids pg_catalog.uuid[];
     v_projects pg_catalog.uuid[];
     v_workspaces pg_catalog.uuid[];
+    v_untils pg_catalog.timestamptz[];
+    v_bounds pg_catalog.timestamptz[];
+    v_pick pg_catalog.record;
     v_batch pg_catalog.record;
     v_after pg_catalog.timestamptz;
+    v_above pg_catalog.timestamptz;
+    v_key_workspace pg_catalog.uuid;
+    v_key_until pg_catalog.timestamptz;
+    v_key_id pg_catalog.uuid;
     v_run_id bigint;
+    v_slice integer;
     v_n integer;
     v_i integer;
     v_j integer;
@@ -1737,14 +1818,51 @@ BEGIN
 
     v_run_id := real_estate.begin_release_run('pg_cron');
     COMMIT;
+    -- Rows per read-only transaction of a pick (about 20 ms each at 2,500).
+    v_slice := least(p_batch_size::pg_catalog.int8 OPERATOR(pg_catalog.*) 10, 2500)::pg_catalog.int4;
 
     FOR v_pass IN 1..2 LOOP
-        SELECT k.picked_at, k.ctids, k.ids, k.project_ids, k.workspace_ids
-          INTO v_after, v_ctids, v_ids, v_projects, v_workspaces
-          FROM real_estate.release_pick(v_after) AS k;
-        -- The pick takes no lock: its own transaction, so that the batches' transactions hold
-        -- their locks (and a snapshot) only for the length of one batch.
-        COMMIT;
+        IF v_pass OPERATOR(pg_catalog.=) 1 THEN
+            SELECT k.picked_at, k.ctids, k.ids, k.project_ids, k.workspace_ids, k.scanned
+              INTO v_after, v_ctids, v_ids, v_projects, v_workspaces, v_n
+              FROM real_estate.release_pick(p_limit => v_slice OPERATOR(pg_catalog.+) 1) AS k;
+            COMMIT;
+            IF v_n OPERATOR(pg_catalog.>) v_slice THEN
+                -- A large backlog: read again, slice by slice, along the workspace index.
+                v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}'; v_untils := '{}';
+                LOOP
+                    SELECT * INTO v_pick
+                      FROM real_estate.release_pick_chunk(v_slice, v_key_workspace, v_key_until, v_key_id) AS k;
+                    COMMIT;
+                    v_ctids := v_ctids OPERATOR(pg_catalog.||) v_pick.ctids;
+                    v_ids := v_ids OPERATOR(pg_catalog.||) v_pick.ids;
+                    v_projects := v_projects OPERATOR(pg_catalog.||) v_pick.project_ids;
+                    v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
+                    v_untils := v_untils OPERATOR(pg_catalog.||) v_pick.reserved_untils;
+                    EXIT WHEN v_pick.scanned OPERATOR(pg_catalog.<) v_slice;
+                    v_key_workspace := v_pick.last_workspace_id;
+                    v_key_until := v_pick.last_reserved_until;
+                    v_key_id := v_pick.last_id;
+                END LOOP;
+                -- The last pick's slices: every v_slice-th expiry of the rows picked.
+                v_bounds := real_estate.release_pick_bounds(v_untils, v_slice);
+                v_untils := NULL;
+                COMMIT;
+            END IF;
+        ELSE
+            v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}';
+            v_above := NULL;
+            FOR v_k IN 1..coalesce(pg_catalog.cardinality(v_bounds), 0) OPERATOR(pg_catalog.+) 1 LOOP
+                SELECT * INTO v_pick
+                  FROM real_estate.release_pick(v_after, v_above, v_bounds[v_k]) AS k;
+                COMMIT;
+                v_ctids := v_ctids OPERATOR(pg_catalog.||) v_pick.ctids;
+                v_ids := v_ids OPERATOR(pg_catalog.||) v_pick.ids;
+                v_projects := v_projects OPERATOR(pg_catalog.||) v_pick.project_ids;
+                v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
+                v_above := v_bounds[v_k];
+            END LOOP;
+        END IF;
         v_n := pg_catalog.cardinality(v_ctids);
         -- Nothing to release (at all: the steady state stays one scan; or since the first pick).
         EXIT WHEN v_n OPERATOR(pg_catalog.=) 0;
@@ -2085,6 +2203,13 @@ CREATE INDEX property_project_id_idx ON real_estate.property USING btree (projec
 
 
 --
+-- Name: property_release_pick_idx; Type: INDEX; Schema: real_estate; Owner: -
+--
+
+CREATE INDEX property_release_pick_idx ON real_estate.property USING btree (workspace_id, reserved_until, id) WHERE (status = 'RESERVED'::text);
+
+
+--
 -- Name: property_reserved_until_idx; Type: INDEX; Schema: real_estate; Owner: -
 --
 
@@ -2340,10 +2465,24 @@ GRANT ALL ON FUNCTION real_estate.release_expired_reservations(p_batch_size inte
 
 
 --
--- Name: FUNCTION release_pick(p_after timestamp with time zone, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[]); Type: ACL; Schema: real_estate; Owner: -
+-- Name: FUNCTION release_pick(p_after timestamp with time zone, p_above timestamp with time zone, p_up_to timestamp with time zone, p_limit integer, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT scanned integer); Type: ACL; Schema: real_estate; Owner: -
 --
 
-REVOKE ALL ON FUNCTION real_estate.release_pick(p_after timestamp with time zone, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION real_estate.release_pick(p_after timestamp with time zone, p_above timestamp with time zone, p_up_to timestamp with time zone, p_limit integer, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT scanned integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_pick_bounds(p_expiries timestamp with time zone[], p_every integer); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_pick_bounds(p_expiries timestamp with time zone[], p_every integer) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_pick_chunk(p_limit integer, p_after_workspace_id uuid, p_after_reserved_until timestamp with time zone, p_after_id uuid, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT reserved_untils timestamp with time zone[], OUT scanned integer, OUT last_workspace_id uuid, OUT last_reserved_until timestamp with time zone, OUT last_id uuid); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_pick_chunk(p_limit integer, p_after_workspace_id uuid, p_after_reserved_until timestamp with time zone, p_after_id uuid, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT reserved_untils timestamp with time zone[], OUT scanned integer, OUT last_workspace_id uuid, OUT last_reserved_until timestamp with time zone, OUT last_id uuid) FROM PUBLIC;
 
 
 --

@@ -4,12 +4,16 @@
 -- reservations batch by batch, COMMITTING AFTER EACH BATCH so that no row lock on a
 -- property or a project counter is held for longer than one batch, then purges log rows
 -- older than p_retention.
--- One pick (real_estate.release_pick, ordered by workspace, project and row) cut into
--- batches of consecutive rows, each released in one statement (real_estate.release_batch);
--- then, once the batches have committed, a last pick over the partial index: it marks the
--- index entries of the rows just released dead (so the next run does not visit them) and
--- releases the reservations that expired while the run went on. Rows the first pick took
--- but could not release (held elsewhere, failing) are the next run's.
+-- First the pick, ordered by workspace, project and row, which no transaction of the run
+-- holds for long: a backlog of at most one slice (10 batches, at most 2,500 rows) is one
+-- read of the partial index (real_estate.release_pick); a larger one is read in slices
+-- along real_estate.property_release_pick_idx (real_estate.release_pick_chunk), each slice
+-- its own short read-only transaction. Then the batches, consecutive rows of the pick, each
+-- released in one statement (real_estate.release_batch). Then, once they have committed,
+-- a last pick over the partial index, again in slices of the released rows' expiries: it
+-- marks the index entries of the rows just released dead (so the next run does not visit
+-- them) and releases the reservations that expired while the run went on. Rows the first
+-- pick took but could not release (held elsewhere, failing) are the next run's.
 -- Promises: the same as real_estate.release_expired_reservations (SKIP LOCKED, each
 -- reservation released once, failures recorded, never waits on rows held elsewhere); runs
 -- that queue up back to back or overlap simply share the work.
@@ -30,9 +34,17 @@ DECLARE
     v_ids pg_catalog.uuid[];
     v_projects pg_catalog.uuid[];
     v_workspaces pg_catalog.uuid[];
+    v_untils pg_catalog.timestamptz[];
+    v_bounds pg_catalog.timestamptz[];
+    v_pick pg_catalog.record;
     v_batch pg_catalog.record;
     v_after pg_catalog.timestamptz;
+    v_above pg_catalog.timestamptz;
+    v_key_workspace pg_catalog.uuid;
+    v_key_until pg_catalog.timestamptz;
+    v_key_id pg_catalog.uuid;
     v_run_id bigint;
+    v_slice integer;
     v_n integer;
     v_i integer;
     v_j integer;
@@ -55,14 +67,51 @@ BEGIN
 
     v_run_id := real_estate.begin_release_run('pg_cron');
     COMMIT;
+    -- Rows per read-only transaction of a pick (about 20 ms each at 2,500).
+    v_slice := least(p_batch_size::pg_catalog.int8 OPERATOR(pg_catalog.*) 10, 2500)::pg_catalog.int4;
 
     FOR v_pass IN 1..2 LOOP
-        SELECT k.picked_at, k.ctids, k.ids, k.project_ids, k.workspace_ids
-          INTO v_after, v_ctids, v_ids, v_projects, v_workspaces
-          FROM real_estate.release_pick(v_after) AS k;
-        -- The pick takes no lock: its own transaction, so that the batches' transactions hold
-        -- their locks (and a snapshot) only for the length of one batch.
-        COMMIT;
+        IF v_pass OPERATOR(pg_catalog.=) 1 THEN
+            SELECT k.picked_at, k.ctids, k.ids, k.project_ids, k.workspace_ids, k.scanned
+              INTO v_after, v_ctids, v_ids, v_projects, v_workspaces, v_n
+              FROM real_estate.release_pick(p_limit => v_slice OPERATOR(pg_catalog.+) 1) AS k;
+            COMMIT;
+            IF v_n OPERATOR(pg_catalog.>) v_slice THEN
+                -- A large backlog: read again, slice by slice, along the workspace index.
+                v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}'; v_untils := '{}';
+                LOOP
+                    SELECT * INTO v_pick
+                      FROM real_estate.release_pick_chunk(v_slice, v_key_workspace, v_key_until, v_key_id) AS k;
+                    COMMIT;
+                    v_ctids := v_ctids OPERATOR(pg_catalog.||) v_pick.ctids;
+                    v_ids := v_ids OPERATOR(pg_catalog.||) v_pick.ids;
+                    v_projects := v_projects OPERATOR(pg_catalog.||) v_pick.project_ids;
+                    v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
+                    v_untils := v_untils OPERATOR(pg_catalog.||) v_pick.reserved_untils;
+                    EXIT WHEN v_pick.scanned OPERATOR(pg_catalog.<) v_slice;
+                    v_key_workspace := v_pick.last_workspace_id;
+                    v_key_until := v_pick.last_reserved_until;
+                    v_key_id := v_pick.last_id;
+                END LOOP;
+                -- The last pick's slices: every v_slice-th expiry of the rows picked.
+                v_bounds := real_estate.release_pick_bounds(v_untils, v_slice);
+                v_untils := NULL;
+                COMMIT;
+            END IF;
+        ELSE
+            v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}';
+            v_above := NULL;
+            FOR v_k IN 1..coalesce(pg_catalog.cardinality(v_bounds), 0) OPERATOR(pg_catalog.+) 1 LOOP
+                SELECT * INTO v_pick
+                  FROM real_estate.release_pick(v_after, v_above, v_bounds[v_k]) AS k;
+                COMMIT;
+                v_ctids := v_ctids OPERATOR(pg_catalog.||) v_pick.ctids;
+                v_ids := v_ids OPERATOR(pg_catalog.||) v_pick.ids;
+                v_projects := v_projects OPERATOR(pg_catalog.||) v_pick.project_ids;
+                v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
+                v_above := v_bounds[v_k];
+            END LOOP;
+        END IF;
         v_n := pg_catalog.cardinality(v_ctids);
         -- Nothing to release (at all: the steady state stays one scan; or since the first pick).
         EXIT WHEN v_n OPERATOR(pg_catalog.=) 0;

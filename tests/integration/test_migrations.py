@@ -301,7 +301,11 @@ def test_rollback_one_step_at_a_time(server: Any, fresh_db: str) -> None:
         assert pyrelease.rollback(fresh_db, steps=1) == [mid]
         assert applied(fresh_db) == ids[:position]
 
-        if mid == "0010.release-event-key":
+        if mid == "0011.release-pick-index":
+            assert "property_release_pick_idx" not in relation_names(fresh_db)
+            assert "property_reserved_until_idx" in relation_names(fresh_db)
+            assert routine_names(fresh_db) == routines_before
+        elif mid == "0010.release-event-key":
             # The log's (id, workspace_id) index comes back (0009's state), and only it.
             assert "release_event_id_workspace_id_key" in relation_names(fresh_db)
             assert routine_names(fresh_db) == routines_before

@@ -411,20 +411,21 @@ def test_release_reservation_waits_and_decides_on_the_committed_row(connect: Con
 
 # --------------------------------------------------------------------- the partial index
 
-# The pick query of plpgsql/release_pick.sql, as written there (p_after is its parameter);
+# The pick's scan in plpgsql/release_pick.sql, as written there (p_* are its parameters);
 # the test checks the function still contains it, and runs it under the settings the
 # function pins (a plain index scan: only that marks dead index entries as such).
 PICK_QUERY = """
 SELECT p.ctid AS row_ctid, p.id, p.project_id, p.workspace_id
   FROM real_estate.property AS p
-  JOIN real_estate.workspace AS w ON w.id = p.workspace_id
  WHERE p.status = 'RESERVED'
-   AND p.reserved_until <= now()
-   AND w.activation_status = 'ACTIVE'
+   AND p.reserved_until >= coalesce(p_above, '-infinity'::timestamptz)
+   AND p.reserved_until IS DISTINCT FROM p_above  -- (p_above is exclusive)
+   AND p.reserved_until <= least(coalesce(p_up_to, 'infinity'::timestamptz), now())
    AND (p.reserved_until > p_after) IS NOT FALSE
- ORDER BY p.workspace_id, p.project_id, p.ctid
+ ORDER BY p.reserved_until  -- the index's order: no sort
+ LIMIT p_limit
 """
-PICK_SETTINGS = ["enable_bitmapscan=off", "enable_seqscan=off", "work_mem=64MB"]
+PICK_SETTINGS = ["enable_bitmapscan=off", "enable_seqscan=off", "enable_sort=off", "work_mem=64MB"]
 
 
 def _squash(text: str) -> str:
@@ -439,7 +440,14 @@ def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _explain(conn: Conn) -> list[dict[str, Any]]:
-    query = PICK_QUERY.replace("p_after", "NULL::timestamptz")
+    query = re.sub(r"--.*", "", PICK_QUERY)
+    for name, null in (
+        ("p_after", "timestamptz"),
+        ("p_above", "timestamptz"),
+        ("p_up_to", "timestamptz"),
+        ("p_limit", "integer"),
+    ):
+        query = query.replace(name, f"NULL::{null}")
     with conn.transaction():
         for setting in PICK_SETTINGS:
             name, value = setting.split("=")
@@ -484,12 +492,14 @@ def test_release_pick_query_uses_the_partial_index(conn: Conn) -> None:
     ]
 
     # Without the index the pick reads the whole table (a sequential scan, or, under the
-    # pinned settings, another index from end to end, with no index condition).
+    # pinned settings, another index from end to end, with no index condition), or the
+    # rows of the other partial index (property_release_pick_idx), which it must sort.
     with conn.transaction():
         conn.execute("DROP INDEX real_estate.property_reserved_until_idx")
         nodes = _explain(conn)
         whole = [n for n in nodes if n.get("Relation Name") == "property" and "Index Cond" not in n]
-        assert whole, [n["Node Type"] for n in nodes]
+        sorted_ = [n for n in nodes if n["Node Type"] == "Sort"]
+        assert whole or sorted_, [n["Node Type"] for n in nodes]
         raise psycopg.Rollback()
     assert scalar(conn, "SELECT to_regclass('real_estate.property_reserved_until_idx')::text")
 
@@ -552,3 +562,44 @@ def test_steady_state_release_writes_nothing(conn: Conn) -> None:
     assert count(conn, "release_run") == 0
     assert count(conn, "release_event") == 0
     assert available_plots(conn, project) == 3
+
+
+# The slice's scan in plpgsql/release_pick_chunk.sql, as written there.
+CHUNK_QUERY = """
+SELECT p.ctid AS row_ctid, p.id, p.project_id, p.workspace_id, p.reserved_until
+  FROM real_estate.property AS p
+ WHERE p.status = 'RESERVED'
+   AND ROW(p.workspace_id, p.reserved_until, p.id)
+       >= ROW(coalesce(p_after_workspace_id, '00000000-0000-0000-0000-000000000000'::uuid),
+              coalesce(p_after_reserved_until, '-infinity'::timestamptz),
+              coalesce(p_after_id, '00000000-0000-0000-0000-000000000000'::uuid))
+   AND p.reserved_until <= now()
+   AND p.id IS DISTINCT FROM p_after_id
+ ORDER BY p.workspace_id, p.reserved_until, p.id
+ LIMIT p_limit
+"""
+
+
+def test_release_pick_chunk_reads_a_range_of_its_index(conn: Conn) -> None:
+    """Each slice starts at its key in property_release_pick_idx (an index condition on the
+    row key, not a walk from the start) and reads in the index's order (no sort)."""
+    source = scalar(
+        conn, "SELECT prosrc FROM pg_proc WHERE oid = 'real_estate.release_pick_chunk'::regproc"
+    )
+    assert _squash(CHUNK_QUERY) in _squash(source), "the copied slice query is out of date"
+    ws = make_workspace(conn)
+    make_properties(conn, ws, make_project(conn, ws), 2000, status="RESERVED")
+    conn.execute("ANALYZE real_estate.property")
+    query = CHUNK_QUERY
+    for name, value in (
+        ("p_after_workspace_id", f"'{ws}'::uuid"),
+        ("p_after_reserved_until", "now() - interval '1 hour'"),
+        ("p_after_id", "gen_random_uuid()"),
+        ("p_limit", "100"),
+    ):
+        query = query.replace(name, value)
+    [[result]] = conn.execute("EXPLAIN (FORMAT JSON) " + query).fetchall()
+    nodes = _plan_nodes(result[0]["Plan"])
+    scans = [n for n in nodes if n.get("Index Name") == "property_release_pick_idx"]
+    assert scans and "ROW(" in scans[0]["Index Cond"], nodes
+    assert not [n for n in nodes if n["Node Type"] == "Sort"], nodes

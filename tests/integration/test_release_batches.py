@@ -247,3 +247,126 @@ def test_concurrent_runs_release_each_row_exactly_once(conn: Conn, connect: Conn
 
 def _now(conn: Conn) -> Any:
     return scalar(conn, "SELECT clock_timestamp()")
+
+
+# ------------------------------------------------- the scheduled run's pick, slice by slice
+
+# (-infinity expiries come back as text: Python's datetime has no infinity.)
+CHUNK = """SELECT ids, project_ids, workspace_ids, cardinality(ctids), cardinality(reserved_untils),
+                  scanned, last_workspace_id, last_reserved_until::text, last_id
+             FROM real_estate.release_pick_chunk(%s, %s, %s::timestamptz, %s)"""
+
+
+def test_slices_cover_every_expired_row_once(conn: Conn) -> None:
+    """Slice after slice, release_pick_chunk returns every expired reservation exactly once,
+    ties on the expiry (one transaction's reservations share it) and an expiry of
+    -infinity included; rows of a SUSPENDED workspace are read (and counted) but not
+    returned; live reservations never; each slice is ordered by workspace then project."""
+    active = [make_workspace(conn, name=f"w{i}") for i in range(3)]
+    suspended = make_workspace(conn, "SUSPENDED", name="s")
+    tie = _now(conn) - timedelta(hours=1)
+    expected: list[uuid.UUID] = []
+    for ws in active:
+        for name in ("a", "b"):
+            project = make_project(conn, ws, name)
+            expected += make_properties(conn, ws, project, 7, status="RESERVED")
+            expected += make_properties(conn, ws, project, 5, status="RESERVED", reserved_until=tie)
+            make_properties(conn, ws, project, 4, status="RESERVED", expired=False)
+        expected += make_properties(conn, ws, None, 3, status="RESERVED")
+    [minus_infinity] = make_properties(conn, active[0], None, 1, status="RESERVED")
+    conn.execute(
+        "UPDATE real_estate.property SET reserved_until = '-infinity' WHERE id = %s",
+        (minus_infinity,),
+    )
+    expected.append(minus_infinity)
+    make_properties(conn, suspended, make_project(conn, suspended), 6, status="RESERVED")
+
+    seen: list[uuid.UUID] = []
+    read = 0
+    key: tuple[Any, Any, Any] = (None, None, None)
+    for _ in range(100):
+        row = conn.execute(CHUNK, (4, *key)).fetchone()
+        assert row is not None
+        ids, projects, spaces, n_ctids, n_untils, scanned, *last = row
+        assert len(ids) == n_ctids == len(projects) == len(spaces) == n_untils <= scanned
+        order = [(str(w), str(p) if p else "~") for w, p in zip(spaces, projects, strict=True)]
+        assert order == sorted(order), "a slice is ordered by workspace, then project"
+        seen += ids
+        read += scanned
+        if scanned < 4:
+            break
+        key = tuple(last)  # type: ignore[assignment]
+    assert sorted(seen) == sorted(expected)
+    assert len(seen) == len(set(seen))
+    assert read == len(expected) + 6
+
+
+def test_pick_bounds(conn: Conn) -> None:
+    """release_pick's range: p_above is exclusive, p_up_to inclusive, p_limit takes the
+    oldest; without bounds an expiry of -infinity is picked."""
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    ids = make_properties(conn, ws, project, 5, status="RESERVED")  # oldest first, 1 s apart
+    conn.execute(
+        "UPDATE real_estate.property SET reserved_until = '-infinity' WHERE id = %s", (ids[0],)
+    )
+    untils = [
+        scalar(conn, "SELECT reserved_until::text FROM real_estate.property WHERE id = %s", (i,))
+        for i in ids
+    ]
+
+    def picked(**bounds: Any) -> set[uuid.UUID]:
+        row = conn.execute(
+            "SELECT ids FROM real_estate.release_pick(p_above => %(above)s::timestamptz,"
+            " p_up_to => %(up_to)s::timestamptz, p_limit => %(limit)s::integer)",
+            {"above": None, "up_to": None, "limit": None, **bounds},
+        ).fetchone()
+        assert row is not None
+        return set(row[0])
+
+    assert picked() == set(ids)
+    assert picked(above=untils[1], up_to=untils[3]) == {ids[2], ids[3]}
+    assert picked(up_to=untils[0]) == {ids[0]}
+    assert picked(limit=2) == {ids[0], ids[1]}
+
+
+def test_scheduled_run_reads_a_large_backlog_in_slices(conn: Conn) -> None:
+    """A backlog larger than one slice (10 batches) goes through the sliced pick and the
+    sliced last pick: every row released once, in one run, counters exact; a reservation
+    that expires while the run goes on is taken by the last pick."""
+    spaces = [make_workspace(conn, name=f"w{i}") for i in range(3)]
+    ids: list[uuid.UUID] = []
+    for ws in spaces:
+        for name in ("a", "b"):
+            ids += make_properties(conn, ws, make_project(conn, ws, name), 15, status="RESERVED")
+        ids += make_properties(conn, ws, None, 4, status="RESERVED")
+    [slow] = ids[:1]
+    conn.execute(
+        f"""
+        CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.id = '{slow}' THEN PERFORM pg_sleep(1.0); END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER slow BEFORE UPDATE ON real_estate.property
+            FOR EACH ROW EXECUTE FUNCTION public.slow();
+        """
+    )
+    [soon] = make_properties(
+        conn,
+        spaces[0],
+        None,
+        1,
+        status="RESERVED",
+        reserved_until=_now(conn) + timedelta(seconds=0.4),
+    )
+    conn.execute("CALL real_estate.run_release_job(p_batch_size => 2)")  # slices of 20 rows
+    assert conn.execute("SELECT released, failed FROM real_estate.release_run").fetchall() == [
+        (len(ids) + 1, 0)
+    ]
+    assert {status_of(conn, i) for i in [*ids, soon]} == {"AVAILABLE"}
+    assert scalar(conn, "SELECT count(DISTINCT property_id) FROM real_estate.release_event") == (
+        len(ids) + 1
+    )
+    assert scalar(conn, "SELECT count(*) FROM real_estate.release_event") == len(ids) + 1
+    no_violations(conn)
