@@ -1145,6 +1145,8 @@ $$;
 CREATE FUNCTION real_estate.release_pick_chunk(p_limit integer, p_after_workspace_id uuid DEFAULT NULL::uuid, p_after_reserved_until timestamp with time zone DEFAULT NULL::timestamp with time zone, p_after_id uuid DEFAULT NULL::uuid, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT reserved_untils timestamp with time zone[], OUT scanned integer, OUT last_workspace_id uuid, OUT last_reserved_until timestamp with time zone, OUT last_id uuid) RETURNS record
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_bitmapscan TO 'off'
+    SET enable_seqscan TO 'off'
     AS $$
 BEGIN
     -- ROW(...) >= ROW(lowest key) takes every row (workspace_id is NOT NULL and so is a
@@ -1818,8 +1820,8 @@ BEGIN
 
     v_run_id := real_estate.begin_release_run('pg_cron');
     COMMIT;
-    -- Rows per read-only transaction of a pick (about 20 ms each at 2,500).
-    v_slice := least(p_batch_size::pg_catalog.int8 OPERATOR(pg_catalog.*) 10, 2500)::pg_catalog.int4;
+    -- Rows per read-only transaction of a pick (10-20 ms each at 1,000 on a 2-core machine).
+    v_slice := least(p_batch_size::pg_catalog.int8 OPERATOR(pg_catalog.*) 4, 1000)::pg_catalog.int4;
 
     FOR v_pass IN 1..2 LOOP
         IF v_pass OPERATOR(pg_catalog.=) 1 THEN

@@ -29,6 +29,11 @@ LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- The slice is a range of property_release_pick_idx, read in its order: never a bitmap or
+-- sequential scan of every expired row to sort them (the planner's estimate of the expired
+-- rows can be far below the backlog).
+SET enable_bitmapscan = off
+SET enable_seqscan = off
 AS $function$
 BEGIN
     -- ROW(...) >= ROW(lowest key) takes every row (workspace_id is NOT NULL and so is a

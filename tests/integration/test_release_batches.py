@@ -331,7 +331,7 @@ def test_pick_bounds(conn: Conn) -> None:
 
 
 def test_scheduled_run_reads_a_large_backlog_in_slices(conn: Conn) -> None:
-    """A backlog larger than one slice (10 batches) goes through the sliced pick and the
+    """A backlog larger than one slice (4 batches) goes through the sliced pick and the
     sliced last pick: every row released once, in one run, counters exact; a reservation
     that expires while the run goes on is taken by the last pick."""
     spaces = [make_workspace(conn, name=f"w{i}") for i in range(3)]
@@ -360,7 +360,7 @@ def test_scheduled_run_reads_a_large_backlog_in_slices(conn: Conn) -> None:
         status="RESERVED",
         reserved_until=_now(conn) + timedelta(seconds=0.4),
     )
-    conn.execute("CALL real_estate.run_release_job(p_batch_size => 2)")  # slices of 20 rows
+    conn.execute("CALL real_estate.run_release_job(p_batch_size => 2)")  # slices of 8 rows
     assert conn.execute("SELECT released, failed FROM real_estate.release_run").fetchall() == [
         (len(ids) + 1, 0)
     ]
