@@ -1139,10 +1139,10 @@ $$;
 
 
 --
--- Name: release_pick_chunk(integer, uuid, timestamp with time zone, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
+-- Name: release_pick_chunk(integer, uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
-CREATE FUNCTION real_estate.release_pick_chunk(p_limit integer, p_after_workspace_id uuid DEFAULT NULL::uuid, p_after_reserved_until timestamp with time zone DEFAULT NULL::timestamp with time zone, p_after_id uuid DEFAULT NULL::uuid, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT reserved_untils timestamp with time zone[], OUT scanned integer, OUT last_workspace_id uuid, OUT last_reserved_until timestamp with time zone, OUT last_id uuid) RETURNS record
+CREATE FUNCTION real_estate.release_pick_chunk(p_limit integer, p_after_workspace_id uuid DEFAULT NULL::uuid, p_after_reserved_until timestamp with time zone DEFAULT NULL::timestamp with time zone, p_after_id uuid DEFAULT NULL::uuid, p_sample_every integer DEFAULT 1, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT expiry_sample timestamp with time zone[], OUT scanned integer, OUT last_workspace_id uuid, OUT last_reserved_until timestamp with time zone, OUT last_id uuid) RETURNS record
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     SET enable_bitmapscan TO 'off'
@@ -1164,16 +1164,17 @@ BEGIN
          ORDER BY p.workspace_id, p.reserved_until, p.id
          LIMIT p_limit
     )
-    SELECT a.ctids, a.ids, a.project_ids, a.workspace_ids, a.reserved_untils,
+    SELECT a.ctids, a.ids, a.project_ids, a.workspace_ids, a.expiry_sample,
            (SELECT count(*) FROM slice)::integer, l.workspace_id, l.reserved_until, l.id
-      INTO ctids, ids, project_ids, workspace_ids, reserved_untils,
+      INTO ctids, ids, project_ids, workspace_ids, expiry_sample,
            scanned, last_workspace_id, last_reserved_until, last_id
       FROM (SELECT coalesce(array_agg(c.row_ctid), '{}') AS ctids,
                    coalesce(array_agg(c.id), '{}') AS ids,
                    coalesce(array_agg(c.project_id), '{}') AS project_ids,
                    coalesce(array_agg(c.workspace_id), '{}') AS workspace_ids,
-                   coalesce(array_agg(c.reserved_until), '{}') AS reserved_untils
-              FROM (SELECT s.*
+                   coalesce(array_agg(c.reserved_until) FILTER (WHERE c.n % p_sample_every = 0), '{}')
+                       AS expiry_sample
+              FROM (SELECT s.*, row_number() OVER (ORDER BY s.workspace_id, s.project_id, s.row_ctid) AS n
                       FROM slice AS s
                       JOIN real_estate.workspace AS w ON w.id = s.workspace_id
                      WHERE w.activation_status = 'ACTIVE'
@@ -1798,6 +1799,9 @@ DECLARE
     v_key_id pg_catalog.uuid;
     v_run_id bigint;
     v_slice integer;
+    v_every integer;
+    v_window integer;
+    v_phase integer;
     v_n integer;
     v_i integer;
     v_j integer;
@@ -1820,37 +1824,55 @@ BEGIN
 
     v_run_id := real_estate.begin_release_run('pg_cron');
     COMMIT;
-    -- Rows per read-only transaction of a pick (10-20 ms each at 1,000 on a 2-core machine).
+    -- Rows per read-only transaction of a pick (10-20 ms each at 1,000 on a 2-core machine),
+    -- the expiries sampled from each (about 100), rows released per window of slices.
     v_slice := least(p_batch_size::pg_catalog.int8 OPERATOR(pg_catalog.*) 4, 1000)::pg_catalog.int4;
+    v_every := greatest(v_slice OPERATOR(pg_catalog./) 100, 1);
+    v_window := v_slice OPERATOR(pg_catalog.*) 50;
 
-    FOR v_pass IN 1..2 LOOP
-        IF v_pass OPERATOR(pg_catalog.=) 1 THEN
+    -- Phase 1: the first pick; 2: a large backlog, window after window of slices; 3: the
+    -- last pick; 4: done. Each phase's rows are then released batch by batch.
+    v_phase := 1;
+    WHILE v_phase OPERATOR(pg_catalog.<) 4 LOOP
+        IF v_phase OPERATOR(pg_catalog.=) 1 THEN
             SELECT k.picked_at, k.ctids, k.ids, k.project_ids, k.workspace_ids, k.scanned
               INTO v_after, v_ctids, v_ids, v_projects, v_workspaces, v_n
               FROM real_estate.release_pick(p_limit => v_slice OPERATOR(pg_catalog.+) 1) AS k;
             COMMIT;
+            -- Nothing to release at all: the steady state stays one scan.
+            EXIT WHEN v_n OPERATOR(pg_catalog.=) 0;
             IF v_n OPERATOR(pg_catalog.>) v_slice THEN
-                -- A large backlog: read again, slice by slice, along the workspace index.
-                v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}'; v_untils := '{}';
-                LOOP
-                    SELECT * INTO v_pick
-                      FROM real_estate.release_pick_chunk(v_slice, v_key_workspace, v_key_until, v_key_id) AS k;
-                    COMMIT;
-                    v_ctids := v_ctids OPERATOR(pg_catalog.||) v_pick.ctids;
-                    v_ids := v_ids OPERATOR(pg_catalog.||) v_pick.ids;
-                    v_projects := v_projects OPERATOR(pg_catalog.||) v_pick.project_ids;
-                    v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
-                    v_untils := v_untils OPERATOR(pg_catalog.||) v_pick.reserved_untils;
-                    EXIT WHEN v_pick.scanned OPERATOR(pg_catalog.<) v_slice;
-                    v_key_workspace := v_pick.last_workspace_id;
-                    v_key_until := v_pick.last_reserved_until;
-                    v_key_id := v_pick.last_id;
-                END LOOP;
-                -- The last pick's slices: every v_slice-th expiry of the rows picked.
-                v_bounds := real_estate.release_pick_bounds(v_untils, v_slice);
-                v_untils := NULL;
-                COMMIT;
+                v_phase := 2;  -- a large backlog: read it again, slice by slice
+                v_ctids := '{}';
+                v_untils := '{}';
+            ELSE
+                v_phase := 3;
             END IF;
+        ELSIF v_phase OPERATOR(pg_catalog.=) 2 THEN
+            v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}';
+            LOOP
+                SELECT * INTO v_pick
+                  FROM real_estate.release_pick_chunk(v_slice, v_key_workspace, v_key_until,
+                                                      v_key_id, v_every) AS k;
+                COMMIT;
+                v_ctids := v_ctids OPERATOR(pg_catalog.||) v_pick.ctids;
+                v_ids := v_ids OPERATOR(pg_catalog.||) v_pick.ids;
+                v_projects := v_projects OPERATOR(pg_catalog.||) v_pick.project_ids;
+                v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
+                v_untils := v_untils OPERATOR(pg_catalog.||) v_pick.expiry_sample;
+                IF v_pick.scanned OPERATOR(pg_catalog.<) v_slice THEN
+                    -- The pick is complete. The last pick's slices: about v_slice rows each.
+                    v_bounds := real_estate.release_pick_bounds(v_untils,
+                                                                v_slice OPERATOR(pg_catalog./) v_every);
+                    v_phase := 3;
+                    EXIT;
+                END IF;
+                v_key_workspace := v_pick.last_workspace_id;
+                v_key_until := v_pick.last_reserved_until;
+                v_key_id := v_pick.last_id;
+                -- A full window is released before the pick goes on (the arrays stay small).
+                EXIT WHEN pg_catalog.cardinality(v_ctids) OPERATOR(pg_catalog.>=) v_window;
+            END LOOP;
         ELSE
             v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}';
             v_above := NULL;
@@ -1864,10 +1886,9 @@ BEGIN
                 v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
                 v_above := v_bounds[v_k];
             END LOOP;
+            v_phase := 4;
         END IF;
         v_n := pg_catalog.cardinality(v_ctids);
-        -- Nothing to release (at all: the steady state stays one scan; or since the first pick).
-        EXIT WHEN v_n OPERATOR(pg_catalog.=) 0;
         v_i := 1;
         WHILE v_i OPERATOR(pg_catalog.<=) v_n LOOP
             v_j := least(v_i OPERATOR(pg_catalog.+) p_batch_size OPERATOR(pg_catalog.-) 1, v_n);
@@ -2481,10 +2502,10 @@ REVOKE ALL ON FUNCTION real_estate.release_pick_bounds(p_expiries timestamp with
 
 
 --
--- Name: FUNCTION release_pick_chunk(p_limit integer, p_after_workspace_id uuid, p_after_reserved_until timestamp with time zone, p_after_id uuid, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT reserved_untils timestamp with time zone[], OUT scanned integer, OUT last_workspace_id uuid, OUT last_reserved_until timestamp with time zone, OUT last_id uuid); Type: ACL; Schema: real_estate; Owner: -
+-- Name: FUNCTION release_pick_chunk(p_limit integer, p_after_workspace_id uuid, p_after_reserved_until timestamp with time zone, p_after_id uuid, p_sample_every integer, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT expiry_sample timestamp with time zone[], OUT scanned integer, OUT last_workspace_id uuid, OUT last_reserved_until timestamp with time zone, OUT last_id uuid); Type: ACL; Schema: real_estate; Owner: -
 --
 
-REVOKE ALL ON FUNCTION real_estate.release_pick_chunk(p_limit integer, p_after_workspace_id uuid, p_after_reserved_until timestamp with time zone, p_after_id uuid, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT reserved_untils timestamp with time zone[], OUT scanned integer, OUT last_workspace_id uuid, OUT last_reserved_until timestamp with time zone, OUT last_id uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION real_estate.release_pick_chunk(p_limit integer, p_after_workspace_id uuid, p_after_reserved_until timestamp with time zone, p_after_id uuid, p_sample_every integer, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT expiry_sample timestamp with time zone[], OUT scanned integer, OUT last_workspace_id uuid, OUT last_reserved_until timestamp with time zone, OUT last_id uuid) FROM PUBLIC;
 
 
 --

@@ -1,25 +1,27 @@
 -- real_estate.release_pick_chunk(p_limit, p_after_workspace_id, p_after_reserved_until,
--- p_after_id): one slice of the scheduled run's pick of a large backlog. Reads the next
--- p_limit expired reservations (reserved_until <= now()) after the key (workspace_id,
--- reserved_until, id) given (all NULL: from the start), in that order, from the partial
--- index real_estate.property_release_pick_idx: a range of the index, not a walk of the whole
--- expired range, so each slice is a short read-only transaction of its own whatever the
--- backlog. Returns those of them in ACTIVE workspaces as parallel arrays (row versions'
--- ctids, ids, projects, workspaces, expiries) ordered by (workspace_id, project_id, ctid),
+-- p_after_id, p_sample_every): one slice of the scheduled run's pick of a large backlog.
+-- Reads the next p_limit expired reservations (reserved_until <= now()) after the key
+-- (workspace_id, reserved_until, id) given (all NULL: from the start), in that order, from
+-- the partial index real_estate.property_release_pick_idx: a range of the index, not a walk
+-- of the whole expired range, so each slice is a short read-only transaction of its own
+-- whatever the backlog. Returns those of them in ACTIVE workspaces as parallel arrays (row
+-- versions' ctids, ids, projects, workspaces) ordered by (workspace_id, project_id, ctid),
 -- so that consecutive slices, cut into batches, keep each workspace's projects together;
--- plus how many rows the slice read (fewer than p_limit: the pick is complete) and the key
--- of the last one, to resume after. Takes no lock: each batch re-checks its rows under FOR
--- UPDATE SKIP LOCKED (real_estate.release_batch).
+-- the expiry of every p_sample_every-th of them (the run's last pick is cut at these); how
+-- many rows the slice read (fewer than p_limit: the pick is complete); and the key of the
+-- last one, to resume after. Takes no lock: each batch re-checks its rows under FOR UPDATE
+-- SKIP LOCKED (real_estate.release_batch).
 CREATE OR REPLACE FUNCTION real_estate.release_pick_chunk(
     p_limit integer,
     p_after_workspace_id uuid DEFAULT NULL,
     p_after_reserved_until timestamptz DEFAULT NULL,
     p_after_id uuid DEFAULT NULL,
+    p_sample_every integer DEFAULT 1,
     OUT ctids tid[],
     OUT ids uuid[],
     OUT project_ids uuid[],
     OUT workspace_ids uuid[],
-    OUT reserved_untils timestamptz[],
+    OUT expiry_sample timestamptz[],
     OUT scanned integer,
     OUT last_workspace_id uuid,
     OUT last_reserved_until timestamptz,
@@ -51,16 +53,17 @@ BEGIN
          ORDER BY p.workspace_id, p.reserved_until, p.id
          LIMIT p_limit
     )
-    SELECT a.ctids, a.ids, a.project_ids, a.workspace_ids, a.reserved_untils,
+    SELECT a.ctids, a.ids, a.project_ids, a.workspace_ids, a.expiry_sample,
            (SELECT count(*) FROM slice)::integer, l.workspace_id, l.reserved_until, l.id
-      INTO ctids, ids, project_ids, workspace_ids, reserved_untils,
+      INTO ctids, ids, project_ids, workspace_ids, expiry_sample,
            scanned, last_workspace_id, last_reserved_until, last_id
       FROM (SELECT coalesce(array_agg(c.row_ctid), '{}') AS ctids,
                    coalesce(array_agg(c.id), '{}') AS ids,
                    coalesce(array_agg(c.project_id), '{}') AS project_ids,
                    coalesce(array_agg(c.workspace_id), '{}') AS workspace_ids,
-                   coalesce(array_agg(c.reserved_until), '{}') AS reserved_untils
-              FROM (SELECT s.*
+                   coalesce(array_agg(c.reserved_until) FILTER (WHERE c.n % p_sample_every = 0), '{}')
+                       AS expiry_sample
+              FROM (SELECT s.*, row_number() OVER (ORDER BY s.workspace_id, s.project_id, s.row_ctid) AS n
                       FROM slice AS s
                       JOIN real_estate.workspace AS w ON w.id = s.workspace_id
                      WHERE w.activation_status = 'ACTIVE'
@@ -72,4 +75,4 @@ BEGIN
 END;
 $function$;
 
-REVOKE ALL ON FUNCTION real_estate.release_pick_chunk(integer, uuid, timestamptz, uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION real_estate.release_pick_chunk(integer, uuid, timestamptz, uuid, integer) FROM PUBLIC;

@@ -8,9 +8,11 @@
 -- holds for long: a backlog of at most one slice (4 batches, at most 1,000 rows) is one
 -- read of the partial index (real_estate.release_pick); a larger one is read in slices
 -- along real_estate.property_release_pick_idx (real_estate.release_pick_chunk), each slice
--- its own short read-only transaction. Then the batches, consecutive rows of the pick, each
--- released in one statement (real_estate.release_batch). Then, once they have committed,
--- a last pick over the partial index, again in slices of the released rows' expiries: it
+-- its own short read-only transaction, and released window by window (50 slices), so that
+-- the run's memory does not grow with the backlog. The batches are consecutive rows of the
+-- pick, each released in one statement (real_estate.release_batch). Then, once they have
+-- committed, a last pick over the partial index, in slices cut at a sample of the released
+-- rows' expiries (real_estate.release_pick_bounds): it
 -- marks the index entries of the rows just released dead (so the next run does not visit
 -- them) and releases the reservations that expired while the run went on. Rows the first
 -- pick took but could not release (held elsewhere, failing) are the next run's.
@@ -45,6 +47,9 @@ DECLARE
     v_key_id pg_catalog.uuid;
     v_run_id bigint;
     v_slice integer;
+    v_every integer;
+    v_window integer;
+    v_phase integer;
     v_n integer;
     v_i integer;
     v_j integer;
@@ -67,37 +72,55 @@ BEGIN
 
     v_run_id := real_estate.begin_release_run('pg_cron');
     COMMIT;
-    -- Rows per read-only transaction of a pick (10-20 ms each at 1,000 on a 2-core machine).
+    -- Rows per read-only transaction of a pick (10-20 ms each at 1,000 on a 2-core machine),
+    -- the expiries sampled from each (about 100), rows released per window of slices.
     v_slice := least(p_batch_size::pg_catalog.int8 OPERATOR(pg_catalog.*) 4, 1000)::pg_catalog.int4;
+    v_every := greatest(v_slice OPERATOR(pg_catalog./) 100, 1);
+    v_window := v_slice OPERATOR(pg_catalog.*) 50;
 
-    FOR v_pass IN 1..2 LOOP
-        IF v_pass OPERATOR(pg_catalog.=) 1 THEN
+    -- Phase 1: the first pick; 2: a large backlog, window after window of slices; 3: the
+    -- last pick; 4: done. Each phase's rows are then released batch by batch.
+    v_phase := 1;
+    WHILE v_phase OPERATOR(pg_catalog.<) 4 LOOP
+        IF v_phase OPERATOR(pg_catalog.=) 1 THEN
             SELECT k.picked_at, k.ctids, k.ids, k.project_ids, k.workspace_ids, k.scanned
               INTO v_after, v_ctids, v_ids, v_projects, v_workspaces, v_n
               FROM real_estate.release_pick(p_limit => v_slice OPERATOR(pg_catalog.+) 1) AS k;
             COMMIT;
+            -- Nothing to release at all: the steady state stays one scan.
+            EXIT WHEN v_n OPERATOR(pg_catalog.=) 0;
             IF v_n OPERATOR(pg_catalog.>) v_slice THEN
-                -- A large backlog: read again, slice by slice, along the workspace index.
-                v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}'; v_untils := '{}';
-                LOOP
-                    SELECT * INTO v_pick
-                      FROM real_estate.release_pick_chunk(v_slice, v_key_workspace, v_key_until, v_key_id) AS k;
-                    COMMIT;
-                    v_ctids := v_ctids OPERATOR(pg_catalog.||) v_pick.ctids;
-                    v_ids := v_ids OPERATOR(pg_catalog.||) v_pick.ids;
-                    v_projects := v_projects OPERATOR(pg_catalog.||) v_pick.project_ids;
-                    v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
-                    v_untils := v_untils OPERATOR(pg_catalog.||) v_pick.reserved_untils;
-                    EXIT WHEN v_pick.scanned OPERATOR(pg_catalog.<) v_slice;
-                    v_key_workspace := v_pick.last_workspace_id;
-                    v_key_until := v_pick.last_reserved_until;
-                    v_key_id := v_pick.last_id;
-                END LOOP;
-                -- The last pick's slices: every v_slice-th expiry of the rows picked.
-                v_bounds := real_estate.release_pick_bounds(v_untils, v_slice);
-                v_untils := NULL;
-                COMMIT;
+                v_phase := 2;  -- a large backlog: read it again, slice by slice
+                v_ctids := '{}';
+                v_untils := '{}';
+            ELSE
+                v_phase := 3;
             END IF;
+        ELSIF v_phase OPERATOR(pg_catalog.=) 2 THEN
+            v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}';
+            LOOP
+                SELECT * INTO v_pick
+                  FROM real_estate.release_pick_chunk(v_slice, v_key_workspace, v_key_until,
+                                                      v_key_id, v_every) AS k;
+                COMMIT;
+                v_ctids := v_ctids OPERATOR(pg_catalog.||) v_pick.ctids;
+                v_ids := v_ids OPERATOR(pg_catalog.||) v_pick.ids;
+                v_projects := v_projects OPERATOR(pg_catalog.||) v_pick.project_ids;
+                v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
+                v_untils := v_untils OPERATOR(pg_catalog.||) v_pick.expiry_sample;
+                IF v_pick.scanned OPERATOR(pg_catalog.<) v_slice THEN
+                    -- The pick is complete. The last pick's slices: about v_slice rows each.
+                    v_bounds := real_estate.release_pick_bounds(v_untils,
+                                                                v_slice OPERATOR(pg_catalog./) v_every);
+                    v_phase := 3;
+                    EXIT;
+                END IF;
+                v_key_workspace := v_pick.last_workspace_id;
+                v_key_until := v_pick.last_reserved_until;
+                v_key_id := v_pick.last_id;
+                -- A full window is released before the pick goes on (the arrays stay small).
+                EXIT WHEN pg_catalog.cardinality(v_ctids) OPERATOR(pg_catalog.>=) v_window;
+            END LOOP;
         ELSE
             v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}';
             v_above := NULL;
@@ -111,10 +134,9 @@ BEGIN
                 v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
                 v_above := v_bounds[v_k];
             END LOOP;
+            v_phase := 4;
         END IF;
         v_n := pg_catalog.cardinality(v_ctids);
-        -- Nothing to release (at all: the steady state stays one scan; or since the first pick).
-        EXIT WHEN v_n OPERATOR(pg_catalog.=) 0;
         v_i := 1;
         WHILE v_i OPERATOR(pg_catalog.<=) v_n LOOP
             v_j := least(v_i OPERATOR(pg_catalog.+) p_batch_size OPERATOR(pg_catalog.-) 1, v_n);

@@ -252,9 +252,9 @@ def _now(conn: Conn) -> Any:
 # ------------------------------------------------- the scheduled run's pick, slice by slice
 
 # (-infinity expiries come back as text: Python's datetime has no infinity.)
-CHUNK = """SELECT ids, project_ids, workspace_ids, cardinality(ctids), cardinality(reserved_untils),
+CHUNK = """SELECT ids, project_ids, workspace_ids, cardinality(ctids), cardinality(expiry_sample),
                   scanned, last_workspace_id, last_reserved_until::text, last_id
-             FROM real_estate.release_pick_chunk(%s, %s, %s::timestamptz, %s)"""
+             FROM real_estate.release_pick_chunk(%s, %s, %s::timestamptz, %s, 2)"""
 
 
 def test_slices_cover_every_expired_row_once(conn: Conn) -> None:
@@ -287,8 +287,9 @@ def test_slices_cover_every_expired_row_once(conn: Conn) -> None:
     for _ in range(100):
         row = conn.execute(CHUNK, (4, *key)).fetchone()
         assert row is not None
-        ids, projects, spaces, n_ctids, n_untils, scanned, *last = row
-        assert len(ids) == n_ctids == len(projects) == len(spaces) == n_untils <= scanned
+        ids, projects, spaces, n_ctids, n_sample, scanned, *last = row
+        assert len(ids) == n_ctids == len(projects) == len(spaces) <= scanned
+        assert n_sample == len(ids) // 2  # every 2nd row's expiry
         order = [(str(w), str(p) if p else "~") for w, p in zip(spaces, projects, strict=True)]
         assert order == sorted(order), "a slice is ordered by workspace, then project"
         seen += ids
@@ -331,14 +332,15 @@ def test_pick_bounds(conn: Conn) -> None:
 
 
 def test_scheduled_run_reads_a_large_backlog_in_slices(conn: Conn) -> None:
-    """A backlog larger than one slice (4 batches) goes through the sliced pick and the
-    sliced last pick: every row released once, in one run, counters exact; a reservation
-    that expires while the run goes on is taken by the last pick."""
+    """A backlog larger than one slice (4 batches) goes through the sliced pick, window
+    after window (50 slices), and the sliced last pick: every row released once, in one
+    run, counters exact; a reservation that expires while the run goes on is taken by the
+    last pick."""
     spaces = [make_workspace(conn, name=f"w{i}") for i in range(3)]
     ids: list[uuid.UUID] = []
     for ws in spaces:
         for name in ("a", "b"):
-            ids += make_properties(conn, ws, make_project(conn, ws, name), 15, status="RESERVED")
+            ids += make_properties(conn, ws, make_project(conn, ws, name), 40, status="RESERVED")
         ids += make_properties(conn, ws, None, 4, status="RESERVED")
     [slow] = ids[:1]
     conn.execute(
@@ -360,7 +362,8 @@ def test_scheduled_run_reads_a_large_backlog_in_slices(conn: Conn) -> None:
         status="RESERVED",
         reserved_until=_now(conn) + timedelta(seconds=0.4),
     )
-    conn.execute("CALL real_estate.run_release_job(p_batch_size => 2)")  # slices of 8 rows
+    # Batches of 1: slices of 4 rows, windows of 200.
+    conn.execute("CALL real_estate.run_release_job(p_batch_size => 1)")
     assert conn.execute("SELECT released, failed FROM real_estate.release_run").fetchall() == [
         (len(ids) + 1, 0)
     ]
