@@ -233,18 +233,27 @@ def build_backlog_template(cluster: Cluster, source: str, n: int, backlog: int) 
     """A template derived from `source` where `backlog` reservations have expired.
 
     Live reservations are moved 8 days back (they expire in 1-7 days), oldest first, until
-    the backlog is reached; nothing else changes (status and counters stay as they are).
+    the backlog is reached; when `source` has more expired ones than that (N = 10M), the
+    newest of them are moved 30 days ahead instead. Nothing else changes (status and
+    counters stay as they are).
     """
     name = f"{PREFIX}tmpl_{label(n)}_backlog_{label(backlog)}".lower()
     dsn = cluster.create(name, source)
+    more = backlog - expired_count(n)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(
             """UPDATE real_estate.property
                   SET reserved_until = reserved_until - interval '8 days'
                 WHERE id IN (SELECT id FROM real_estate.property
                               WHERE status = 'RESERVED' AND reserved_until > now()
-                              ORDER BY reserved_until LIMIT %s)""",
-            (backlog - expired_count(n),),
+                              ORDER BY reserved_until LIMIT %s)"""
+            if more >= 0
+            else """UPDATE real_estate.property
+                       SET reserved_until = now() + interval '30 days'
+                     WHERE id IN (SELECT id FROM real_estate.property
+                                   WHERE status = 'RESERVED' AND reserved_until <= now()
+                                   ORDER BY reserved_until DESC LIMIT %s)""",
+            (abs(more),),
         )
         got = conn.execute(
             "SELECT expired_reservations FROM real_estate.release_backlog"
