@@ -49,7 +49,7 @@ def migrate(dsn: str = "", schedule: bool = True) -> list[str]:
     its schedule and retention), and raise MigrationError when pg_cron is installed but
     refuses it. Without pg_cron, or with schedule=False (`--no-schedule`), one warning
     line says that no schedule was created."""
-    with _backend(dsn) as backend, _lock(backend):
+    with _backend(dsn) as backend, _lock(backend), _cancellations():
         pending = backend.to_apply(read_migrations(str(sql_dir("migrations"))))
         _run(backend.apply_migrations_only, pending)
         _run(lambda conn: post_apply(conn, schedule=False), backend.connection)
@@ -58,6 +58,16 @@ def migrate(dsn: str = "", schedule: bool = True) -> list[str]:
         else:
             log.warning("no release schedule was created (--no-schedule)")
         return [m.id for m in pending]
+
+
+@contextmanager
+def _cancellations() -> Iterator[None]:
+    """A statement cancelled outside the migration steps (yoyo's own queries, the job's
+    registration) says why, as the steps' failures do: pyrelease never cancels its own."""
+    try:
+        yield
+    except psycopg.errors.QueryCanceled as exc:
+        raise MigrationError(f"migrate stopped: {_explained(exc)}") from exc
 
 
 def _converge(conn: psycopg.Connection[Any]) -> None:
@@ -88,7 +98,7 @@ def rollback(dsn: str = "", steps: int | Literal["all"] = 1) -> list[str]:
     """Roll back the last `steps` applied migrations, or all of them; return their ids."""
     if steps != "all" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise MigrationError(f"steps must be a positive integer or 'all', got {steps!r}")
-    with _backend(dsn) as backend, _lock(backend):
+    with _backend(dsn) as backend, _lock(backend), _cancellations():
         applied = backend.to_rollback(read_migrations(str(sql_dir("migrations"))))
         chosen = applied if steps == "all" else applied[:steps]
         _run(backend.rollback_migrations, chosen)
@@ -107,7 +117,10 @@ def _run(action: Any, argument: Any) -> None:
     except PyreleaseError:
         raise
     except Exception as exc:
-        message = first_line(translate(exc) or exc)
+        if isinstance(exc, psycopg.errors.QueryCanceled):
+            message = _explained(exc)
+        else:
+            message = first_line(translate(exc) or exc)
         raise MigrationError(
             f"migration failed: {message} (a transactional migration was rolled back whole;"
             " fix the cause and run `pyrelease migrate` again)"
@@ -153,10 +166,17 @@ def _lock_failure(conn: psycopg.Connection[Any]) -> str | None:
     return None
 
 
-def _explained(exc: psycopg.Error) -> str:
+def _explained(exc: BaseException) -> str:
     if isinstance(exc, psycopg.errors.QueryCanceled):
+        # A statement timeout that fires as the next statement starts is reported by
+        # PostgreSQL as a user request.
+        cause = (
+            "statement_timeout is too low to migrate"
+            if "statement timeout" in str(exc)
+            else "cancelled by a cancel request, or by a statement timeout"
+        )
         return (
-            f"{first_line(exc)} (statement_timeout is too low to migrate: raise it for this"
+            f"{first_line(exc)} ({cause}: raise statement_timeout for this"
             " role or connection, e.g. PGOPTIONS='-c statement_timeout=0')"
         )
     return first_line(exc)

@@ -82,3 +82,28 @@ def test_lock_table_creation_cancelled_once(fresh_db: str) -> None:
     assert "does not exist" not in line and "break-lock" not in line, line
     with connect_to(fresh_db) as c:
         assert scalar(c, "SELECT to_regclass('public._yoyo_migration') IS NULL")
+
+
+def test_cancelled_statement_in_a_migrated_database(db: str) -> None:
+    """What a low statement_timeout also did (CI, stop 14): PostgreSQL reported the timeout
+    as "canceling statement due to user request" (its timeout indicator races with the next
+    statement), on a query outside the migration steps, and migrate printed it bare. Here
+    yoyo's read of its migration table is cancelled that way every time: the line must
+    still name the statement timeout and how to raise it."""
+    with connect_to(db) as c:
+        c.execute(
+            """
+            CREATE FUNCTION public.cancel_me() RETURNS boolean LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_cancel_backend(pg_backend_pid());
+                PERFORM pg_sleep(5);
+                RETURN true;
+            END $$;
+            ALTER TABLE public._yoyo_migration RENAME TO yoyo_migration_kept;
+            CREATE VIEW public._yoyo_migration AS
+                SELECT * FROM public.yoyo_migration_kept WHERE public.cancel_me();
+            """
+        )
+    line = one_line(migrate(db, ""))
+    assert "user request" in line and "statement timeout" in line, line
+    assert "statement_timeout=0" in line, line
