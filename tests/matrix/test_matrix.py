@@ -57,7 +57,8 @@ def test_scheduled_procedure(cfg: Config) -> None:
         project = make_project(c, ws)
         make_properties(c, ws, project, 250, "RESERVED")
         before = scalar(c, "SELECT coalesce(max(id), 0) FROM real_estate.release_run")
-        c.execute("CALL real_estate.run_release_job()")
+        # Batches of 10: slices of 40 rows, so the run reads its backlog slice by slice.
+        c.execute("CALL real_estate.run_release_job(p_batch_size => 10)")
         rows = c.execute(
             "SELECT source, released, failed, finished_at IS NOT NULL FROM real_estate.release_run"
             " WHERE id > %s",
