@@ -51,6 +51,21 @@ def events_of(conn: Conn, property_id: uuid.UUID) -> int:
     )
 
 
+def slow_down(conn: Conn, property_id: uuid.UUID) -> None:
+    """A host trigger that makes the release of this one row take a second."""
+    conn.execute(
+        f"""
+        CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF OLD.id = '{property_id}' THEN PERFORM pg_sleep(1.0); END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER slow BEFORE UPDATE ON real_estate.property
+            FOR EACH ROW EXECUTE FUNCTION public.slow();
+        """
+    )
+
+
 def no_violations(conn: Conn) -> None:
     assert conn.execute("SELECT * FROM real_estate.check_invariants()").fetchall() == []
     assert_counters_exact(conn)
@@ -160,17 +175,7 @@ def test_row_expiring_during_the_scheduled_run_is_taken_by_its_last_pick(conn: C
     ws = make_workspace(conn)
     project = make_project(conn, ws)
     [slow, *_] = make_properties(conn, ws, project, 3, status="RESERVED")
-    conn.execute(
-        f"""
-        CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF OLD.id = '{slow}' THEN PERFORM pg_sleep(1.0); END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER slow BEFORE UPDATE ON real_estate.property
-            FOR EACH ROW EXECUTE FUNCTION public.slow();
-        """
-    )
+    slow_down(conn, slow)
     [soon] = make_properties(
         conn, ws, project, 1, status="RESERVED", reserved_until=_now(conn) + timedelta(seconds=0.4)
     )
@@ -343,17 +348,7 @@ def test_scheduled_run_reads_a_large_backlog_in_slices(conn: Conn) -> None:
             ids += make_properties(conn, ws, make_project(conn, ws, name), 40, status="RESERVED")
         ids += make_properties(conn, ws, None, 4, status="RESERVED")
     [slow] = ids[:1]
-    conn.execute(
-        f"""
-        CREATE FUNCTION public.slow() RETURNS trigger LANGUAGE plpgsql AS $$
-        BEGIN
-            IF OLD.id = '{slow}' THEN PERFORM pg_sleep(1.0); END IF;
-            RETURN NEW;
-        END $$;
-        CREATE TRIGGER slow BEFORE UPDATE ON real_estate.property
-            FOR EACH ROW EXECUTE FUNCTION public.slow();
-        """
-    )
+    slow_down(conn, slow)
     [soon] = make_properties(
         conn,
         spaces[0],
