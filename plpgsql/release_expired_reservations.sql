@@ -43,6 +43,13 @@ BEGIN
         RETURN real_estate.release_expired_in_shard_groups(p_batch_size);
     END IF;
 
+    -- Nothing expired (the steady state): one scan of the partial index, and nothing else
+    -- to compile or plan. pg_cron runs each job in a new session, which pays for both.
+    IF NOT EXISTS (SELECT FROM real_estate.property AS p
+                    WHERE p.status = 'RESERVED' AND p.reserved_until <= now()) THEN
+        RETURN 0;
+    END IF;
+
     SELECT k.ctids, k.ids, k.project_ids, k.workspace_ids
       INTO v_ctids, v_ids, v_projects, v_workspaces
       FROM real_estate.release_pick() AS k;

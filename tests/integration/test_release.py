@@ -603,3 +603,34 @@ def test_release_pick_chunk_reads_a_range_of_its_index(conn: Conn) -> None:
     scans = [n for n in nodes if n.get("Index Name") == "property_release_pick_idx"]
     assert scans and "ROW(" in scans[0]["Index Cond"], nodes
     assert not [n for n in nodes if n["Node Type"] == "Sort"], nodes
+
+
+def test_nothing_expired_is_one_scan_without_the_pick(conn: Conn) -> None:
+    """The steady state compiles and plans nothing but its one scan of the partial index
+    (pg_cron runs each job in a new session, which pays for every routine it calls); an
+    expired reservation, even one that is never released (its workspace is not ACTIVE),
+    goes on to the pick."""
+
+    def pick_calls() -> int:
+        return int(
+            scalar(
+                conn,
+                "SELECT coalesce(sum(calls), 0) FROM pg_stat_xact_user_functions"
+                " WHERE schemaname = 'real_estate' AND funcname = 'release_pick'",
+            )
+        )
+
+    ws = make_workspace(conn)
+    project = make_project(conn, ws)
+    make_properties(conn, ws, project, 2, status="RESERVED", expired=False)
+    with conn.transaction():
+        conn.execute("SET LOCAL track_functions = 'pl'")
+        assert release(conn) == 0
+        assert pick_calls() == 0
+        inactive = make_workspace(conn, "INACTIVE")
+        make_properties(conn, inactive, None, 1, status="RESERVED")
+        assert release(conn) == 0
+        assert pick_calls() == 1
+        make_properties(conn, ws, project, 1, status="RESERVED")
+        assert release(conn) == 1
+        assert pick_calls() == 2
