@@ -29,6 +29,9 @@
 #                     `postgres` OS user can enter the repo, else
 #                     /tmp/pyrelease-<hash of repo path>/pgdata)
 #   PG_BINDIR         PostgreSQL binaries (default: /usr/lib/postgresql/15/bin)
+#   PGRELEASE_SHARED_BUFFERS
+#                     shared_buffers of a cluster that is not --throwaway (default 1GB;
+#                     throwaway test clusters keep PostgreSQL's 128MB)
 #
 # When run as root, initdb/pg_ctl run as the `postgres` OS user (PostgreSQL
 # refuses to run as root); everything else (psql, this script) stays in the
@@ -210,6 +213,9 @@ write_config() {
             echo "full_page_writes = off"
         else
             echo "fsync = on"
+            # The development cluster (benchmark, demo) holds the benchmark's 1M data set in
+            # memory, as a server of that size would; PostgreSQL's default is 128MB.
+            echo "shared_buffers = '${PGRELEASE_SHARED_BUFFERS:-1GB}'"
         fi
     } >"$tmp"
     cat "$tmp" >"$conf.new"
