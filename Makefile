@@ -5,7 +5,8 @@
 #        plpgsql_check), the de_DE.UTF-8 locale (tests run with a German lc_messages,
 #        tests/matrix among them) and .venv
 # db     start the local PostgreSQL (./.pgdata, or /tmp/pyrelease-<hash>/pgdata when the
-#        postgres OS user cannot enter this folder) with pg_cron; `scripts/pgcluster.sh dsn`
+#        postgres OS user cannot enter this folder) with pg_cron and shared_buffers = 1GB
+#        (PGRELEASE_SHARED_BUFFERS=...); `scripts/pgcluster.sh dsn`
 # demo   db + a runtime-only .venv-demo, then migrate, load demo data and tell the story
 #        (counters before/after, the SUSPENDED workspace, a 3 s reservation expiring under
 #        `pyrelease watch`) in pyrelease_demo
