@@ -1800,7 +1800,6 @@ DECLARE
     v_pick pg_catalog.record;
     v_batch pg_catalog.record;
     v_after pg_catalog.timestamptz;
-    v_above pg_catalog.timestamptz;
     v_key_workspace pg_catalog.uuid;
     v_key_until pg_catalog.timestamptz;
     v_key_id pg_catalog.uuid;
@@ -1810,6 +1809,7 @@ DECLARE
     v_window integer;
     v_phase integer;
     v_n integer;
+    v_k integer := 0;
     v_i integer;
     v_j integer;
 BEGIN
@@ -1855,17 +1855,34 @@ BEGIN
             ELSE
                 v_phase := 3;
             END IF;
-        ELSIF v_phase OPERATOR(pg_catalog.=) 2 THEN
+        ELSE
+            -- Phases 2 and 3 read slice after slice, each slice its own read-only
+            -- transaction, into one window of rows.
             v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}';
             LOOP
-                SELECT * INTO v_pick
-                  FROM real_estate.release_pick_chunk(v_slice, v_key_workspace, v_key_until,
-                                                      v_key_id, v_every) AS k;
+                IF v_phase OPERATOR(pg_catalog.=) 2 THEN
+                    SELECT * INTO v_pick
+                      FROM real_estate.release_pick_chunk(v_slice, v_key_workspace, v_key_until,
+                                                          v_key_id, v_every) AS k;
+                ELSE
+                    v_k := v_k OPERATOR(pg_catalog.+) 1;
+                    SELECT * INTO v_pick
+                      FROM real_estate.release_pick(v_after, v_bounds[v_k OPERATOR(pg_catalog.-) 1],
+                                                    v_bounds[v_k]) AS k;
+                END IF;
                 COMMIT;
                 v_ctids := v_ctids OPERATOR(pg_catalog.||) v_pick.ctids;
                 v_ids := v_ids OPERATOR(pg_catalog.||) v_pick.ids;
                 v_projects := v_projects OPERATOR(pg_catalog.||) v_pick.project_ids;
                 v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
+                IF v_phase OPERATOR(pg_catalog.=) 3 THEN
+                    -- The last pick's slices end at the sampled bounds, then past the last.
+                    IF v_k OPERATOR(pg_catalog.>) coalesce(pg_catalog.cardinality(v_bounds), 0) THEN
+                        v_phase := 4;
+                        EXIT;
+                    END IF;
+                    CONTINUE;
+                END IF;
                 v_untils := v_untils OPERATOR(pg_catalog.||) v_pick.expiry_sample;
                 IF v_pick.scanned OPERATOR(pg_catalog.<) v_slice THEN
                     -- The pick is complete. The last pick's slices: about v_slice rows each.
@@ -1880,20 +1897,6 @@ BEGIN
                 -- A full window is released before the pick goes on (the arrays stay small).
                 EXIT WHEN pg_catalog.cardinality(v_ctids) OPERATOR(pg_catalog.>=) v_window;
             END LOOP;
-        ELSE
-            v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}';
-            v_above := NULL;
-            FOR v_k IN 1..coalesce(pg_catalog.cardinality(v_bounds), 0) OPERATOR(pg_catalog.+) 1 LOOP
-                SELECT * INTO v_pick
-                  FROM real_estate.release_pick(v_after, v_above, v_bounds[v_k]) AS k;
-                COMMIT;
-                v_ctids := v_ctids OPERATOR(pg_catalog.||) v_pick.ctids;
-                v_ids := v_ids OPERATOR(pg_catalog.||) v_pick.ids;
-                v_projects := v_projects OPERATOR(pg_catalog.||) v_pick.project_ids;
-                v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
-                v_above := v_bounds[v_k];
-            END LOOP;
-            v_phase := 4;
         END IF;
         v_n := pg_catalog.cardinality(v_ctids);
         v_i := 1;
