@@ -148,9 +148,21 @@ def interference_section(cluster: Cluster, template: str, res: report.Results) -
                         c.Interference([], 0, 0, wall, rows, longest, seen)
                     )
                     rows_per_s = rows / wall
+                    # The same load while one core is busy for as long as the release took.
+                    busy = c.reserve_latency(
+                        dsn,
+                        INTERFERENCE_CLIENTS,
+                        res.rate,
+                        span,
+                        math.ceil(2 + 1.5 * wall + 3),
+                        True,
+                        statement=c.busy_core(wall),
+                    )
+                    res.interference["busy core"].append(busy)
                     progress(
                         f"interference round {r + 1}/{res.rounds}: idle p99"
-                        f" {report.pct(idle.latencies_ms, 99):.2f} ms; release alone"
+                        f" {report.pct(idle.latencies_ms, 99):.2f} ms; one busy core"
+                        f" {report.pct(busy.latencies_ms, 99):.2f} ms; release alone"
                         f" {wall:.1f} s, longest transaction {longest:.0f} ms"
                     )
                 else:
