@@ -465,7 +465,14 @@ def machine(cluster: Cluster, version: str) -> dict[str, str]:
     if meminfo.exists():
         kb = int(meminfo.read_text().split()[1])
         ram = f"{kb / 1024**2:.0f} GB RAM"
-    settings = ("shared_buffers", "fsync", "synchronous_commit", "full_page_writes", "work_mem")
+    settings = (
+        "shared_buffers",
+        "max_wal_size",
+        "fsync",
+        "synchronous_commit",
+        "full_page_writes",
+        "work_mem",
+    )
     with cluster.connect() as conn:
         values = dict(
             conn.execute(
