@@ -38,7 +38,12 @@ DECLARE
     v_workspaces pg_catalog.uuid[];
     v_untils pg_catalog.timestamptz[];
     v_bounds pg_catalog.timestamptz[];
-    v_pick pg_catalog.record;
+    v_got_ctids pg_catalog.tid[];
+    v_got_ids pg_catalog.uuid[];
+    v_got_projects pg_catalog.uuid[];
+    v_got_workspaces pg_catalog.uuid[];
+    v_sample pg_catalog.timestamptz[];
+    v_scanned integer;
     v_batch pg_catalog.record;
     v_after pg_catalog.timestamptz;
     v_key_workspace pg_catalog.uuid;
@@ -102,20 +107,25 @@ BEGIN
             v_ctids := '{}'; v_ids := '{}'; v_projects := '{}'; v_workspaces := '{}';
             LOOP
                 IF v_phase OPERATOR(pg_catalog.=) 2 THEN
-                    SELECT * INTO v_pick
+                    -- The next slice, and the key to resume after.
+                    SELECT k.ctids, k.ids, k.project_ids, k.workspace_ids, k.expiry_sample,
+                           k.scanned, k.last_workspace_id, k.last_reserved_until, k.last_id
+                      INTO v_got_ctids, v_got_ids, v_got_projects, v_got_workspaces, v_sample,
+                           v_scanned, v_key_workspace, v_key_until, v_key_id
                       FROM real_estate.release_pick_chunk(v_slice, v_key_workspace, v_key_until,
                                                           v_key_id, v_every) AS k;
                 ELSE
                     v_k := v_k OPERATOR(pg_catalog.+) 1;
-                    SELECT * INTO v_pick
+                    SELECT k.ctids, k.ids, k.project_ids, k.workspace_ids
+                      INTO v_got_ctids, v_got_ids, v_got_projects, v_got_workspaces
                       FROM real_estate.release_pick(v_after, v_bounds[v_k OPERATOR(pg_catalog.-) 1],
                                                     v_bounds[v_k]) AS k;
                 END IF;
                 COMMIT;
-                v_ctids := v_ctids OPERATOR(pg_catalog.||) v_pick.ctids;
-                v_ids := v_ids OPERATOR(pg_catalog.||) v_pick.ids;
-                v_projects := v_projects OPERATOR(pg_catalog.||) v_pick.project_ids;
-                v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_pick.workspace_ids;
+                v_ctids := v_ctids OPERATOR(pg_catalog.||) v_got_ctids;
+                v_ids := v_ids OPERATOR(pg_catalog.||) v_got_ids;
+                v_projects := v_projects OPERATOR(pg_catalog.||) v_got_projects;
+                v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_got_workspaces;
                 IF v_phase OPERATOR(pg_catalog.=) 3 THEN
                     -- The last pick's slices end at the sampled bounds, then past the last.
                     IF v_k OPERATOR(pg_catalog.>) coalesce(pg_catalog.cardinality(v_bounds), 0) THEN
@@ -124,17 +134,14 @@ BEGIN
                     END IF;
                     CONTINUE;
                 END IF;
-                v_untils := v_untils OPERATOR(pg_catalog.||) v_pick.expiry_sample;
-                IF v_pick.scanned OPERATOR(pg_catalog.<) v_slice THEN
+                v_untils := v_untils OPERATOR(pg_catalog.||) v_sample;
+                IF v_scanned OPERATOR(pg_catalog.<) v_slice THEN
                     -- The pick is complete. The last pick's slices: about v_slice rows each.
                     v_bounds := real_estate.release_pick_bounds(v_untils,
                                                                 v_slice OPERATOR(pg_catalog./) v_every);
                     v_phase := 3;
                     EXIT;
                 END IF;
-                v_key_workspace := v_pick.last_workspace_id;
-                v_key_until := v_pick.last_reserved_until;
-                v_key_id := v_pick.last_id;
                 -- A full window is released before the pick goes on (the arrays stay small).
                 EXIT WHEN pg_catalog.cardinality(v_ctids) OPERATOR(pg_catalog.>=) v_window;
             END LOOP;
