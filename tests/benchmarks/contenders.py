@@ -369,8 +369,9 @@ def scheduled_call(batch: int | None) -> str:
 def scheduled_release_sampled(
     dsn: str, statement: str = SCHEDULED_CALL
 ) -> tuple[float, int, float, int]:
-    """CALL real_estate.run_release_job() while sampling its transactions;
-    returns (wall s, rows released, longest transaction ms, transactions seen)."""
+    """CALL real_estate.run_release_job() (or `statement`) while sampling its transactions;
+    returns (wall s, rows released by the latest run, 0 when there is none, longest
+    transaction ms, transactions seen)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
         sampler = XactSampler(dsn, conn.info.backend_pid)
         sampler.start()

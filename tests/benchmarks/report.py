@@ -314,13 +314,13 @@ def targets(res: Results) -> list[Target]:
     )
     idle = med([pct(r.latencies_ms, 99) for r in res.interference["idle"]])
     busy = med([pct(r.latencies_ms, 99) for r in res.interference["release"]])
-    core = res.interference.get("busy core", [])
+    core = res.interference["busy core"]
     floor = med([pct(r.latencies_ms, 99) for r in core])
 
     def pooled(kind: str) -> float:
         """The p99 of every round's reserves together (a steadier estimate than a median of
         per-round p99s of a few hundred calls each)."""
-        return pct([x for r in res.interference.get(kind, []) for x in r.latencies_ms], 99)
+        return pct([x for r in res.interference[kind] for x in r.latencies_ms], 99)
 
     out.append(
         Target(
@@ -675,11 +675,7 @@ def chart(res: Results, path: Path) -> None:
     b.set_title("Steady-state run (nothing expired)")
     b.legend(fontsize=8)
 
-    for kind, text in (
-        ("idle", "no release"),
-        ("busy core", "one busy core"),
-        ("release", "during the release"),
-    ):
+    for kind, text in INTERFERENCE_KINDS:
         latencies = sorted(x for r in res.interference[kind] for x in r.latencies_ms)
         if latencies:
             ys = [100 * (i + 1) / len(latencies) for i in range(len(latencies))]
