@@ -22,7 +22,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from . import api, cron, grants, migrations
-from .db import connect
+from .db import connect, pinned
 from .distribute import distribute
 from .errors import (
     DatabaseUnavailable,
@@ -35,6 +35,7 @@ from .errors import (
     redact,
     translated,
 )
+from .owner import reading, require_owner
 from .queries import QUERIES
 
 PROG = "pyrelease"
@@ -70,22 +71,26 @@ def cmd_rollback(args: argparse.Namespace) -> None:
 
 def cmd_release(args: argparse.Namespace) -> None:
     with connect(args.dsn) as conn:
-        if args.property_id is not None:
-            done = api.release_reservation(conn, args.property_id)
-            outcome = "released" if done else "nothing to release"
-            print(f"{args.property_id}: {outcome}")
-        else:
-            count = api.release_expired(conn, args.batch_size)
-            print(f"released {count} expired reservation(s)")
+        require_owner(conn, "release")
+        with pinned(conn):
+            if args.property_id is not None:
+                done = api.release_reservation(conn, args.property_id)
+            else:
+                count = api.release_expired(conn, args.batch_size)
+    if args.property_id is not None:
+        print(f"{args.property_id}: {'released' if done else 'nothing to release'}")
+    else:
+        print(f"released {count} expired reservation(s)")
 
 
 def cmd_watch(args: argparse.Namespace) -> None:
     """One line per release event as it is committed, until interrupted (Ctrl-C: exit 0)."""
     try:
         with connect(args.dsn) as conn:
+            require_owner(conn, "watch")
             after = args.after
             if after is None:
-                with translated():
+                with translated(), pinned(conn):
                     row = conn.execute(QUERIES["last_event_id"]).fetchone()
                 after = int(row[0]) if row is not None else 0
             print(f"watching release events after #{after} (Ctrl-C to stop)", file=sys.stderr)
@@ -141,10 +146,20 @@ def cmd_grants(args: argparse.Namespace) -> None:
     print(grants.grants_sql(args.owner, str(database), args.cron_database), end="")
 
 
+# What status reads: tables only, never a view or routine of the owner's (see owner.py).
+STATUS_TABLES = (
+    "real_estate.workspace",
+    "real_estate.project",
+    "real_estate.property",
+    "real_estate.release_run",
+    "public._yoyo_migration",
+)
+
+
 def cmd_status(args: argparse.Namespace) -> None:
     with connect(args.dsn) as conn:
         job = cron.job(conn)
-        with translated():
+        with reading(conn, STATUS_TABLES), translated():
             health = expect_row(conn.execute(QUERIES["health"]).fetchone(), "health")
             runs = conn.execute(QUERIES["last_runs"], {"limit": 5}).fetchall()
             installed_at = None

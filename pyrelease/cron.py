@@ -36,7 +36,7 @@ from cronsim import CronSim, CronSimError
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
-from .db import connect
+from .db import connect, pinned
 from .errors import (
     DatabaseUnavailable,
     InvalidArgument,
@@ -48,6 +48,7 @@ from .errors import (
     reraised_as,
     translated,
 )
+from .owner import require_owner
 from .queries import QUERIES
 
 JOB_NAME = "release-expired-reservations"
@@ -131,7 +132,7 @@ def cron_setup(conn: psycopg.Connection[Any]) -> CronSetup | None:
     Otherwise cron.database_name tells, when this role may read it (it is superuser-only
     unless the role has pg_read_all_settings); when it may not, pg_cron's default database
     is tried."""
-    with translated():
+    with translated(), pinned(conn):
         row = expect_row(conn.execute(QUERIES["cron_settings"]).fetchone(), "cron_settings")
     here, readable, cron_database, database = row
     if here:
@@ -142,7 +143,7 @@ def cron_setup(conn: psycopg.Connection[Any]) -> CronSetup | None:
     if setup.in_app_database:
         return None
     try:
-        with _cron_connection(conn, setup) as cron, translated():
+        with _cron_connection(conn, setup) as cron, translated(), pinned(cron):
             installed = cron.execute(QUERIES["cron_installed"]).fetchone()
     except DatabaseUnavailable:
         if readable:
@@ -178,8 +179,10 @@ def schedule(
 
 
 def _schedule(conn: psycopg.Connection[Any], cron: str, retention: str) -> Job:
+    # pg_cron runs the job as the role that registers it: only the owner may (owner.py).
+    require_owner(conn, "schedule")
     setup = require_cron(conn)
-    with translated():
+    with translated(), pinned(conn):
         migrated = conn.execute(QUERIES["migrated"]).fetchone()
     if not (migrated and migrated[0]):
         raise NotMigrated(
@@ -189,7 +192,7 @@ def _schedule(conn: psycopg.Connection[Any], cron: str, retention: str) -> Job:
     command = "CALL real_estate.run_release_job()"
     if retention != DEFAULT_RETENTION:
         command = f"CALL real_estate.run_release_job(p_retention => {_literal(conn, retention)})"
-    with _cron_connection(conn, setup) as cron_conn, cron_conn.transaction():
+    with _cron_connection(conn, setup) as cron_conn, pinned(cron_conn):
         # pg_cron validates the expression; what it accepts but `status --check` could not
         # read (pg_cron 1.4 ignores a sixth field) rolls the registration back.
         found = _release_jobs(cron_conn, setup)
@@ -309,7 +312,7 @@ def job(conn: psycopg.Connection[Any]) -> Job | None:
 def job_runs(conn: psycopg.Connection[Any], found: Job, limit: int = 5) -> list[JobRun]:
     """The latest runs of the job as pg_cron recorded them, newest first."""
     setup = CronSetup(cron_database=found.cron_database, database=found.database)
-    with _cron_connection(conn, setup) as cron_conn, translated():
+    with _cron_connection(conn, setup) as cron_conn, translated(), pinned(cron_conn):
         rows = cron_conn.execute(QUERIES["job_runs"], {"jobid": found.jobid, "limit": limit})
         return [JobRun(*row) for row in rows.fetchall()]
 
@@ -327,7 +330,7 @@ def _upsert(
     re-scheduling by name alone would keep an old database or a paused flag)."""
     params = {"jobname": name, "schedule": cron, "command": command, "database": database}
     try:
-        with translated():
+        with translated(), pinned(cron_conn):
             if existing is None:
                 row = cron_conn.execute(QUERIES["schedule_job"], params).fetchone()
                 jobid = int(expect_row(row, "cron.schedule_in_database")[0])
@@ -381,18 +384,18 @@ def _jobs(
 def _rows(
     cron_conn: psycopg.Connection[Any], query: str, params: dict[str, Any]
 ) -> list[tuple[Any, ...]]:
-    with translated():
+    with translated(), pinned(cron_conn):
         return cron_conn.execute(QUERIES[query], params).fetchall()
 
 
 def _unschedule_job(cron_conn: psycopg.Connection[Any], jobid: int) -> None:
-    with translated():
+    with translated(), pinned(cron_conn):
         cron_conn.execute(QUERIES["unschedule_job"], {"jobid": jobid})
 
 
 def _normalise_retention(conn: psycopg.Connection[Any], retention: str) -> str:
     try:
-        with translated():
+        with translated(), pinned(conn):
             row = expect_row(
                 conn.execute(QUERIES["retention"], {"retention": retention}).fetchone(),
                 "retention",

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import migrations
-from .db import connect
+from .db import connect, pinned
 from .errors import InvalidArgument, translated
+from .owner import require_owner
 from .queries import QUERIES
 
 
@@ -33,6 +34,8 @@ def distribute(dsn: str = "", shard_count: int | None = None) -> list[Step]:
     ):
         raise InvalidArgument(f"shard_count must be a positive integer, got {shard_count!r}")
     migrations.migrate(dsn)
-    with connect(dsn) as conn, translated():
-        rows = conn.execute(QUERIES["distribute"], {"shard_count": shard_count}).fetchall()
+    with connect(dsn) as conn:
+        require_owner(conn, "distribute")
+        with translated(), pinned(conn):
+            rows = conn.execute(QUERIES["distribute"], {"shard_count": shard_count}).fetchall()
     return [Step(*row) for row in rows]

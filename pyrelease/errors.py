@@ -93,6 +93,11 @@ class NotDistributable(PyreleaseError):
     (SQLSTATE RE020, RE021, RE022)."""
 
 
+class NotOwner(PyreleaseError):
+    """The command runs the install's own code and this role does not own the install:
+    connect as its owner (the message names it)."""
+
+
 class NotMigrated(PyreleaseError):
     """The database has no real_estate schema yet: run `pyrelease migrate`."""
 

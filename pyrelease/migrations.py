@@ -20,6 +20,7 @@ from . import cron
 from .db import connect
 from .errors import MigrationError, PyreleaseError, first_line, translate
 from .install import post_apply
+from .owner import require_owner
 
 log = logging.getLogger("pyrelease")
 
@@ -49,7 +50,7 @@ def migrate(dsn: str = "", schedule: bool = True) -> list[str]:
     its schedule and retention), and raise MigrationError when pg_cron is installed but
     refuses it. Without pg_cron, or with schedule=False (`--no-schedule`), one warning
     line says that no schedule was created."""
-    with _backend(dsn) as backend, _lock(backend), _cancellations():
+    with _backend(dsn, "migrate") as backend, _lock(backend), _cancellations():
         pending = backend.to_apply(read_migrations(str(sql_dir("migrations"))))
         _run(backend.apply_migrations_only, pending)
         _run(lambda conn: post_apply(conn, schedule=False), backend.connection)
@@ -98,7 +99,7 @@ def rollback(dsn: str = "", steps: int | Literal["all"] = 1) -> list[str]:
     """Roll back the last `steps` applied migrations, or all of them; return their ids."""
     if steps != "all" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise MigrationError(f"steps must be a positive integer or 'all', got {steps!r}")
-    with _backend(dsn) as backend, _lock(backend), _cancellations():
+    with _backend(dsn, "rollback") as backend, _lock(backend), _cancellations():
         applied = backend.to_rollback(read_migrations(str(sql_dir("migrations"))))
         chosen = applied if steps == "all" else applied[:steps]
         _run(backend.rollback_migrations, chosen)
@@ -107,7 +108,7 @@ def rollback(dsn: str = "", steps: int | Literal["all"] = 1) -> list[str]:
 
 def break_lock(dsn: str = "") -> None:
     """Remove a migration lock left by a migration that was killed half-way."""
-    with _backend(dsn) as backend:
+    with _backend(dsn, "migrate --break-lock") as backend:
         backend.break_lock()
 
 
@@ -211,9 +212,13 @@ class _Backend(PostgresqlPsycopgBackend):
     """
 
     dsn = ""
+    command = "migrate"
 
     def connect(self, dburi: Any) -> psycopg.Connection[Any]:
         conn = connect(self.dsn)
+        # yoyo writes its bookkeeping tables, whose triggers run as us, and the migrations
+        # re-create the owner's routines: only the owner may (see owner.py).
+        require_owner(conn, self.command)
         # Never queue behind a long transaction (and block the table behind us); the
         # transactional migrations also SET LOCAL it, for DBAs who drive yoyo directly.
         conn.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
@@ -234,10 +239,10 @@ class _Backend(PostgresqlPsycopgBackend):
 
 
 @contextmanager
-def _backend(dsn: str) -> Iterator[PostgresqlPsycopgBackend]:
+def _backend(dsn: str, command: str) -> Iterator[PostgresqlPsycopgBackend]:
     # yoyo re-creates a backend from its class (copy() for each migration), so the DSN
     # travels as a class attribute of a per-call subclass.
-    backend_class = type("Backend", (_Backend,), {"dsn": dsn})
+    backend_class = type("Backend", (_Backend,), {"dsn": dsn, "command": command})
     try:
         backend = backend_class(parse_uri("postgresql+psycopg://"), MIGRATION_TABLE)
         backend.init_database()

@@ -3,24 +3,33 @@
 
 -- name: release_expired
 -- Release every expired reservation, in batches.
-SELECT real_estate.release_expired_reservations(%(batch_size)s::integer);
+SELECT real_estate.release_expired_reservations(%(batch_size)s::pg_catalog.int4);
 
 -- name: release_reservation
 -- Release one reservation if it has expired.
-SELECT real_estate.release_reservation(%(property_id)s::uuid);
+SELECT real_estate.release_reservation(%(property_id)s::pg_catalog.uuid);
 
 -- name: reserve
 -- Reserve a property; returns the new reserved_until.
-SELECT real_estate.reserve_property(%(property_id)s::uuid, %(reserved_by_id)s::uuid, %(ttl)s::interval);
+SELECT real_estate.reserve_property(%(property_id)s::pg_catalog.uuid, %(reserved_by_id)s::pg_catalog.uuid,
+                                    %(ttl)s::pg_catalog.interval);
 
 -- name: health
--- Expired reservations not yet released, the oldest one's age, when the last scheduled
--- run finished and how long ago, and the server's time.
-SELECT b.expired_reservations, b.oldest_age, r.last_finished, now() - r.last_finished, now()
-  FROM real_estate.release_backlog AS b,
-       (SELECT max(finished_at) AS last_finished
-          FROM real_estate.release_run
-         WHERE source = 'pg_cron') AS r;
+-- Expired reservations of ACTIVE workspaces not yet released, the oldest one's age, when the
+-- last scheduled run finished and how long ago, and the server's time. Tables only (no view,
+-- no routine of the owner's): status runs it for every caller.
+SELECT b.expired, b.oldest_age, r.last_finished, pg_catalog.now() OPERATOR(pg_catalog.-) r.last_finished,
+       pg_catalog.now()
+  FROM (SELECT pg_catalog.count(*) AS expired,
+               pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(p.reserved_until) AS oldest_age
+          FROM real_estate.property AS p
+          JOIN real_estate.workspace AS w ON w.id OPERATOR(pg_catalog.=) p.workspace_id
+         WHERE p.status OPERATOR(pg_catalog.=) 'RESERVED'
+           AND p.reserved_until OPERATOR(pg_catalog.<=) pg_catalog.now()
+           AND w.activation_status OPERATOR(pg_catalog.=) 'ACTIVE') AS b,
+       (SELECT pg_catalog.max(r.finished_at) AS last_finished
+          FROM real_estate.release_run AS r
+         WHERE r.source OPERATOR(pg_catalog.=) 'pg_cron') AS r;
 
 -- name: has_migration_log
 -- Whether yoyo's migration log is there (a database migrated by pyrelease or yoyo).
@@ -28,22 +37,22 @@ SELECT pg_catalog.to_regclass('public._yoyo_migration') IS NOT NULL;
 
 -- name: installed_at
 -- When the release job was installed: migration 0003, as yoyo recorded it.
-SELECT max(applied_at_utc) AT TIME ZONE 'UTC'
-  FROM public._yoyo_migration
- WHERE migration_id LIKE '0003.%';
+SELECT pg_catalog.max(m.applied_at_utc) AT TIME ZONE 'UTC'
+  FROM public._yoyo_migration AS m
+ WHERE pg_catalog.starts_with(m.migration_id::pg_catalog.text, '0003.');
 
 -- name: last_runs
 -- The latest rows of the package's run log.
-SELECT id, source, started_at, finished_at, released, failed, error
-  FROM real_estate.release_run
- ORDER BY id DESC
+SELECT r.id, r.source, r.started_at, r.finished_at, r.released, r.failed, r.error
+  FROM real_estate.release_run AS r
+ ORDER BY r.id DESC
  LIMIT %(limit)s;
 
 -- name: cron_settings
 -- Where pg_cron runs, seen from here: whether its extension is in this database, and
 -- cron.database_name when this role may read it (the setting is superuser-only unless the
 -- role has pg_read_all_settings; NULL also when pg_cron is not loaded).
-SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') AS here,
+SELECT EXISTS (SELECT FROM pg_catalog.pg_extension AS x WHERE x.extname OPERATOR(pg_catalog.=) 'pg_cron') AS here,
        pg_catalog.pg_has_role('pg_read_all_settings', 'MEMBER') AS readable,
        CASE WHEN pg_catalog.pg_has_role('pg_read_all_settings', 'MEMBER')
             THEN pg_catalog.current_setting('cron.database_name', true) END AS cron_database,
@@ -51,90 +60,98 @@ SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') 
 
 -- name: migrated
 -- Whether the procedure the job calls exists.
-SELECT pg_catalog.to_regprocedure('real_estate.run_release_job(integer, interval)') IS NOT NULL;
+SELECT pg_catalog.to_regprocedure('real_estate.run_release_job(pg_catalog.int4, pg_catalog.interval)') IS NOT NULL;
 
 -- name: cron_installed
 -- Whether the pg_cron extension exists in the connected database.
-SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'pg_cron');
+SELECT EXISTS (SELECT FROM pg_catalog.pg_extension AS x WHERE x.extname OPERATOR(pg_catalog.=) 'pg_cron');
 
 -- name: release_jobs
 -- The release jobs of a database: those that run the procedure there, whoever registered
 -- them (a job belongs to its target database, not to a name or a user), oldest first.
-SELECT jobid, jobname, schedule, command, database, active
-  FROM cron.job
- WHERE database = %(database)s
-   AND pg_catalog.starts_with(command, 'CALL real_estate.run_release_job')
- ORDER BY jobid;
+SELECT j.jobid, j.jobname, j.schedule, j.command, j.database, j.active
+  FROM cron.job AS j
+ WHERE j.database OPERATOR(pg_catalog.=) %(database)s::pg_catalog.text
+   AND pg_catalog.starts_with(j.command, 'CALL real_estate.run_release_job')
+ ORDER BY j.jobid;
 
 -- name: named_jobs
 -- The jobs of that name, whatever database they run in.
-SELECT jobid, jobname, schedule, command, database, active
-  FROM cron.job
- WHERE jobname = %(jobname)s
- ORDER BY jobid;
+SELECT j.jobid, j.jobname, j.schedule, j.command, j.database, j.active
+  FROM cron.job AS j
+ WHERE j.jobname OPERATOR(pg_catalog.=) %(jobname)s::pg_catalog.name
+ ORDER BY j.jobid;
 
 -- name: orphan_release_jobs
 -- Release jobs on this node whose database no longer exists (dropped or renamed without
 -- a rollback): they can only fail.
 SELECT j.jobid, j.database
   FROM cron.job AS j
+  JOIN cron.job AS this ON this.jobid OPERATOR(pg_catalog.=) %(jobid)s::pg_catalog.int8
  WHERE pg_catalog.starts_with(j.command, 'CALL real_estate.run_release_job')
-   AND (j.nodename, j.nodeport) = (SELECT nodename, nodeport FROM cron.job WHERE jobid = %(jobid)s)
-   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database AS d WHERE d.datname = j.database);
+   AND j.nodename OPERATOR(pg_catalog.=) this.nodename
+   AND j.nodeport OPERATOR(pg_catalog.=) this.nodeport
+   AND NOT EXISTS (SELECT FROM pg_catalog.pg_database AS d
+                    WHERE d.datname OPERATOR(pg_catalog.=) j.database::pg_catalog.name);
 
 -- name: schedule_job
 -- Register a new job for a database (an existing one is re-pointed with alter_job:
 -- re-scheduling by name keeps an old database and active flag).
-SELECT cron.schedule_in_database(%(jobname)s, %(schedule)s, %(command)s, %(database)s);
+SELECT cron.schedule_in_database(%(jobname)s::pg_catalog.text, %(schedule)s::pg_catalog.text,
+                                 %(command)s::pg_catalog.text, %(database)s::pg_catalog.text);
 
 -- name: alter_job
 -- Re-point an existing job: schedule, command, database and active flag.
-SELECT cron.alter_job(%(jobid)s, %(schedule)s, %(command)s, %(database)s, NULL, true);
+SELECT cron.alter_job(%(jobid)s::pg_catalog.int8, %(schedule)s::pg_catalog.text,
+                      %(command)s::pg_catalog.text, %(database)s::pg_catalog.text, NULL, true);
 
 -- name: unschedule_job
 -- Remove the job by id.
-SELECT cron.unschedule(%(jobid)s::bigint);
+SELECT cron.unschedule(%(jobid)s::pg_catalog.int8);
 
 -- name: job_runs
 -- The latest pg_cron runs of the release job.
 SELECT d.runid, d.status, d.start_time, d.end_time, d.return_message
   FROM cron.job_run_details AS d
- WHERE d.jobid = %(jobid)s
+ WHERE d.jobid OPERATOR(pg_catalog.=) %(jobid)s::pg_catalog.int8
  ORDER BY d.start_time DESC
  LIMIT %(limit)s;
 
 -- name: retention
 -- A retention interval as PostgreSQL reads it, and whether it reaches into the past.
-SELECT %(retention)s::interval::text, now() - %(retention)s::interval < now();
+SELECT %(retention)s::pg_catalog.interval::pg_catalog.text,
+       pg_catalog.now() OPERATOR(pg_catalog.-) %(retention)s::pg_catalog.interval
+           OPERATOR(pg_catalog.<) pg_catalog.now();
 
 -- name: routine_source
 -- The SHA-256 of the plpgsql/ source last installed (pyrelease/install.py).
-SELECT sha256 FROM real_estate.routine_source;
+SELECT s.sha256 FROM real_estate.routine_source AS s;
 
 -- name: record_routine_source
 -- Record the SHA-256 of the plpgsql/ source just installed.
 INSERT INTO real_estate.routine_source (singleton, sha256, installed_at)
-VALUES (true, %(sha256)s, now())
+VALUES (true, %(sha256)s::pg_catalog.text, pg_catalog.now())
 ON CONFLICT ON CONSTRAINT routine_source_pkey
 DO UPDATE SET sha256 = excluded.sha256, installed_at = excluded.installed_at;
 
 -- name: extend
 -- The holder moves an unexpired reservation's expiry; returns the new reserved_until.
-SELECT real_estate.extend_reservation(%(property_id)s::uuid, %(reserved_by_id)s::uuid, %(ttl)s::interval);
+SELECT real_estate.extend_reservation(%(property_id)s::pg_catalog.uuid, %(reserved_by_id)s::pg_catalog.uuid,
+                                      %(ttl)s::pg_catalog.interval);
 
 -- name: cancel
 -- The holder gives the property back; true when it did.
-SELECT real_estate.cancel_reservation(%(property_id)s::uuid, %(reserved_by_id)s::uuid);
+SELECT real_estate.cancel_reservation(%(property_id)s::pg_catalog.uuid, %(reserved_by_id)s::pg_catalog.uuid);
 
 -- name: sell
 -- The holder's unexpired reservation becomes SOLD.
-SELECT real_estate.confirm_sale(%(property_id)s::uuid, %(reserved_by_id)s::uuid);
+SELECT real_estate.confirm_sale(%(property_id)s::pg_catalog.uuid, %(reserved_by_id)s::pg_catalog.uuid);
 
 -- name: release_events
 -- The release events after a cursor, in id order, none ever skipped.
 SELECT id, run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until,
        released_at, reason
-  FROM real_estate.release_events(%(after_id)s::bigint, %(limit)s::integer);
+  FROM real_estate.release_events(%(after_id)s::pg_catalog.int8, %(limit)s::pg_catalog.int4);
 
 -- name: listen
 -- Subscribe to the one notification per transaction that writes release events.
@@ -142,16 +159,73 @@ LISTEN real_estate_release;
 
 -- name: last_event_id
 -- The highest release event id committed so far (where `pyrelease watch` starts by default).
-SELECT coalesce(max(id), 0) FROM real_estate.release_event;
+SELECT COALESCE(pg_catalog.max(e.id), 0) FROM real_estate.release_event AS e;
 
 -- name: unlisten
 -- Stop listening (listen() on the caller's connection, when its iterator is closed).
 UNLISTEN real_estate_release;
 -- name: counter_drift
 -- How many projects' available_plots differ from their AVAILABLE properties (rows written
--- past the triggers); real_estate.repair_counters() corrects them.
-SELECT count(*) FROM real_estate.check_invariants() WHERE violation = 'counter_drift';
+-- past the triggers); real_estate.repair_counters() corrects them. Tables only (status runs
+-- it for every caller): check_invariants()' counter_drift, read without the owner's routine.
+SELECT pg_catalog.count(*)
+  FROM real_estate.project AS pr
+  LEFT JOIN (SELECT p.project_id, pg_catalog.count(*) AS n
+               FROM real_estate.property AS p
+              WHERE p.status OPERATOR(pg_catalog.=) 'AVAILABLE' AND p.project_id IS NOT NULL
+              GROUP BY p.project_id) AS c ON c.project_id OPERATOR(pg_catalog.=) pr.id
+ WHERE pr.available_plots::pg_catalog.int8 OPERATOR(pg_catalog.<>) COALESCE(c.n, 0);
 
 -- name: distribute
 -- Distribute the tables by workspace_id on a Citus coordinator (idempotent); one row per step.
-SELECT object, action FROM real_estate.distribute_tables(%(shard_count)s::integer);
+SELECT object, action FROM real_estate.distribute_tables(%(shard_count)s::pg_catalog.int4);
+
+-- name: ownership
+-- Who is asking (current and session role, database), and who owns the install (schema
+-- real_estate, yoyo's bookkeeping tables in public): each owner with whether it is superuser.
+SELECT CURRENT_USER::pg_catalog.text, SESSION_USER::pg_catalog.text,
+       pg_catalog.current_database()::pg_catalog.text,
+       ARRAY(SELECT r.rolname::pg_catalog.text
+               FROM pg_catalog.pg_roles AS r
+              WHERE r.oid OPERATOR(pg_catalog.=) ANY (o.owners)
+              ORDER BY r.oid OPERATOR(pg_catalog.<>) o.schema_owner, r.rolname),
+       ARRAY(SELECT r.rolname::pg_catalog.text
+               FROM pg_catalog.pg_roles AS r
+              WHERE r.oid OPERATOR(pg_catalog.=) ANY (o.owners) AND NOT r.rolsuper)
+  FROM (SELECT n.nspowner AS schema_owner,
+               ARRAY(SELECT n.nspowner WHERE n.nspowner IS NOT NULL
+                     UNION
+                     SELECT c.relowner
+                       FROM pg_catalog.pg_class AS c
+                      WHERE c.relnamespace OPERATOR(pg_catalog.=) 'public'::pg_catalog.regnamespace
+                        AND c.relname OPERATOR(pg_catalog.=) ANY (%(bookkeeping)s::pg_catalog.name[]))
+                   AS owners
+          FROM (SELECT) AS one
+          LEFT JOIN pg_catalog.pg_namespace AS n
+            ON n.nspname OPERATOR(pg_catalog.=) 'real_estate') AS o;
+
+-- name: existing_tables
+-- Which of these tables exist (their oids, in the order given).
+SELECT t.name, pg_catalog.to_regclass(t.name)::pg_catalog.oid
+  FROM pg_catalog.unnest(%(tables)s::pg_catalog.text[]) WITH ORDINALITY AS t(name, n)
+ WHERE pg_catalog.to_regclass(t.name) IS NOT NULL
+ ORDER BY t.n;
+
+-- name: unsafe_tables
+-- Of the tables locked for reading, those whose reading could run code that a role other than
+-- the caller wrote with the caller's rights: not a plain table (a view, or a table turned into
+-- one), a table with inheritance children, or one whose row security applies to the caller
+-- (its policies run with the caller's rights); an owner that is superuser gains nothing.
+SELECT c.oid::pg_catalog.regclass::pg_catalog.text,
+       CASE WHEN c.relkind OPERATOR(pg_catalog.<>) 'r' THEN 'is not a plain table'
+            WHEN c.relhassubclass THEN 'has inheritance children'
+            ELSE 'has row-level security' END
+  FROM pg_catalog.pg_class AS c
+  JOIN pg_catalog.pg_roles AS owner ON owner.oid OPERATOR(pg_catalog.=) c.relowner
+  JOIN pg_catalog.pg_roles AS me ON me.rolname OPERATOR(pg_catalog.=) CURRENT_USER
+ WHERE c.oid OPERATOR(pg_catalog.=) ANY (%(oids)s::pg_catalog.oid[])
+   AND NOT owner.rolsuper
+   AND (c.relkind OPERATOR(pg_catalog.<>) 'r' OR c.relhassubclass
+        OR (c.relrowsecurity AND NOT (me.rolsuper OR me.rolbypassrls)
+            AND (c.relforcerowsecurity OR c.relowner OPERATOR(pg_catalog.<>) me.oid)))
+ ORDER BY 1;

@@ -1038,3 +1038,47 @@ def test_hostile_search_path_changes_nothing(
         assert release_events(conn) == []
     assert conn.execute("SELECT * FROM real_estate.check_invariants()").fetchall() == []
     assert_counters_exact(conn)
+
+
+# --------------------------------------------------------------------------- the API's own SQL
+
+# Types named like the ones the wrappers' SQL names, whose every use runs a logging check.
+TYPE_TRAPS = [
+    "CREATE SCHEMA evil",
+    "CREATE TABLE evil.ran (what text)",
+    "GRANT USAGE ON SCHEMA evil TO PUBLIC",
+    "GRANT INSERT, SELECT ON evil.ran TO PUBLIC",
+    "CREATE FUNCTION evil.trap(text) RETURNS boolean LANGUAGE plpgsql"
+    " AS $$BEGIN INSERT INTO evil.ran VALUES ($1); RETURN true; END$$",
+    *(
+        f"CREATE DOMAIN evil.{t} AS pg_catalog.{t} CHECK (evil.trap('{t}'))"
+        for t in ("uuid", "int4", "int8", "text", "interval")
+    ),
+]
+
+
+def test_the_api_qualifies_its_types_on_any_search_path(conn: Conn, make_login: MakeLogin) -> None:
+    """An application's connection is used as it is (never SET): the wrappers' SQL names
+    pg_catalog's types, so a look-alike type earlier on the application's search_path runs
+    nothing (it would, through its domain check, at every cast)."""
+    world = make_world(conn, available=2)
+    for statement in TYPE_TRAPS:
+        conn.execute(statement)
+    login = make_login("app", "real_estate_app")
+    holder = uuid.uuid4()
+    with login.connect() as app:
+        app.execute("SET search_path = evil, public, pg_catalog")
+        assert scalar(app, "SELECT '1'::int4") == 1  # the session is hostile indeed
+        assert scalar(conn, "SELECT count(*) FROM evil.ran") == 1
+        conn.execute("TRUNCATE evil.ran")
+        free = world.available[0]
+        pyrelease.reserve(app, free, holder, ttl=timedelta(hours=1))
+        pyrelease.extend(app, free, holder, ttl=timedelta(hours=2))
+        pyrelease.sell(app, free, holder)
+        other = world.available[1]
+        pyrelease.reserve(app, other, holder)
+        assert pyrelease.cancel(app, other, holder) is True
+        assert pyrelease.release_reservation(app, world.expired[0]) is True
+        assert pyrelease.release_expired(app, batch_size=10) == 2
+        assert len(pyrelease.release_events(app, 0, 100)) == 4
+    assert conn.execute("SELECT what FROM evil.ran").fetchall() == []
