@@ -16,6 +16,7 @@ from .api import DEFAULT_BATCH_SIZE, DEFAULT_TTL
 from .errors import DatabaseUnavailable, expect_row, first_line, require, translated
 from .events import (
     DEFAULT_LIMIT,
+    NOT_HEARD,
     Clock,
     ReleaseEvent,
     check_listen_args,
@@ -33,7 +34,7 @@ log = logging.getLogger("pyrelease")
 
 async def _one(conn: psycopg.AsyncConnection[Any], name: str, params: dict[str, Any]) -> Any:
     with translated(property_id=params.get("property_id")):
-        cursor = await conn.execute(QUERIES[name], params)
+        cursor = await conn.execute(QUERIES[name], params, prepare=False)
         row = await cursor.fetchone()
     return expect_row(row, name)[0]
 
@@ -102,7 +103,7 @@ async def release_events(
     """The release events after id `after_id`, in id order, none ever skipped."""
     params = check_read_args(after_id, limit)
     with translated():
-        cursor = await conn.execute(QUERIES["release_events"], params)
+        cursor = await conn.execute(QUERIES["release_events"], params, prepare=False)
         rows = await cursor.fetchall()
     return to_events(rows)
 
@@ -123,10 +124,15 @@ async def listen(
 
     async def subscribe(c: psycopg.AsyncConnection[Any]) -> None:
         with translated():
-            await c.execute(QUERIES["listen"])
+            await c.execute(QUERIES["listen"], prepare=False)
+
+    async def heard(c: psycopg.AsyncConnection[Any]) -> bool:
+        with translated():
+            row = await (await c.execute(QUERIES["listening"], prepare=False)).fetchone()
+        return bool(row and row[0])
 
     owned: psycopg.AsyncConnection[Any] | None = None
-    subscribed = False
+    subscribed = polling = False
     try:
         while True:
             try:
@@ -134,6 +140,9 @@ async def listen(
                     await subscribe(conn)
                     subscribed = True
                 events = await release_events(conn, cursor)
+                if not polling and not await heard(conn):
+                    log.warning(NOT_HEARD)
+                    polling = True
                 for event in events:
                     yield event
                     cursor = event.id
@@ -159,7 +168,7 @@ async def listen(
             await owned.close()
         elif subscribed and not is_lost(conn):
             with contextlib.suppress(psycopg.Error):
-                await conn.execute(QUERIES["unlisten"])
+                await conn.execute(QUERIES["unlisten"], prepare=False)
 
 
 async def _reconnect(conninfo: str, clock: Clock) -> psycopg.AsyncConnection[Any]:

@@ -19,6 +19,7 @@ import psycopg
 from .errors import DatabaseUnavailable, expect_row, first_line, require, translated
 from .events import (
     DEFAULT_LIMIT,
+    NOT_HEARD,
     Clock,
     ReleaseEvent,
     check_listen_args,
@@ -39,7 +40,7 @@ DEFAULT_TTL = timedelta(hours=24)
 
 def _one(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> Any:
     with translated(property_id=params.get("property_id")):
-        row = conn.execute(QUERIES[name], params).fetchone()
+        row = conn.execute(QUERIES[name], params, prepare=False).fetchone()
     return expect_row(row, name)[0]
 
 
@@ -109,7 +110,7 @@ def release_events(
     None is ever skipped: advancing a cursor to the last id returned is safe."""
     params = check_read_args(after_id, limit)
     with translated():
-        rows = conn.execute(QUERIES["release_events"], params).fetchall()
+        rows = conn.execute(QUERIES["release_events"], params, prepare=False).fetchall()
     return to_events(rows)
 
 
@@ -124,7 +125,9 @@ def listen(
     and in id order; stop after `timeout` seconds without a new one (None: never).
 
     LISTENs on `conn` (autocommit) and reads release_events() after its cursor whenever a
-    notification arrives (and every second, in case one was missed). When the connection
+    notification arrives (and every second, in case one was missed). Behind a transaction
+    pooler, where LISTEN does not reach the client, it reads every second and says so once
+    in the log. When the connection
     is lost and `reconnect` is true, it opens a new one with the same parameters (retrying
     with backoff until the timeout, or forever) and goes on from its cursor: nothing is
     lost or repeated. The new connection is closed when the iterator is.
@@ -136,10 +139,15 @@ def listen(
 
     def subscribe(c: psycopg.Connection[Any]) -> None:
         with translated():
-            c.execute(QUERIES["listen"])
+            c.execute(QUERIES["listen"], prepare=False)
+
+    def heard(c: psycopg.Connection[Any]) -> bool:
+        with translated():
+            row = c.execute(QUERIES["listening"], prepare=False).fetchone()
+        return bool(row and row[0])
 
     owned: psycopg.Connection[Any] | None = None
-    subscribed = False
+    subscribed = polling = False
     try:
         while True:
             try:
@@ -147,6 +155,9 @@ def listen(
                     subscribe(conn)
                     subscribed = True
                 events = release_events(conn, cursor)
+                if not polling and not heard(conn):
+                    log.warning(NOT_HEARD)
+                    polling = True
                 for event in events:
                     yield event
                     cursor = event.id
@@ -172,7 +183,7 @@ def listen(
             owned.close()
         elif subscribed and not is_lost(conn):
             with contextlib.suppress(psycopg.Error):
-                conn.execute(QUERIES["unlisten"])
+                conn.execute(QUERIES["unlisten"], prepare=False)
 
 
 def _reconnect(conninfo: str, clock: Clock) -> psycopg.Connection[Any]:

@@ -21,10 +21,13 @@ SEARCH_PATH = "pg_catalog, pg_temp"
 
 
 def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
-    """An autocommit connection: each call the package makes is its own transaction."""
+    """An autocommit connection: each call the package makes is its own transaction. Its
+    statements are never prepared (a transaction pooler does not carry them)."""
     try:
         with translated():
-            return psycopg.connect(dsn, autocommit=True, **kwargs)
+            conn = psycopg.connect(dsn, autocommit=True, **kwargs)
+            conn.prepare_threshold = None
+            return conn
     except psycopg.ProgrammingError as exc:  # libpq could not parse the connection string
         raise DatabaseUnavailable(f"invalid connection string: {first_line(exc)}") from exc
 

@@ -25,6 +25,10 @@ DEFAULT_LIMIT = 1000
 # held back a gap in the ids may have rolled back (and so sent nothing).
 POLL_INTERVAL = 1.0
 RECONNECT_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0)  # then 5 s between attempts
+NOT_HEARD = (
+    f"listen: LISTEN does not reach this connection (a transaction pooler?): polling"
+    f" release_events() every {POLL_INTERVAL:g} s instead"
+)
 
 Reason = Literal["expired", "cancelled"]
 

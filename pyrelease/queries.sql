@@ -157,6 +157,12 @@ SELECT id, run_id, property_id, workspace_id, project_id, reserved_by_id, reserv
 -- Subscribe to the one notification per transaction that writes release events.
 LISTEN real_estate_release;
 
+-- name: listening
+-- Whether this session listens to the release notifications (not behind a transaction
+-- pooler: the server session serving this statement is not the one that ran LISTEN).
+SELECT EXISTS (SELECT FROM pg_catalog.pg_listening_channels() AS c(name)
+                WHERE c.name OPERATOR(pg_catalog.=) 'real_estate_release');
+
 -- name: last_event_id
 -- The highest release event id committed so far (where `pyrelease watch` starts by default).
 SELECT COALESCE(pg_catalog.max(e.id), 0) FROM real_estate.release_event AS e;

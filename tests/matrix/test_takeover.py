@@ -109,7 +109,8 @@ BEGIN
     PERFORM public.pyrelease_trap('function check_invariants');
 END
 $f$;
-CREATE OR REPLACE FUNCTION real_estate.release_expired_reservations(p_batch_size integer DEFAULT 1000)
+CREATE OR REPLACE FUNCTION real_estate.release_expired_reservations(
+    p_batch_size integer DEFAULT 1000)
 RETURNS integer LANGUAGE plpgsql SECURITY INVOKER AS $f$
 BEGIN
     PERFORM public.pyrelease_trap('function release_expired_reservations');
@@ -138,7 +139,8 @@ CREATE TRIGGER trap AFTER INSERT OR UPDATE OR DELETE ON real_estate.property
 
 -- A policy: its expression runs as whoever reads the table (a superuser bypasses it).
 ALTER TABLE real_estate.release_run ENABLE ROW LEVEL SECURITY;
-CREATE POLICY trap ON real_estate.release_run USING (public.pyrelease_trap('policy on release_run'));
+CREATE POLICY trap ON real_estate.release_run
+    USING (public.pyrelease_trap('policy on release_run'));
 """
 
 COMMANDS = [
