@@ -5,6 +5,8 @@ pg_cron); this package applies the migrations and wraps the SQL calls. Async twi
 wrappers live in :mod:`pyrelease.aio`.
 """
 
+__version__ = "0.2.0"
+
 from . import aio
 from .api import (
     cancel,
@@ -56,6 +58,7 @@ __all__ = [
     "ReleaseEvent",
     "ScheduleError",
     "WorkspaceNotActive",
+    "__version__",
     "aio",
     "cancel",
     "distribute",

@@ -21,7 +21,7 @@ from uuid import UUID
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from . import api, cron, grants, migrations
+from . import __version__, api, cron, grants, migrations
 from .db import connect, pinned
 from .distribute import distribute
 from .errors import (
@@ -302,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG, description="Release expired property reservations inside PostgreSQL."
     )
     parser.add_argument("--dsn", help=DSN_HELP)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     # --dsn is accepted after the command too (SUPPRESS: it does not reset the one before)
     dsn_after = _Parser(add_help=False)
     dsn_after.add_argument("--dsn", default=argparse.SUPPRESS, help=DSN_HELP)
