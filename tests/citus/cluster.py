@@ -1,17 +1,13 @@
 """A local Citus cluster for the scale-out tests: a coordinator and two workers.
 
 Started once per session on free ports in a temp dir of its own (fsync off), removed at
-the end. Citus is looked for in this order:
+the end. It needs Citus installed in the PostgreSQL of ``PG_BINDIR`` (``citus.so`` in its
+pkglibdir): ``make setup`` builds it from ``../shared/citus`` (or ``$PYRELEASE_SHARED/citus``)
+when the machine lacks it; without it every test here is skipped, with one line saying why.
 
-1. installed in the PostgreSQL of ``PG_BINDIR`` (``citus.so`` in its pkglibdir);
-2. built from ``<repo>/../shared/citus/build.sh`` (the unmodified Citus 13.2.2 source CI's
-   clone sits next to), when that script exists and we are root (it installs packages);
-3. otherwise every test here is skipped, with one line saying why.
-
-``PYRELEASE_CITUS_BUILD=0`` forbids the build (skip instead). Fixtures: ``citus``
-(the cluster), ``cdb`` (a migrated, distributed database on it, shared by the session:
-tests use workspaces of their own), ``cconn`` (an autocommit connection to it), in
-conftest.py; the helpers are here.
+Fixtures: ``citus`` (the cluster), ``cdb`` (a migrated, distributed database on it, shared by
+the session: tests use workspaces of their own), ``cconn`` (an autocommit connection to it),
+in conftest.py; the helpers are here.
 """
 
 from __future__ import annotations
@@ -19,14 +15,11 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO_ROOT.parent / "shared" / "citus" / "build.sh"
 PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 DBNAME = "pyrelease_citus"
 SHARD_COUNT = 4  # per table: 2 shard groups per worker, enough to spread workspaces
@@ -78,25 +71,13 @@ def _pkglibdir() -> Path:
         return PG_BINDIR.parent / "lib"
 
 
-def _find_or_build_citus() -> str | None:
-    """None when Citus is usable; else the reason to skip (one line)."""
+def _citus_missing() -> str | None:
+    """None when Citus is installed; else the reason to skip (one line)."""
     if not (PG_BINDIR / "postgres").exists():
         return f"no PostgreSQL server in {PG_BINDIR} (set PG_BINDIR)"
     if (_pkglibdir() / "citus.so").exists():
         return None
-    if not BUILD_SCRIPT.exists():
-        return f"Citus is not installed and {BUILD_SCRIPT} (to build it) does not exist"
-    if os.environ.get("PYRELEASE_CITUS_BUILD") == "0":
-        return "Citus is not installed and PYRELEASE_CITUS_BUILD=0 forbids building it"
-    if os.geteuid() != 0:
-        return f"Citus is not installed; as root, run: bash {BUILD_SCRIPT}"
-    log = Path(tempfile.gettempdir()) / "pyrelease-citus-build.log"
-    print(f"\nbuilding Citus: bash {BUILD_SCRIPT} (log: {log}; a few minutes)", flush=True)
-    with log.open("w") as out:
-        done = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=out, stderr=subprocess.STDOUT)
-    if done.returncode != 0 or not (_pkglibdir() / "citus.so").exists():
-        return f"building Citus failed (exit {done.returncode}); see {log}"
-    return None
+    return f"Citus is not installed in {_pkglibdir()} (make setup builds it from ../shared/citus)"
 
 
 def _free_ports(n: int) -> list[int]:

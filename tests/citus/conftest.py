@@ -17,7 +17,7 @@ from cluster import (
     PG_BINDIR,
     SHARD_COUNT,
     Cluster,
-    _find_or_build_citus,
+    _citus_missing,
     _free_ports,
     _pkglibdir,
     _run,
@@ -30,12 +30,12 @@ _SKIPPED = pytest.StashKey[str]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Decide once, at collection (building Citus if needed), whether the cluster tests can
-    run; if not, leave them out and say why in one line at the end of the run."""
+    """Decide once, at collection, whether Citus is installed; if not, leave the cluster tests
+    out and say why in one line at the end of the run."""
     mine = [i for i in items if HERE in Path(str(i.path)).resolve().parents]
     if not mine:
         return
-    reason = _find_or_build_citus()
+    reason = _citus_missing()
     if reason is not None:
         config.hook.pytest_deselected(items=mine)
         items[:] = [i for i in items if i not in mine]
@@ -50,7 +50,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 @pytest.fixture(scope="session")
 def citus() -> Iterator[Cluster]:
-    reason = _find_or_build_citus()
+    reason = _citus_missing()
     if reason is not None:
         pytest.skip(f"Citus cluster tests skipped: {reason}")
     preload = "citus,pg_cron" if (_pkglibdir() / "pg_cron.so").exists() else "citus"

@@ -1,6 +1,8 @@
-"""The configuration matrix (issue 8): the same behaviours proven on every supported set-up.
+"""The configuration matrix: the same behaviours proven on every supported set-up.
 
-Configurations (fixture ``cfg``, parametrized, one database each, built once per session):
+Configurations (fixture ``cfg``, parametrized, one database each, built once per session; a
+configuration that needs a server of its own names it in ``SERVER_OF``, from
+pgserver.CONFIGURATIONS):
 
 * ``superuser``: the owner is the superuser; pg_cron in ``postgres``.
 * ``owner``: a login role with no SUPERUSER, CREATEROLE or CREATEDB, holding exactly what
@@ -18,12 +20,10 @@ its own, so the matrix costs one pg_cron minute, not five.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import os
 import shutil
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -33,28 +33,22 @@ from typing import Any
 
 import psycopg
 import pytest
+from pgserver import PG_BINDIR, Server, new_db_name
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 import pyrelease
 
-_spec = importlib.util.spec_from_file_location(
-    "pyrelease_tests_root_conftest", Path(__file__).resolve().parents[1] / "conftest.py"
-)
-assert _spec is not None and _spec.loader is not None
-root = importlib.util.module_from_spec(_spec)
-sys.modules[_spec.name] = root  # (dataclasses look their module up there)
-_spec.loader.exec_module(root)
-
-PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 GERMAN = "de_DE.UTF-8"
 NAMES = ("superuser", "owner", "german", "cron_in_app", "background_workers")
+SERVER_OF = {"cron_in_app": "cron_in_app", "background_workers": "background_workers"}
+"""The configurations that need a server of their own (pgserver.CONFIGURATIONS' names)."""
 
 
 @dataclass
 class Config:
     name: str
-    server: Any
+    server: Server
     dbname: str
     dsn: str
     """As the owner (the role that migrates, owns the objects and the job)."""
@@ -77,27 +71,10 @@ def _psql() -> str | None:
     return str(candidate) if candidate.exists() else shutil.which("psql")
 
 
-@pytest.fixture(scope="session")
-def server_bgw() -> Iterator[Any]:
-    """A server with cron.use_background_workers = on (pg_cron in ``postgres``)."""
-    if os.environ.get("PYRELEASE_TEST_DSN"):
-        dsn = os.environ.get("PYRELEASE_TEST_DSN_BGW")
-        if not dsn:
-            pytest.skip("PYRELEASE_TEST_DSN is set but PYRELEASE_TEST_DSN_BGW is not")
-        admin = root._admin_url(dsn)
-        yield root.Server(admin_dsn=admin, kind="env", cron_database=root._cron_database_of(admin))
-        return
-    srv = root._provision("postgres", background_workers=True)
-    try:
-        yield srv
-    finally:
-        srv.close()
-
-
-def _new_database(server: Any, prefix: str) -> tuple[str, Callable[[], None]]:
-    name = root._new_db_name(prefix)
-    root._create_database(server, name)
-    return name, lambda: root._drop_database(server, name)
+def _new_database(server: Server, prefix: str) -> tuple[str, Callable[[], None]]:
+    name = new_db_name(prefix)
+    server.create_database(name)
+    return name, lambda: server.drop_database(name)
 
 
 def _grants_output(role: str, dsn: str, cron_database: str) -> str:
@@ -113,12 +90,7 @@ def _grants_output(role: str, dsn: str, cron_database: str) -> str:
 
 
 def _build(name: str, request: pytest.FixtureRequest) -> Config:
-    if name == "cron_in_app":
-        server = request.getfixturevalue("server_cron_in_app")
-    elif name == "background_workers":
-        server = request.getfixturevalue("server_bgw")
-    else:
-        server = request.getfixturevalue("server")
+    server = request.getfixturevalue("servers")(SERVER_OF.get(name, "default"))
     request.getfixturevalue("template_db")  # the shared roles exist (as on a used server)
     if name == "cron_in_app":
         dbname = server.cron_database
@@ -134,7 +106,7 @@ def _build(name: str, request: pytest.FixtureRequest) -> Config:
     if name == "german":
         if not _german_locale_available():
             pytest.skip(f"locale {GERMAN} is not built (make setup builds it)")
-        with root._admin_connect(server) as c:
+        with server.admin() as c:
             c.execute(
                 sql.SQL("ALTER DATABASE {} SET lc_messages = {}").format(
                     sql.Identifier(dbname), sql.Literal(GERMAN)
@@ -146,7 +118,7 @@ def _build(name: str, request: pytest.FixtureRequest) -> Config:
             pytest.skip("psql is not installed")
         role = f"pyrelease_matrix_owner_{uuid.uuid4().hex[:8]}"
         password = uuid.uuid4().hex
-        with root._admin_connect(server) as c:
+        with server.admin() as c:
             c.execute(
                 sql.SQL(
                     "CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}"
@@ -157,7 +129,7 @@ def _build(name: str, request: pytest.FixtureRequest) -> Config:
             for db in (server.cron_database, "postgres"):
                 with psycopg.connect(server.dsn_for(db), autocommit=True) as c:
                     c.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
-            with root._admin_connect(server) as c:
+            with server.admin() as c:
                 c.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
 
         cfg.cleanup.append(drop_role)
