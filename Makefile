@@ -9,7 +9,8 @@
 # test   setup, then pytest (PYTEST_ARGS=...) on the server PGHOST/PGPORT/PGUSER/PGPASSWORD
 #        or PYRELEASE_TEST_DSN name, else on throwaway clusters it starts and removes
 # soak   8 pgbench clients x 60 s with pg_cron every minute, then check_invariants()
-# lint   ruff check, ruff format --check, mypy --strict, plpgsql_check (on the db cluster)
+# lint   ruff check, ruff format --check, mypy --strict, plpgsql_check (on the db cluster),
+#        python -m build + twine check
 # schema rewrite schema.sql, the committed snapshot of the installed schema
 # format ruff check --fix + ruff format
 # bench  the benchmark against the db cluster (BENCH_ARGS=... passes options)
@@ -68,6 +69,8 @@ lint: $(VENV)/.stamp-pyproject db
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy --strict pyrelease
 	$(VENV)/bin/python -m tests.plpgsql_lint $(DSN)
+	d="$$(mktemp -d)"; $(VENV)/bin/python -m build -q --no-isolation -o "$$d" . >/dev/null \
+	  && $(VENV)/bin/twine check --strict "$$d"/*; s=$$?; rm -rf "$$d"; exit $$s
 
 schema: setup db
 	$(VENV)/bin/python -m tests.schema_dump $(DSN)

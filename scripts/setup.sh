@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What `make setup` installs on the machine, each step only when it is missing:
 #   packages  Debian's postgresql-15, postgresql-15-cron (pg_cron 1.4), postgresql-client-15
-#             (isolationtester) and postgresql-15-plpgsql-check
+#             (isolationtester), postgresql-15-plpgsql-check, pgbouncer,
+#             prometheus-postgres-exporter and prometheus (promtool)
 #   locale    de_DE.UTF-8 (the tests prove the counter guard under a translated lc_messages)
 #   citus     Citus 13.2 into the system PostgreSQL 15, from $PYRELEASE_SHARED/citus
 #   pg_cron16 pg_cron 1.6 in a copy of PostgreSQL 15 ($PG_CRON16_PREFIX, default
@@ -21,6 +22,8 @@ if [ -z "${PYRELEASE_SHARED:-}" ] && [ ! -d "$SHARED" ]; then # a git worktree: 
 fi
 PG_CRON16_PREFIX="${PG_CRON16_PREFIX:-/opt/pg15-cron16}"
 PACKAGES="postgresql-15 postgresql-15-cron postgresql-client-15 postgresql-15-plpgsql-check"
+# the real components the tests run against: a pooler, the Prometheus exporter and promtool
+TOOLS="pgbouncer prometheus-postgres-exporter prometheus"
 export DEBIAN_FRONTEND=noninteractive
 
 as_root() { # run as root, or say what to run as root and fail
@@ -32,14 +35,19 @@ pkglib() { "$PG_BINDIR/pg_config" --pkglibdir 2>/dev/null || echo "$PG_BINDIR/..
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 packages() {
-    [ -x "$PG_BINDIR/postgres" ] && [ -f "$(pkglib)/pg_cron.so" ] &&
-        [ -f "$(pkglib)/plpgsql_check.so" ] &&
-        [ -x "$(pkglib)/pgxs/src/test/isolation/isolationtester" ] && return 0
     local missing="" p
-    for p in $PACKAGES; do installed "$p" || missing="$missing $p"; done
-    [ -n "$missing" ] || { echo "setup: $PACKAGES are installed but $PG_BINDIR lacks a part of them (set PG_BINDIR)" >&2 && return 1; }
+    for p in $TOOLS; do installed "$p" || missing="$missing $p"; done
+    if ! { [ -x "$PG_BINDIR/postgres" ] && [ -f "$(pkglib)/pg_cron.so" ] &&
+        [ -f "$(pkglib)/plpgsql_check.so" ] &&
+        [ -x "$(pkglib)/pgxs/src/test/isolation/isolationtester" ]; }; then
+        for p in $PACKAGES; do installed "$p" || missing="$missing $p"; done
+        [ -n "$missing" ] || { echo "setup: $PACKAGES are installed but $PG_BINDIR lacks a part of them (set PG_BINDIR)" >&2 && return 1; }
+    fi
+    [ -n "$missing" ] || return 0
     echo "+ apt-get install$missing"
     as_root apt-get update -qq && as_root apt-get install -y -qq --no-install-recommends $missing
+    # the tests start their own on free ports: not the services apt started
+    as_root systemctl disable --now $TOOLS >/dev/null 2>&1 || true
 }
 
 locale() {

@@ -11,6 +11,9 @@ pgserver.CONFIGURATIONS):
 * ``german``: ``ALTER DATABASE ... SET lc_messages = 'de_DE.UTF-8'`` (translated messages).
 * ``cron_in_app``: ``cron.database_name`` is the application database (a second server).
 * ``background_workers``: ``cron.use_background_workers = on`` (a third server).
+* ``pgbouncer_transaction``, ``pgbouncer_session``: the application's connections (the API,
+  `status`, `schedule`) go through a real PgBouncer 1.18 in that pooling mode; the DBA
+  migrates on a direct connection (docs/pgbouncer.md).
 
 The real ticks run concurrently: the session fixture ``ticks`` schedules every
 configuration's job (every minute) at once, and each configuration's tick test only waits for
@@ -33,6 +36,8 @@ from typing import Any
 
 import psycopg
 import pytest
+from pgbouncer import available as pgbouncer_available
+from pgbouncer import pgbouncer
 from pgserver import PG_BINDIR, Server, new_db_name
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
@@ -40,7 +45,15 @@ from psycopg.conninfo import make_conninfo
 import pyrelease
 
 GERMAN = "de_DE.UTF-8"
-NAMES = ("superuser", "owner", "german", "cron_in_app", "background_workers")
+NAMES = (
+    "superuser",
+    "owner",
+    "german",
+    "cron_in_app",
+    "background_workers",
+    "pgbouncer_transaction",
+    "pgbouncer_session",
+)
 SERVER_OF = {"cron_in_app": "cron_in_app", "background_workers": "background_workers"}
 """The configurations that need a server of their own (pgserver.CONFIGURATIONS' names)."""
 
@@ -146,12 +159,19 @@ def _build(name: str, request: pytest.FixtureRequest) -> Config:
         assert done.returncode == 0, done.stderr
         cfg.role = role
         cfg.dsn = make_conninfo(admin, user=role, password=password)
-    pyrelease.migrate(cfg.dsn)
+    direct = cfg.dsn
+    pyrelease.migrate(direct)
     # migrate registered the */5 job: no tick may run under the other tests' feet; the
     # `ticks` fixture schedules it again, every minute
-    pyrelease.unschedule(cfg.dsn)
+    pyrelease.unschedule(direct)
+    if name.startswith("pgbouncer_"):
+        if not pgbouncer_available():
+            pytest.skip("pgbouncer is not installed (make setup installs it)")
+        pooler = contextlib.ExitStack()
+        cfg.dsn = pooler.enter_context(pgbouncer(direct, name.removeprefix("pgbouncer_")))
+        cfg.cleanup.append(pooler.close)
     cfg.cleanup.insert(0, lambda: _quiet(pyrelease.unschedule, cfg.dsn))
-    cfg.cleanup.insert(1, lambda: _quiet(pyrelease.rollback, cfg.dsn, steps="all"))
+    cfg.cleanup.insert(1, lambda: _quiet(pyrelease.rollback, direct, steps="all"))
     return cfg
 
 
@@ -213,7 +233,7 @@ def ticks(request: pytest.FixtureRequest, configs: dict[str, Any]) -> dict[str, 
             out[name] = f"configuration {name}: {exc}"
             continue
         try:
-            with psycopg.connect(cfg.dsn, autocommit=True) as c:
+            with psycopg.connect(cfg.dsn, autocommit=True, prepare_threshold=None) as c:
                 ws = make_workspace(c, name=f"tick {name}")
                 project = make_project(c, ws)
                 [prop] = make_properties(c, ws, project, 1, "RESERVED")

@@ -29,7 +29,8 @@ Tick = Any
 
 
 def _connect(cfg: Config) -> psycopg.Connection[Any]:
-    return psycopg.connect(cfg.dsn, autocommit=True)
+    # (the tests' own statements unprepared too: behind PgBouncer's transaction pooling)
+    return psycopg.connect(cfg.dsn, autocommit=True, prepare_threshold=None)
 
 
 def test_reserve_release_and_counters(cfg: Config) -> None:
