@@ -1,17 +1,19 @@
 """
-pyrelease's post-apply step, for DBAs who drive yoyo directly (`pyrelease migrate` runs the
-same function itself, on every migrate): install plpgsql/'s routines, triggers and views
-when their source changed, then register the pg_cron job when it is missing.
-yoyo runs this file after any `yoyo apply` that applied a migration.
+pyrelease's post-apply step, for DBAs who drive yoyo directly: the install core that
+`pyrelease migrate` runs after the numbered migrations (pyrelease/install.py), with the same
+strictness. Not transactional: the core commits the routines before it registers the job, as
+under `pyrelease migrate`. yoyo runs this file after any `yoyo apply` that applied a migration.
 """
 
 from yoyo import step
 
+__transactional__ = False
+
 
 def apply_step(conn):
-    from pyrelease.install import post_apply
+    from pyrelease.install import install
 
-    post_apply(conn)
+    install(conn)
 
 
 steps = [step(apply_step)]

@@ -8,7 +8,10 @@ import re
 import subprocess
 import sys
 import threading
+import uuid
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -175,7 +178,7 @@ def routine_names(dsn: str) -> set[str]:
 
 
 def installed_names(dsn: str) -> set[str]:
-    """The routines and views of the schema: what the post-apply step installs from plpgsql/."""
+    """The routines and views of the schema: what the install installs from plpgsql/."""
     with connect_to(dsn) as conn:
         rows = conn.execute(
             "SELECT c.relname FROM pg_class AS c"
@@ -286,7 +289,7 @@ def test_rollback_rejects_bad_steps(fresh_db: str, steps: Any) -> None:
 
 def test_rollback_one_step_at_a_time(server: Any, fresh_db: str) -> None:
     """Each step undoes exactly its own migration: the installed-source record (0006), the
-    grants (0005), the index (0004), the job (0003), what the post-apply step installed from
+    grants (0005), the index (0004), the job (0003), what the install put in from
     plpgsql/ (0002), the schema (0001)."""
     name = current_db(fresh_db)
     ids = migration_ids()
@@ -455,8 +458,8 @@ def test_failing_first_migration_leaves_nothing(server: Any, fresh_db: str) -> N
     pyrelease.rollback(fresh_db, steps="all")
 
 
-def test_post_apply_failing_half_way_keeps_nothing_of_itself(server: Any, fresh_db: str) -> None:
-    """The post-apply step fails at its first CREATE TRIGGER, after it created functions:
+def test_install_failing_half_way_keeps_nothing_of_itself(server: Any, fresh_db: str) -> None:
+    """The install fails at its first CREATE TRIGGER, after it created functions:
     none stays (one transaction), the migrations stay applied, no job is registered, and
     migrating again once the obstacle is gone installs everything."""
     name = current_db(fresh_db)
@@ -754,7 +757,7 @@ def test_installed_wheel_migrates_from_anywhere(
     assert done.returncode == 0, done.stderr
 
     located = subprocess.run(
-        [str(python), "-c", "from pyrelease.migrations import sql_dir; print(sql_dir('plpgsql'))"],
+        [str(python), "-c", "from pyrelease.install import sql_dir; print(sql_dir('plpgsql'))"],
         cwd="/",
         capture_output=True,
         text=True,
@@ -819,3 +822,64 @@ def test_installed_wheel_migrates_from_anywhere(
     assert set(plpgsql_files()) == installed_names(fresh_db)
     pyrelease.rollback(fresh_db, steps="all")
     assert cron_jobs(server, current_db(fresh_db)) == []
+
+
+@contextmanager
+def job_refused(server: Any, dbname: str) -> Iterator[None]:
+    """pg_cron refuses every job of `dbname` (a trigger on cron.job raises)."""
+    name = f"pyrelease_test_refuse_{uuid.uuid4().hex[:8]}"
+    with connect_to(server.dsn_for(server.cron_database)) as c:
+        c.execute(
+            sql.SQL(
+                "CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN RAISE EXCEPTION 'the test refuses jobs of %', NEW.database; END $$;"
+                " CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON cron.job FOR EACH ROW"
+                " WHEN (NEW.database = {dbname}) EXECUTE FUNCTION public.{name}()"
+            ).format(name=sql.Identifier(name), dbname=sql.Literal(dbname))
+        )
+    try:
+        yield
+    finally:
+        with connect_to(server.dsn_for(server.cron_database)) as c:
+            c.execute(sql.SQL("DROP TRIGGER {} ON cron.job").format(sql.Identifier(name)))
+            c.execute(sql.SQL("DROP FUNCTION public.{}()").format(sql.Identifier(name)))
+
+
+def run_module(*command: str) -> subprocess.CompletedProcess[str]:
+    """`python -m` a command of this checkout."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    return subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_yoyo_apply_fails_as_migrate_does_when_pg_cron_refuses_the_job(
+    server: Any, fresh_db: str
+) -> None:
+    """The same error from `yoyo apply` and `pyrelease migrate`, and the same state after it:
+    the migrations and routines in, no job."""
+    name = current_db(fresh_db)
+    apply = ("apply", "--batch", "-c", str(REPO / "yoyo.ini"), "--database", yoyo_url(fresh_db))
+    with job_refused(server, name):
+        done = run_module("yoyo", *apply)
+        assert done.returncode == 1, done.stderr
+        yoyo_error = done.stderr.strip().splitlines()[-1]
+        assert applied(fresh_db) == migration_ids()
+        assert set(plpgsql_files()) == installed_names(fresh_db)
+        assert cron_jobs(server, name) == []
+
+        done = run_module("pyrelease.cli", "--dsn", fresh_db, "migrate")
+        assert done.returncode == 1, done.stderr
+        [migrate_error] = done.stderr.splitlines()
+
+    message = migrate_error.removeprefix("pyrelease: error: ")
+    assert "release job could not be registered" in message
+    assert "the test refuses jobs of" in message
+    assert yoyo_error == f"pyrelease.errors.MigrationError: {message}"
+    pyrelease.rollback(fresh_db, steps="all")
+    assert cron_jobs(server, name) == []
