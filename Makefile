@@ -15,7 +15,8 @@
 # soak   8 pgbench clients x 60 s with pg_cron every minute, then check_invariants()
 # lint   ruff check + ruff format --check + mypy --strict pyrelease/, plpgsql_check over every
 #        routine (on the db cluster)
-# schema rewrite schema.sql, the committed snapshot of the installed schema
+# schema rewrite schema.sql, the committed snapshot of the installed schema, and the
+#        install marker migrations/install.<digest>.py that `yoyo apply` runs
 # bench  the benchmark against the `make db` cluster (BENCH_ARGS=... passes options)
 # clean  stop and delete the local cluster, .venv, caches and bench results
 
@@ -139,8 +140,10 @@ lint: $(VENV_STAMP) db
 	$(VENV)/bin/mypy --strict pyrelease
 	$(VENV)/bin/python -m tests.plpgsql_lint "$$($(PGCLUSTER) dsn)"
 
-# Rewrite schema.sql (the committed snapshot of what the migrations + plpgsql/ install) from a
-# freshly migrated database; tests/integration/test_schema.py fails until it is committed.
+# Rewrite the install marker migrations/install.<digest>.py (what `yoyo apply` runs when
+# plpgsql/ or the numbered migrations changed), then schema.sql (the committed snapshot of what
+# the migrations + plpgsql/ install) from a freshly migrated database; test_migrations.py and
+# test_schema.py fail until both are committed.
 schema: setup db
 	$(VENV)/bin/python -m tests.schema_dump "$$($(PGCLUSTER) dsn)"
 

@@ -1,8 +1,8 @@
 """The install core: what follows the numbered migrations, whichever tool applied them.
 
-`pyrelease migrate` calls `install` after yoyo's numbered migrations, and so does yoyo's
-post-apply step (migrations/post-apply.py) under `yoyo apply`; a driver for another migration
-tool calls it the same way. It does two things, with one strictness:
+`pyrelease migrate` calls `install` after yoyo's numbered migrations, and so does the install
+marker that `yoyo apply` runs (migrations/install.*.py, see migrations.py); a driver for
+another migration tool calls it the same way. It does two things, with one strictness:
 
 * the routines, triggers and views of plpgsql/ (one file per object, named after it), run in
   dependency order in one transaction under lock_timeout, only when their combined SHA-256

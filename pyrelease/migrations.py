@@ -1,17 +1,27 @@
 """Apply and roll back pyrelease's migrations with yoyo, on any libpq connection string.
 
 yoyo applies the numbered migrations; the install core (install.install: the routines from
-plpgsql/, then the release job) follows them, on every migrate.
+plpgsql/, then the release job) follows them. `pyrelease migrate` runs the core itself, on
+every migrate. yoyo runs a step only for a migration it has not applied yet, so migrations/
+also holds an install marker for `yoyo apply`: install.<digest>.py, written by `make schema`,
+its id a digest of plpgsql/ and of the numbered migrations' ids, its step the core. A release
+that changes either brings a new marker, which `yoyo apply` runs after the numbered ones (and
+runs again after a failure, as `pyrelease migrate` does). The yoyo migration table holds a
+marker only while it is true: installing another release's routines forgets the others, and
+any rollback forgets them all (the next `yoyo apply` runs its marker again). `pyrelease
+migrate` records none and reports none: it returns the numbered migrations it applied.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
 import psycopg
+from psycopg import sql
 from yoyo import exceptions as yoyo_exceptions
 from yoyo import read_migrations
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
@@ -22,12 +32,18 @@ from .errors import MigrationError, PyreleaseError, translate
 from .install import LOCK_TIMEOUT, explained, failed, install, sql_dir, stopped
 
 MIGRATION_TABLE = "_yoyo_migration"
+MARKER = re.compile(r"install\.[0-9a-f]{16}")
 
 
 def migrations_dir() -> str:
-    """The folder of the numbered migrations (and yoyo's post-apply.py), for DBAs who run
+    """The folder of the numbered migrations (and the install marker), for DBAs who run
     `yoyo apply` themselves: yoyo.ini is not in the wheel, this folder is."""
     return str(sql_dir("migrations"))
+
+
+def is_marker(migration_id: str) -> bool:
+    """Whether a yoyo migration id is an install marker's (not a numbered migration's)."""
+    return MARKER.fullmatch(migration_id) is not None
 
 
 def migrate(dsn: str = "", schedule: bool = True) -> list[str]:
@@ -39,10 +55,35 @@ def migrate(dsn: str = "", schedule: bool = True) -> list[str]:
     a MigrationError when pg_cron is installed but refuses it. Without pg_cron, or with
     schedule=False (`--no-schedule`), one warning line says that no schedule was created."""
     with _backend(dsn) as backend, _lock(backend), _cancellations():
-        pending = backend.to_apply(read_migrations(migrations_dir()))
+        source = read_migrations(migrations_dir())
+        pending = backend.to_apply(source).filter(lambda m: not is_marker(m.id))
         _run(backend.apply_migrations_only, pending)
         install(backend.connection, schedule)
+        forget_markers(backend.connection, keep={m.id for m in source if is_marker(m.id)})
         return [m.id for m in pending]
+
+
+def apply_marker(conn: psycopg.Connection[Any], marker_id: str) -> None:
+    """The install marker's step, under `yoyo apply`: the install core, then the other
+    releases' markers forgotten (yoyo records this one once the step succeeded)."""
+    install(conn)
+    forget_markers(conn, keep={marker_id})
+
+
+def forget_markers(conn: psycopg.Connection[Any], keep: Collection[str] = ()) -> None:
+    """Delete the install markers but `keep` from yoyo's migration table (found on the
+    search_path, as yoyo finds it), when there is one."""
+    table = sql.Identifier(MIGRATION_TABLE)
+    found = conn.execute("SELECT pg_catalog.to_regclass(%s)", (table.as_string(conn),))
+    if found.fetchone() == (None,):
+        return
+    conn.execute(
+        sql.SQL(
+            "DELETE FROM {} WHERE migration_id OPERATOR(pg_catalog.~) %s"
+            " AND NOT migration_id OPERATOR(pg_catalog.=) ANY (%s)"
+        ).format(table),
+        (f"^{MARKER.pattern}$", list(keep)),
+    )
 
 
 @contextmanager
@@ -61,7 +102,10 @@ def rollback(dsn: str = "", steps: int | Literal["all"] = 1) -> list[str]:
         raise MigrationError(f"steps must be a positive integer or 'all', got {steps!r}")
     with _backend(dsn) as backend, _lock(backend), _cancellations():
         applied = backend.to_rollback(read_migrations(migrations_dir()))
-        chosen = applied if steps == "all" else applied[:steps]
+        numbered = applied.filter(lambda m: not is_marker(m.id))
+        chosen = numbered if steps == "all" else numbered[:steps]
+        if chosen:
+            forget_markers(backend.connection)
         _run(backend.rollback_migrations, chosen)
         return [m.id for m in chosen]
 
