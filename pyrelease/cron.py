@@ -23,9 +23,10 @@ reading of a schedule) tell ``status --check`` when the job should have run.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -50,6 +51,8 @@ from .errors import (
 )
 from .owner import require_owner
 from .queries import QUERIES
+
+log = logging.getLogger("pyrelease")
 
 JOB_NAME = "release-expired-reservations"
 RELEASE_COMMAND = "CALL real_estate.run_release_job"
@@ -176,6 +179,30 @@ def schedule(
     require(retention, str, "retention")
     with reraised_as(ScheduleError, "pg_cron"):
         return _schedule(conn, cron, retention)
+
+
+def converge(conn: psycopg.Connection[Any]) -> Job | None:
+    """The release job as it must be, or None without pg_cron: registered when missing,
+    repaired when altered (the schedule and retention the DBA chose are kept). Raises what
+    schedule() raises when pg_cron refuses it."""
+    if cron_setup(conn) is None:
+        return None
+    found = job(conn)
+    every, retention = DEFAULT_SCHEDULE, DEFAULT_RETENTION
+    if found is not None:
+        retention = retention_of(found)
+        with suppress(InvalidArgument):
+            check_readable(found.schedule)
+            every = found.schedule
+    converged = schedule(conn, every, retention)
+    if found is None:
+        log.info(
+            "scheduled %s (%s) in database %s",
+            converged.name,
+            converged.schedule,
+            converged.cron_database,
+        )
+    return converged
 
 
 def _schedule(conn: psycopg.Connection[Any], cron: str, retention: str) -> Job:

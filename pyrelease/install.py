@@ -1,12 +1,16 @@
-"""The post-apply step: install every routine, trigger and view from plpgsql/.
+"""The install core: what follows the numbered migrations, whichever tool applied them.
 
-plpgsql/ is the only place a routine's text lives (one file per object, named after it). After
-the numbered migrations, on every `pyrelease migrate` (and yoyo's migrations/post-apply.py),
-`post_apply` runs the files in dependency order in one transaction, under lock_timeout, but
-only when their combined SHA-256 differs from the one recorded in real_estate.routine_source:
-an unchanged install takes no lock at all. Each file is idempotent (CREATE OR REPLACE, grants);
-a file whose routine changed signature starts with an explicit DROP of the old one.
-Then it registers the pg_cron job when it is missing.
+`pyrelease migrate` calls `install` after yoyo's numbered migrations, and so does the install
+marker that `yoyo apply` runs (migrations/install.*.py, see migrations.py); a driver for
+another migration tool calls it the same way. It does two things, with one strictness:
+
+* the routines, triggers and views of plpgsql/ (one file per object, named after it), run in
+  dependency order in one transaction under lock_timeout, only when their combined SHA-256
+  differs from the one recorded in real_estate.routine_source: an unchanged install takes no
+  lock. Each file is idempotent (CREATE OR REPLACE, grants); a file whose routine changed
+  signature starts with an explicit DROP of the old one.
+* the release job (cron.converge): registered when missing, repaired when altered. pg_cron
+  refusing it is a MigrationError; without pg_cron, or with schedule=False, one warning line.
 """
 
 from __future__ import annotations
@@ -14,28 +18,64 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import Iterator
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import sqlparse
 
-from .errors import PyreleaseError, translated
+from . import cron
+from .db import pinned
+from .errors import MigrationError, PyreleaseError, first_line, translate, translated
 from .queries import QUERIES
 
 log = logging.getLogger("pyrelease")
 
 LOCK_TIMEOUT = "10s"
+NO_SCHEDULE = "no release schedule was created (--no-schedule)"
 _DEPENDS = re.compile(r"^-- depends: (.+)$", re.MULTILINE)
+
+
+def sql_dir(name: str) -> Path:
+    """migrations/ or plpgsql/: inside the installed wheel, else beside the package."""
+    packaged = Path(str(files("pyrelease"))) / "_sql" / name
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parent.parent / name
+
+
+def install(conn: psycopg.Connection[Any], schedule: bool = True) -> None:
+    """The routines from plpgsql/ when their source changed, then the release job.
+
+    Raises MigrationError (one line) when either fails; the routines stay installed when
+    only the job failed. Run it again once the cause is fixed."""
+    try:
+        install_routines(conn)
+    except PyreleaseError:
+        raise
+    except Exception as exc:
+        raise failed(exc) from exc
+    if not schedule:
+        log.warning("%s", NO_SCHEDULE)
+        return
+    try:
+        job = cron.converge(conn)
+    except psycopg.errors.QueryCanceled as exc:
+        raise stopped(exc) from exc
+    except PyreleaseError as exc:
+        raise MigrationError(
+            f"the migrations are applied, but the release job could not be registered: {exc}"
+            " (fix it and run `pyrelease migrate` again; `--no-schedule` migrates without it)"
+        ) from exc
+    if job is None:
+        log.warning("%s", cron.NO_PG_CRON)
 
 
 def routine_files(folder: Path | None = None) -> list[Path]:
     """plpgsql/*.sql in install order: by name, each after the files its `-- depends:` lists."""
-    if folder is None:
-        from .migrations import sql_dir
-
-        folder = sql_dir("plpgsql")
-    files = {p.stem: p for p in sorted(folder.glob("*.sql"))}
+    files = {p.stem: p for p in sorted((folder or sql_dir("plpgsql")).glob("*.sql"))}
     ordered: list[Path] = []
     visiting: set[str] = set()
 
@@ -65,49 +105,61 @@ def source_digest(files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def install_routines(conn: psycopg.Connection[Any]) -> bool:
-    """(Re)create plpgsql/'s objects if their source changed; True when it installed them."""
+def routine_statements(files: list[Path]) -> Iterator[str]:
+    """The files' statements, one at a time, comments-only fragments left out.
+
+    One statement per call: Citus forwards some DDL on distributed tables (CREATE TRIGGER)
+    to the workers as the client's query string, which must then hold a single statement."""
+    for path in files:
+        for statement in sqlparse.split(path.read_text(encoding="utf-8")):
+            if sqlparse.format(statement, strip_comments=True).strip():
+                yield statement
+
+
+def install_routines(conn: psycopg.Connection[Any]) -> None:
+    """(Re)create plpgsql/'s objects if their source changed since the last install."""
     files = routine_files()
     digest = source_digest(files)
-    with translated(), conn.transaction():
+    with translated(), pinned(conn):
         conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         row = conn.execute(QUERIES["routine_source"]).fetchone()
         if row is not None and row[0] == digest:
-            return False
-        for path in files:
-            # One statement at a time: Citus forwards some DDL on distributed tables (CREATE
-            # TRIGGER) to the workers as the client's query string, which must then hold a
-            # single statement.
-            for statement in sqlparse.split(path.read_text(encoding="utf-8")):
-                if sqlparse.format(statement, strip_comments=True).strip():
-                    conn.execute(statement.encode())
+            return
+        for statement in routine_statements(files):
+            conn.execute(statement.encode())
         conn.execute(QUERIES["record_routine_source"], {"sha256": digest})
     log.debug("installed %d routines, triggers and views from plpgsql/", len(files))
-    return True
 
 
-def ensure_schedule(conn: psycopg.Connection[Any]) -> None:
-    """Register the release job when pg_cron is installed and the job is missing."""
-    from .cron import cron_setup, job, schedule
-
-    try:
-        with conn.transaction():  # a savepoint: a refusal leaves the migration intact
-            if cron_setup(conn) is not None and job(conn) is not None:
-                return
-            found = schedule(conn)  # without pg_cron: ScheduleError saying how to add it
-    except PyreleaseError as exc:
-        message = str(exc)
-        if "no release schedule was created" not in message:
-            message = f"no release schedule was created: {message}"
-        log.warning("%s", message)
+def failed(exc: Exception) -> MigrationError:
+    """A migration step (or the install) that failed with an error not the package's own."""
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        message = explained(exc)
     else:
-        log.info(
-            "scheduled %s (%s) in database %s", found.name, found.schedule, found.cron_database
+        message = first_line(translate(exc) or exc)
+    return MigrationError(
+        f"migration failed: {message} (a transactional migration was rolled back whole;"
+        " fix the cause and run `pyrelease migrate` again)"
+    )
+
+
+def stopped(exc: psycopg.errors.QueryCanceled) -> MigrationError:
+    """A statement cancelled outside the migration steps: pyrelease never cancels its own."""
+    return MigrationError(f"migrate stopped: {explained(exc)}")
+
+
+def explained(exc: BaseException) -> str:
+    """An error in one line; a cancellation also says how to raise statement_timeout."""
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        # A statement timeout that fires as the next statement starts is reported by
+        # PostgreSQL as a user request.
+        cause = (
+            "statement_timeout is too low to migrate"
+            if "statement timeout" in str(exc)
+            else "cancelled by a cancel request, or by a statement timeout"
         )
-
-
-def post_apply(conn: psycopg.Connection[Any], schedule: bool = True) -> None:
-    """Everything that follows the numbered migrations, on every migrate."""
-    install_routines(conn)
-    if schedule:
-        ensure_schedule(conn)
+        return (
+            f"{first_line(exc)} ({cause}: raise statement_timeout for this"
+            " role or connection, e.g. PGOPTIONS='-c statement_timeout=0')"
+        )
+    return first_line(exc)

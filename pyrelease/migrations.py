@@ -1,98 +1,101 @@
-"""Apply and roll back pyrelease's migrations with yoyo, on any libpq connection string."""
+"""Apply and roll back pyrelease's migrations with yoyo, on any libpq connection string.
+
+yoyo applies the numbered migrations; the install core (install.install: the routines from
+plpgsql/, then the release job) follows them. `pyrelease migrate` runs the core itself, on
+every migrate. yoyo runs a step only for a migration it has not applied yet, so migrations/
+also holds an install marker for `yoyo apply`: install.<digest>.py, written by `make schema`,
+its id a digest of plpgsql/ and of the numbered migrations' ids, its step the core. A release
+that changes either brings a new marker, which `yoyo apply` runs after the numbered ones (and
+runs again after a failure, as `pyrelease migrate` does). The yoyo migration table holds a
+marker only while it is true: installing another release's routines forgets the others, and
+any rollback forgets them all (the next `yoyo apply` runs its marker again). `pyrelease
+migrate` records none and reports none: it returns the numbered migrations it applied.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import logging
-from collections.abc import Iterator
+import re
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
-from importlib.resources import files
-from pathlib import Path
 from typing import Any, Literal
 
 import psycopg
+from psycopg import sql
 from yoyo import exceptions as yoyo_exceptions
 from yoyo import read_migrations
 from yoyo.backends.core.postgresql import PostgresqlPsycopgBackend
 from yoyo.connections import parse_uri
 
-from . import cron
 from .db import connect
-from .errors import MigrationError, PyreleaseError, first_line, translate
-from .install import post_apply
+from .errors import MigrationError, PyreleaseError, translate
+from .install import LOCK_TIMEOUT, explained, failed, install, sql_dir, stopped
 from .owner import require_owner
 
-log = logging.getLogger("pyrelease")
-
 MIGRATION_TABLE = "_yoyo_migration"
-LOCK_TIMEOUT = "10s"
-
-
-def sql_dir(name: str) -> Path:
-    """migrations/ or plpgsql/: inside the installed wheel, else beside the package."""
-    packaged = Path(str(files("pyrelease"))) / "_sql" / name
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / name
+MARKER = re.compile(r"install\.[0-9a-f]{16}")
 
 
 def migrations_dir() -> str:
-    """The folder of the numbered migrations (and yoyo's post-apply.py), for DBAs who run
+    """The folder of the numbered migrations (and the install marker), for DBAs who run
     `yoyo apply` themselves: yoyo.ini is not in the wheel, this folder is."""
     return str(sql_dir("migrations"))
 
 
+def is_marker(migration_id: str) -> bool:
+    """Whether a yoyo migration id is an install marker's (not a numbered migration's)."""
+    return MARKER.fullmatch(migration_id) is not None
+
+
 def migrate(dsn: str = "", schedule: bool = True) -> list[str]:
-    """Apply every pending migration, then the post-apply step (routines from plpgsql/);
+    """Apply every pending numbered migration, then the install core (install.install);
     return the migrations' ids (empty when up to date).
 
-    Then converge on the release job: re-create it when it is missing or altered (keeping
-    its schedule and retention), and raise MigrationError when pg_cron is installed but
-    refuses it. Without pg_cron, or with schedule=False (`--no-schedule`), one warning
-    line says that no schedule was created."""
+    The core installs the routines from plpgsql/ when they changed and converges on the
+    release job: re-created when missing or altered (keeping its schedule and retention),
+    a MigrationError when pg_cron is installed but refuses it. Without pg_cron, or with
+    schedule=False (`--no-schedule`), one warning line says that no schedule was created."""
     with _backend(dsn, "migrate") as backend, _lock(backend), _cancellations():
-        pending = backend.to_apply(read_migrations(str(sql_dir("migrations"))))
+        source = read_migrations(migrations_dir())
+        pending = backend.to_apply(source).filter(lambda m: not is_marker(m.id))
         _run(backend.apply_migrations_only, pending)
-        _run(lambda conn: post_apply(conn, schedule=False), backend.connection)
-        if schedule:
-            _converge(backend.connection)
-        else:
-            log.warning("no release schedule was created (--no-schedule)")
+        install(backend.connection, schedule)
+        forget_markers(backend.connection, keep={m.id for m in source if is_marker(m.id)})
         return [m.id for m in pending]
+
+
+def apply_marker(conn: psycopg.Connection[Any], marker_id: str) -> None:
+    """The install marker's step, under `yoyo apply`: the install core, then the other
+    releases' markers forgotten (yoyo records this one once the step succeeded)."""
+    require_owner(conn, "yoyo apply")
+    install(conn)
+    forget_markers(conn, keep={marker_id})
+
+
+def forget_markers(conn: psycopg.Connection[Any], keep: Collection[str] = ()) -> None:
+    """Delete the install markers but `keep` from yoyo's migration table (found on the
+    search_path, as yoyo finds it), when there is one."""
+    table = sql.Identifier(MIGRATION_TABLE)
+    found = conn.execute("SELECT pg_catalog.to_regclass(%s)", (table.as_string(conn),))
+    if found.fetchone() == (None,):
+        return
+    conn.execute(
+        sql.SQL(
+            "DELETE FROM {} WHERE migration_id OPERATOR(pg_catalog.~) %s"
+            " AND NOT migration_id OPERATOR(pg_catalog.=) ANY (%s)"
+        ).format(table),
+        (f"^{MARKER.pattern}$", list(keep)),
+    )
 
 
 @contextmanager
 def _cancellations() -> Iterator[None]:
-    """A statement cancelled outside the migration steps (yoyo's own queries, the job's
-    registration) says why, as the steps' failures do: pyrelease never cancels its own."""
+    """A statement cancelled outside the migration steps (yoyo's own queries) says why, as
+    the steps' failures do: pyrelease never cancels its own."""
     try:
         yield
     except psycopg.errors.QueryCanceled as exc:
-        raise MigrationError(f"migrate stopped: {_explained(exc)}") from exc
-
-
-def _converge(conn: psycopg.Connection[Any]) -> None:
-    """The release job as it must be (pyrelease's own install.ensure_schedule, stricter:
-    it repairs an altered job and fails when pg_cron refuses it)."""
-    if cron.cron_setup(conn) is None:
-        log.warning("%s", cron.NO_PG_CRON)
-        return
-    found = cron.job(conn)
-    every, retention = cron.DEFAULT_SCHEDULE, cron.DEFAULT_RETENTION
-    if found is not None:  # keep what the DBA chose, repair the rest
-        retention = cron.retention_of(found)
-        with contextlib.suppress(PyreleaseError):
-            cron.check_readable(found.schedule)
-            every = found.schedule
-    try:
-        job = cron.schedule(conn, every, retention)
-    except PyreleaseError as exc:
-        raise MigrationError(
-            f"the migrations are applied, but the release job could not be registered: {exc}"
-            " (fix it and run `pyrelease migrate` again; `--no-schedule` migrates without it)"
-        ) from exc
-    if found is None:
-        log.info("scheduled %s (%s) in database %s", job.name, job.schedule, job.cron_database)
+        raise stopped(exc) from exc
 
 
 def rollback(dsn: str = "", steps: int | Literal["all"] = 1) -> list[str]:
@@ -100,8 +103,11 @@ def rollback(dsn: str = "", steps: int | Literal["all"] = 1) -> list[str]:
     if steps != "all" and (isinstance(steps, bool) or not isinstance(steps, int) or steps < 1):
         raise MigrationError(f"steps must be a positive integer or 'all', got {steps!r}")
     with _backend(dsn, "rollback") as backend, _lock(backend), _cancellations():
-        applied = backend.to_rollback(read_migrations(str(sql_dir("migrations"))))
-        chosen = applied if steps == "all" else applied[:steps]
+        applied = backend.to_rollback(read_migrations(migrations_dir()))
+        numbered = applied.filter(lambda m: not is_marker(m.id))
+        chosen = numbered if steps == "all" else numbered[:steps]
+        if chosen:
+            forget_markers(backend.connection)
         _run(backend.rollback_migrations, chosen)
         return [m.id for m in chosen]
 
@@ -118,14 +124,7 @@ def _run(action: Any, argument: Any) -> None:
     except PyreleaseError:
         raise
     except Exception as exc:
-        if isinstance(exc, psycopg.errors.QueryCanceled):
-            message = _explained(exc)
-        else:
-            message = first_line(translate(exc) or exc)
-        raise MigrationError(
-            f"migration failed: {message} (a transactional migration was rolled back whole;"
-            " fix the cause and run `pyrelease migrate` again)"
-        ) from exc
+        raise failed(exc) from exc
 
 
 @contextmanager
@@ -163,24 +162,8 @@ def _lock_failure(conn: psycopg.Connection[Any]) -> str | None:
     except psycopg.errors.UniqueViolation:
         return None
     except psycopg.Error as exc:
-        return _explained(exc)
+        return explained(exc)
     return None
-
-
-def _explained(exc: BaseException) -> str:
-    if isinstance(exc, psycopg.errors.QueryCanceled):
-        # A statement timeout that fires as the next statement starts is reported by
-        # PostgreSQL as a user request.
-        cause = (
-            "statement_timeout is too low to migrate"
-            if "statement timeout" in str(exc)
-            else "cancelled by a cancel request, or by a statement timeout"
-        )
-        return (
-            f"{first_line(exc)} ({cause}: raise statement_timeout for this"
-            " role or connection, e.g. PGOPTIONS='-c statement_timeout=0')"
-        )
-    return first_line(exc)
 
 
 def _refuse_read_only(conn: psycopg.Connection[Any]) -> None:
@@ -191,7 +174,7 @@ def _refuse_read_only(conn: psycopg.Connection[Any]) -> None:
             " pg_catalog.current_setting('transaction_read_only')::boolean"
         ).fetchone()
     except psycopg.Error as exc:
-        raise MigrationError(f"cannot prepare migrations: {_explained(exc)}") from exc
+        raise MigrationError(f"cannot prepare migrations: {explained(exc)}") from exc
     standby, read_only = row if row is not None else (False, False)
     if standby:
         raise MigrationError("the server is a read-only standby: migrate on the primary")
@@ -248,7 +231,7 @@ def _backend(dsn: str, command: str) -> Iterator[PostgresqlPsycopgBackend]:
         backend.init_database()
     except psycopg.Error as exc:
         mapped = translate(exc)
-        raise (mapped or MigrationError(f"cannot prepare migrations: {_explained(exc)}")) from exc
+        raise (mapped or MigrationError(f"cannot prepare migrations: {explained(exc)}")) from exc
     try:
         yield backend
     finally:

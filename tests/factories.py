@@ -56,7 +56,7 @@ def migration_ids() -> list[str]:
         p.name.removesuffix(".sql").removesuffix(".py")
         for p in MIGRATIONS.iterdir()
         if p.suffix in {".sql", ".py"}
-        and p.name[:4].isdigit()  # not post-apply.py
+        and p.name[:4].isdigit()  # numbered: not the install marker
         and not p.name.endswith(".rollback.sql")
     }
     return sorted(ids)

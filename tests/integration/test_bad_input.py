@@ -35,7 +35,7 @@ import psycopg
 import pytest
 from factories import closed_port, make_project, make_properties, make_workspace, scalar
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 import pyrelease
 from pyrelease import (
@@ -974,6 +974,29 @@ def test_without_pg_cron_migrate_works_with_one_warning_line(no_cron: NoCron) ->
     assert "pyrelease schedule" in lines[0]
     with psycopg.connect(no_cron.dsn) as c:
         assert scalar(c, "SELECT to_regprocedure('real_estate.run_release_job(integer, interval)')")
+
+
+def test_without_pg_cron_yoyo_apply_warns_with_the_same_line(no_cron: NoCron) -> None:
+    """`yoyo apply` installs with migrate's strictness: the same one warning line (in yoyo's
+    log format), and success."""
+    TRIED.append("<no pg_cron> yoyo apply")
+    params = conninfo_to_dict(no_cron.dsn)
+    url = f"postgresql+psycopg://postgres@{params['host']}:{params['port']}/{params['dbname']}"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "yoyo", "apply", "--batch", "--no-config-file", "-v"),
+            *("--database", url, pyrelease.migrations_dir()),
+        ],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    [warning] = no_cron.migrate.stderr.splitlines()
+    assert done.stderr.splitlines() == [f"WARNING:{warning.replace(': ', ':', 1)}"]
 
 
 def nocron_target(no_cron: NoCron) -> Target:

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
+import uuid
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -25,9 +29,11 @@ from factories import (
     make_properties,
     make_workspace,
     migration_ids,
+    scalar,
 )
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from schema_dump import install_marker, write_install_marker
 
 import pyrelease
 from pyrelease import MigrationError
@@ -175,7 +181,7 @@ def routine_names(dsn: str) -> set[str]:
 
 
 def installed_names(dsn: str) -> set[str]:
-    """The routines and views of the schema: what the post-apply step installs from plpgsql/."""
+    """The routines and views of the schema: what the install installs from plpgsql/."""
     with connect_to(dsn) as conn:
         rows = conn.execute(
             "SELECT c.relname FROM pg_class AS c"
@@ -286,7 +292,7 @@ def test_rollback_rejects_bad_steps(fresh_db: str, steps: Any) -> None:
 
 def test_rollback_one_step_at_a_time(server: Any, fresh_db: str) -> None:
     """Each step undoes exactly its own migration: the installed-source record (0006), the
-    grants (0005), the index (0004), the job (0003), what the post-apply step installed from
+    grants (0005), the index (0004), the job (0003), what the install put in from
     plpgsql/ (0002), the schema (0001)."""
     name = current_db(fresh_db)
     ids = migration_ids()
@@ -455,8 +461,8 @@ def test_failing_first_migration_leaves_nothing(server: Any, fresh_db: str) -> N
     pyrelease.rollback(fresh_db, steps="all")
 
 
-def test_post_apply_failing_half_way_keeps_nothing_of_itself(server: Any, fresh_db: str) -> None:
-    """The post-apply step fails at its first CREATE TRIGGER, after it created functions:
+def test_install_failing_half_way_keeps_nothing_of_itself(server: Any, fresh_db: str) -> None:
+    """The install fails at its first CREATE TRIGGER, after it created functions:
     none stays (one transaction), the migrations stay applied, no job is registered, and
     migrating again once the obstacle is gone installs everything."""
     name = current_db(fresh_db)
@@ -697,7 +703,8 @@ def test_yoyo_command_line_gives_the_same_database(server: Any, fresh_db: str) -
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stderr
 
-        assert applied(fresh_db) == applied(ref) == migration_ids()
+        assert applied(fresh_db) == [*migration_ids(), marker_id()]
+        assert applied(ref) == migration_ids()
         assert snapshot(fresh_db) == snapshot(ref)
         own = [row[2:] for row in cron_jobs(server, yoyo_name) if row[1] == f"{JOB}:{yoyo_name}"]
         other = [row[2:] for row in cron_jobs(server, ref_name) if row[1] == f"{JOB}:{ref_name}"]
@@ -754,7 +761,7 @@ def test_installed_wheel_migrates_from_anywhere(
     assert done.returncode == 0, done.stderr
 
     located = subprocess.run(
-        [str(python), "-c", "from pyrelease.migrations import sql_dir; print(sql_dir('plpgsql'))"],
+        [str(python), "-c", "from pyrelease.install import sql_dir; print(sql_dir('plpgsql'))"],
         cwd="/",
         capture_output=True,
         text=True,
@@ -815,7 +822,175 @@ def test_installed_wheel_migrates_from_anywhere(
         timeout=120,
     )
     assert yoyo.returncode == 0, yoyo.stderr
-    assert applied(fresh_db) == migration_ids()
+    assert applied(fresh_db) == [*migration_ids(), marker_id()]
     assert set(plpgsql_files()) == installed_names(fresh_db)
     pyrelease.rollback(fresh_db, steps="all")
     assert cron_jobs(server, current_db(fresh_db)) == []
+
+
+# --------------------------------------------------------------------------- install marker
+
+
+def marker_id() -> str:
+    """The id of the committed install marker."""
+    [marker] = [p.stem for p in MIGRATIONS.glob("install.*.py")]
+    return marker
+
+
+def test_committed_install_marker_matches_plpgsql_and_the_migrations() -> None:
+    """`yoyo apply` installs a release's routines only through a new marker: a change to
+    plpgsql/ or to the numbered migrations must come with the marker `make schema` writes."""
+    name, text = install_marker(MIGRATIONS, PLPGSQL)
+    committed = sorted(p.name for p in MIGRATIONS.glob("install.*"))
+    assert committed == [name], "run `make schema` and commit the install marker it writes"
+    assert (MIGRATIONS / name).read_text() == text, "run `make schema`: the marker was edited"
+
+
+PROBE = """\
+-- real_estate.upgrade_probe(): which release of plpgsql/ is installed (a test's routine).
+CREATE OR REPLACE FUNCTION real_estate.upgrade_probe()
+RETURNS integer
+LANGUAGE sql
+IMMUTABLE
+SET search_path = pg_catalog
+AS $$ SELECT {release} $$;
+"""
+
+
+def package_tree(tmp_path: Path, release: int) -> Path:
+    """A release of the package (pyrelease/, migrations/, plpgsql/) whose plpgsql/ holds one
+    more routine, real_estate.upgrade_probe(), returning `release`, with the install marker
+    that `make schema` writes for it."""
+    tree = tmp_path / f"release-{release}"
+    for folder in ("pyrelease", "migrations", "plpgsql"):
+        shutil.copytree(REPO / folder, tree / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    (tree / "plpgsql" / "upgrade_probe.sql").write_text(PROBE.format(release=release))
+    write_install_marker(tree / "migrations", tree / "plpgsql")
+    return tree
+
+
+def run_release(tree: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """A command with that release of pyrelease on the path."""
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["PYTHONPATH"] = str(tree)
+    return subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def yoyo_apply(tree: Path, dsn: str) -> subprocess.CompletedProcess[str]:
+    """`yoyo apply` of that release's migrations/, as a DBA runs it."""
+    command = ("apply", "--batch", "--no-config-file", "-v", "--database", yoyo_url(dsn))
+    return run_release(tree, "yoyo", *command, str(tree / "migrations"))
+
+
+def tree_marker(tree: Path) -> str:
+    """The id of that release's install marker."""
+    [marker] = [p.stem for p in (tree / "migrations").glob("install.*.py")]
+    return marker
+
+
+def probe(dsn: str) -> int:
+    """What the installed real_estate.upgrade_probe() returns."""
+    with connect_to(dsn) as conn:
+        return int(scalar(conn, "SELECT real_estate.upgrade_probe()"))
+
+
+@pytest.mark.parametrize("installed_by", ["yoyo", "pyrelease"])
+def test_yoyo_apply_upgrades_the_routines_of_a_release_without_numbered_migration(
+    server: Any, fresh_db: str, tmp_path: Path, installed_by: str
+) -> None:
+    """A database at the previous release's routines (installed by `yoyo apply` or by
+    `pyrelease migrate`); the next release changes plpgsql/ and brings no numbered
+    migration: `yoyo apply` installs its routines."""
+    previous, upgraded = package_tree(tmp_path, release=1), package_tree(tmp_path, release=2)
+    assert tree_marker(previous) != tree_marker(upgraded)
+    if installed_by == "yoyo":
+        done = yoyo_apply(previous, fresh_db)
+    else:
+        done = run_release(previous, "pyrelease.cli", "--dsn", fresh_db, "migrate")
+    assert done.returncode == 0, done.stderr
+    assert probe(fresh_db) == 1
+    jobs = cron_jobs(server, current_db(fresh_db))
+    assert len(jobs) == 2
+
+    done = yoyo_apply(upgraded, fresh_db)
+
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert probe(fresh_db) == 2, "yoyo apply left the previous release's routines"
+    # the previous release's marker, if yoyo recorded one, is forgotten
+    assert applied(fresh_db) == [*migration_ids(), tree_marker(upgraded)]
+    assert cron_jobs(server, current_db(fresh_db)) == jobs
+    done = yoyo_apply(upgraded, fresh_db)
+    assert (done.returncode, applied(fresh_db)) == (0, [*migration_ids(), tree_marker(upgraded)])
+
+    # Any rollback forgets the marker: the next `yoyo apply` runs it again.
+    assert pyrelease.rollback(fresh_db) == [migration_ids()[-1]]
+    assert applied(fresh_db) == migration_ids()[:-1]
+    assert yoyo_apply(upgraded, fresh_db).returncode == 0
+    assert applied(fresh_db) == [*migration_ids(), tree_marker(upgraded)]
+    assert pyrelease.rollback(fresh_db, steps="all") == list(reversed(migration_ids()))
+    assert applied(fresh_db) == []
+    assert cron_jobs(server, current_db(fresh_db)) == []
+
+
+@contextmanager
+def job_refused(server: Any, dbname: str) -> Iterator[None]:
+    """pg_cron refuses every job of `dbname` (a trigger on cron.job raises)."""
+    name = f"pyrelease_test_refuse_{uuid.uuid4().hex[:8]}"
+    with connect_to(server.dsn_for(server.cron_database)) as c:
+        c.execute(
+            sql.SQL(
+                "CREATE FUNCTION public.{name}() RETURNS trigger LANGUAGE plpgsql AS"
+                " $$ BEGIN RAISE EXCEPTION 'the test refuses jobs of %', NEW.database; END $$;"
+                " CREATE TRIGGER {name} BEFORE INSERT OR UPDATE ON cron.job FOR EACH ROW"
+                " WHEN (NEW.database = {dbname}) EXECUTE FUNCTION public.{name}()"
+            ).format(name=sql.Identifier(name), dbname=sql.Literal(dbname))
+        )
+    try:
+        yield
+    finally:
+        with connect_to(server.dsn_for(server.cron_database)) as c:
+            c.execute(sql.SQL("DROP TRIGGER {} ON cron.job").format(sql.Identifier(name)))
+            c.execute(sql.SQL("DROP FUNCTION public.{}()").format(sql.Identifier(name)))
+
+
+def test_yoyo_apply_fails_as_migrate_does_when_pg_cron_refuses_the_job(
+    server: Any, fresh_db: str
+) -> None:
+    """The same error from `yoyo apply` and `pyrelease migrate`, the same state after it (the
+    migrations and routines in, no job), and the next run, once the cause is gone, finishes
+    the install: under yoyo, the marker stays pending until its step succeeds."""
+    name = current_db(fresh_db)
+    apply = ("apply", "--batch", "-c", str(REPO / "yoyo.ini"), "--database", yoyo_url(fresh_db))
+    with job_refused(server, name):
+        done = run_release(REPO, "yoyo", *apply)
+        assert done.returncode == 1, done.stderr
+        yoyo_error = done.stderr.strip().splitlines()[-1]
+        assert applied(fresh_db) == migration_ids()  # the marker is still pending
+        assert set(plpgsql_files()) == installed_names(fresh_db)
+        assert cron_jobs(server, name) == []
+
+        done = run_release(REPO, "pyrelease.cli", "--dsn", fresh_db, "migrate")
+        assert done.returncode == 1, done.stderr
+        [migrate_error] = done.stderr.splitlines()
+
+    message = migrate_error.removeprefix("pyrelease: error: ")
+    assert "release job could not be registered" in message
+    assert "the test refuses jobs of" in message
+    assert yoyo_error == f"pyrelease.errors.MigrationError: {message}"
+    assert applied(fresh_db) == migration_ids()
+    assert cron_jobs(server, name) == []
+
+    done = run_release(REPO, "yoyo", *apply)
+    assert done.returncode == 0, done.stderr
+    assert applied(fresh_db) == [*migration_ids(), marker_id()]
+    assert len(cron_jobs(server, name)) == 2
+    pyrelease.rollback(fresh_db, steps="all")
+    assert cron_jobs(server, name) == []

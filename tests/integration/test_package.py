@@ -56,7 +56,9 @@ def test_wheel_and_sdist_carry_the_sql(dist: Path) -> None:
         members = {m.name.split("/", 1)[1] for m in t.getmembers() if "/" in m.name}
     for routine in ROUTINES:
         assert f"plpgsql/{routine}" in members
-    assert {"migrations/post-apply.py", "pyproject.toml", "README.md"} <= members
+    [marker] = [p.name for p in (REPO / "migrations").glob("install.*.py")]
+    assert f"pyrelease/_sql/migrations/{marker}" in names  # what `yoyo apply` installs with
+    assert {f"migrations/{marker}", "pyproject.toml", "README.md"} <= members
 
 
 def test_a_wheel_installed_pyrelease_migrates_a_database(
