@@ -31,6 +31,7 @@ from .errors import (
     Unhealthy,
     expect_row,
     first_line,
+    hide,
     one_line,
     redact,
     translated,
@@ -389,6 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # yoyo logs a failed step with its traceback; the error reaches the user as one line.
     logging.getLogger("yoyo").propagate = False
     logging.getLogger("yoyo").addHandler(logging.NullHandler())
+    for given in (*(sys.argv[1:] if argv is None else argv), os.environ.get("DATABASE_URL", "")):
+        hide(given)  # whatever shape a connection string has, no output shows its password
     args = build_parser().parse_args(argv)
     try:
         args.dsn = resolve_dsn(args.dsn)

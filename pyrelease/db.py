@@ -15,13 +15,14 @@ from typing import Any
 
 import psycopg
 
-from .errors import DatabaseUnavailable, first_line, translated
+from .errors import DatabaseUnavailable, first_line, hide, translated
 
 SEARCH_PATH = "pg_catalog, pg_temp"
 
 
 def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
     """An autocommit connection: each call the package makes is its own transaction."""
+    hide(dsn)
     try:
         with translated():
             return psycopg.connect(dsn, autocommit=True, **kwargs)
