@@ -130,6 +130,7 @@ _BY_SQLSTATE: dict[str, type[PyreleaseError]] = {
     "3F000": NotMigrated,
     "42P01": NotMigrated,
     "42883": NotMigrated,
+    "42703": NotMigrated,  # a column of a later migration (rolled back, or not applied yet)
 }
 
 # RE003's and RE005's messages end in the reservation's expiry, as the server prints a timestamptz

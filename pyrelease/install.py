@@ -88,11 +88,12 @@ def install_routines(conn: psycopg.Connection[Any]) -> bool:
 
 def ensure_schedule(conn: psycopg.Connection[Any]) -> None:
     """Register the release job when pg_cron is installed and the job is missing."""
-    from .cron import cron_setup, job, schedule
+    from .cron import cron_setup, job, register, schedule
 
     try:
         with conn.transaction():  # a savepoint: a refusal leaves the migration intact
-            if cron_setup(conn) is not None and job(conn) is not None:
+            if cron_setup(conn) is not None and (existing := job(conn)) is not None:
+                register(conn, existing)  # recorded for the health rule, as found
                 return
             found = schedule(conn)  # without pg_cron: ScheduleError saying how to add it
     except PyreleaseError as exc:

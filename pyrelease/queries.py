@@ -1,11 +1,15 @@
-"""Load the named queries of queries.sql (the only SQL the Python side sends)."""
+"""Load the named queries of queries.sql (the only SQL the Python side sends), and the body
+of a plpgsql/ routine that the package also runs itself."""
 
 from __future__ import annotations
 
 import re
+from functools import cache
 from importlib.resources import files
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+# CREATE ... AS $tag$ body $tag$: the body between the routine's dollar-quote tags
+_BODY = re.compile(r"\bAS\s+(\$\w*\$)(.*?)\1", re.DOTALL)
 
 
 def _load() -> dict[str, str]:
@@ -19,3 +23,17 @@ def _load() -> dict[str, str]:
 
 
 QUERIES = _load()
+
+
+@cache
+def routine_body(name: str) -> str:
+    """The body of plpgsql/<name>.sql's routine, as the package ships it: for a caller that
+    must not execute the owner's installed routine but applies the same SQL (status runs
+    release_health's body, with its parameters as $1, $2, ...)."""
+    from .migrations import sql_dir
+
+    text = (sql_dir("plpgsql") / f"{name}.sql").read_text(encoding="utf-8")
+    found = _BODY.search(text)
+    if found is None:
+        raise LookupError(f"plpgsql/{name}.sql has no dollar-quoted body")
+    return found.group(2).strip()
