@@ -1093,9 +1093,11 @@ $$;
 --
 
 CREATE FUNCTION real_estate.release_health(p_counters boolean DEFAULT true) RETURNS TABLE(healthy boolean, reason text, problems text[], backlog bigint, oldest_expired_seconds double precision, backlog_stale boolean, last_scheduled_run_finished_at timestamp with time zone, last_scheduled_run_age_seconds double precision, scheduled_run_stale boolean, run_in_progress boolean, waiting_for_first_run boolean, limit_seconds double precision, failed_rows bigint, counter_drift bigint, event_feed_held_back_seconds double precision, job_name text, job_schedule text, job_active boolean, job_interval_seconds double precision, job_registered_at timestamp with time zone, job_cron_database text, checked_at timestamp with time zone)
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
+BEGIN
+RETURN QUERY
 WITH job AS (
     -- The job as registered; the limit is two intervals of its schedule, at least 5 minutes
     -- (5 minutes when no job is registered).
@@ -1228,7 +1230,8 @@ SELECT pg_catalog.cardinality(v.problems) OPERATOR(pg_catalog.=) 0 AS healthy,
        v.registered_at AS job_registered_at,
        v.cron_database AS job_cron_database,
        pg_catalog.now() AS checked_at
-  FROM verdict AS v
+  FROM verdict AS v;
+END
 $_$;
 
 

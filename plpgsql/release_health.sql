@@ -1,8 +1,9 @@
 -- real_estate.release_health(p_counters): the health of the scheduled release as one row, by
 -- the one rule of docs/monitoring.md (status --check and --json, the exporter's metrics).
 -- Read-only; reads this database's tables only. p_counters false skips the counter drift (a
--- scan of property). `pyrelease status` runs this very body for any role (queries.py), so
--- every name, operator and type in it is qualified.
+-- scan of property). `pyrelease status` runs this very query for any role (queries.py), so
+-- every name, operator and type in it is qualified. PL/pgSQL: Citus plans no SQL function
+-- that has parameters.
 CREATE OR REPLACE FUNCTION real_estate.release_health(p_counters boolean DEFAULT true)
 RETURNS TABLE (
     healthy boolean,
@@ -28,11 +29,13 @@ RETURNS TABLE (
     job_cron_database text,
     checked_at timestamptz
 )
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $body$
+BEGIN
+RETURN QUERY
 WITH job AS (
     -- The job as registered; the limit is two intervals of its schedule, at least 5 minutes
     -- (5 minutes when no job is registered).
@@ -165,7 +168,8 @@ SELECT pg_catalog.cardinality(v.problems) OPERATOR(pg_catalog.=) 0 AS healthy,
        v.registered_at AS job_registered_at,
        v.cron_database AS job_cron_database,
        pg_catalog.now() AS checked_at
-  FROM verdict AS v
+  FROM verdict AS v;
+END
 $body$;
 
 REVOKE ALL ON FUNCTION real_estate.release_health(boolean) FROM PUBLIC;

@@ -8,8 +8,10 @@ from functools import cache
 from importlib.resources import files
 
 _NAME = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
-# CREATE ... AS $tag$ body $tag$: the body between the routine's dollar-quote tags
+# CREATE ... AS $tag$ body $tag$: the body between the routine's dollar-quote tags; a
+# PL/pgSQL body that is one RETURN QUERY gives its query
 _BODY = re.compile(r"\bAS\s+(\$\w*\$)(.*?)\1", re.DOTALL)
+_RETURN_QUERY = re.compile(r"BEGIN\s+RETURN\s+QUERY\s+(.*?);\s*END;?", re.DOTALL)
 
 
 def _load() -> dict[str, str]:
@@ -27,13 +29,16 @@ QUERIES = _load()
 
 @cache
 def routine_body(name: str) -> str:
-    """The body of plpgsql/<name>.sql's routine, as the package ships it: for a caller that
-    must not execute the owner's installed routine but applies the same SQL (status runs
-    release_health's body, with its parameters as $1, $2, ...)."""
+    """The body of plpgsql/<name>.sql's routine (the query of a PL/pgSQL body that is one
+    RETURN QUERY), as the package ships it: for a caller that must not execute the owner's
+    installed routine but applies the same SQL (status runs release_health's, with its
+    parameters as $1, $2, ...)."""
     from .migrations import sql_dir
 
     text = (sql_dir("plpgsql") / f"{name}.sql").read_text(encoding="utf-8")
     found = _BODY.search(text)
     if found is None:
         raise LookupError(f"plpgsql/{name}.sql has no dollar-quoted body")
-    return found.group(2).strip()
+    body = found.group(2).strip()
+    query = _RETURN_QUERY.fullmatch(body)
+    return (query.group(1) if query else body).strip()

@@ -645,5 +645,5 @@ def test_status_runs_the_body_the_package_ships() -> None:
     body = routine_body("release_health")
     source = (REPO / "plpgsql" / "release_health.sql").read_text()
     assert body.startswith("WITH job AS (") and body.endswith("FROM verdict AS v")
-    assert f"$body$\n{body}\n$body$" in source
+    assert f"$body$\nBEGIN\nRETURN QUERY\n{body};\nEND\n$body$" in source
     assert sys.modules["pyrelease.health"].routine_body is routine_body
