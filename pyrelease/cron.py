@@ -203,7 +203,7 @@ def _schedule(conn: psycopg.Connection[Any], cron: str, retention: str) -> Job:
             else _claim(cron_conn, setup.job_names, setup, lambda j: not _runs_elsewhere(j, setup))
         )
         job = _upsert(cron_conn, setup, current, name, cron, command, setup.database)
-        register(conn, job)
+        check_readable(job.schedule)
         for orphan in _rows(cron_conn, "orphan_release_jobs", {"jobid": job.jobid}):
             _unschedule_job(cron_conn, orphan[0])
             if not setup.in_app_database:
@@ -212,6 +212,7 @@ def _schedule(conn: psycopg.Connection[Any], cron: str, retention: str) -> Job:
                     _unschedule_job(cron_conn, purge_job.jobid)
         if not setup.in_app_database:
             _schedule_purge(cron_conn, setup, job, retention)
+        register(conn, job)  # last, inside pg_cron's transaction: recorded once all else held
     return job
 
 
