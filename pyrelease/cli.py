@@ -21,21 +21,21 @@ from uuid import UUID
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from . import __version__, api, cron, grants, migrations
+from . import __version__, api, cron, grants, health, migrations
 from .db import connect, pinned
 from .distribute import distribute
 from .errors import (
     DatabaseUnavailable,
-    InvalidArgument,
     PyreleaseError,
     Unhealthy,
-    expect_row,
     first_line,
+    hide,
     one_line,
     redact,
     translated,
 )
-from .owner import reading, require_owner
+from .owner import require_owner
+from .pending import migration_state, require_migrated
 from .queries import QUERIES
 
 PROG = "pyrelease"
@@ -72,6 +72,7 @@ def cmd_rollback(args: argparse.Namespace) -> None:
 def cmd_release(args: argparse.Namespace) -> None:
     with connect(args.dsn) as conn:
         require_owner(conn, "release")
+        require_migrated(conn, "release")
         with pinned(conn):
             if args.property_id is not None:
                 done = api.release_reservation(conn, args.property_id)
@@ -88,6 +89,7 @@ def cmd_watch(args: argparse.Namespace) -> None:
     try:
         with connect(args.dsn) as conn:
             require_owner(conn, "watch")
+            require_migrated(conn, "watch")
             after = args.after
             if after is None:
                 with translated(), pinned(conn):
@@ -136,7 +138,10 @@ def cmd_schedule(args: argparse.Namespace) -> None:
 def cmd_unschedule(args: argparse.Namespace) -> None:
     with connect(args.dsn) as conn:
         removed = cron.unschedule(conn)
+        pending = migration_state(conn).message()
     print("release job removed" if removed else "no release job was scheduled")
+    if pending:
+        print(f"{PROG}: {pending}", file=sys.stderr)
 
 
 def cmd_grants(args: argparse.Namespace) -> None:
@@ -146,63 +151,66 @@ def cmd_grants(args: argparse.Namespace) -> None:
     print(grants.grants_sql(args.owner, str(database), args.cron_database), end="")
 
 
-# What status reads: tables only, never a view or routine of the owner's (see owner.py).
-STATUS_TABLES = (
-    "real_estate.workspace",
-    "real_estate.project",
-    "real_estate.property",
-    "real_estate.release_run",
-    "public._yoyo_migration",
-)
-
-
 def cmd_status(args: argparse.Namespace) -> None:
     with connect(args.dsn) as conn:
-        job = cron.job(conn)
-        with reading(conn, STATUS_TABLES), translated():
-            health = expect_row(conn.execute(QUERIES["health"]).fetchone(), "health")
-            runs = conn.execute(QUERIES["last_runs"], {"limit": 5}).fetchall()
-            installed_at = None
-            if expect_row(conn.execute(QUERIES["has_migration_log"]).fetchone(), "log")[0]:
-                installed_at = expect_row(
-                    conn.execute(QUERIES["installed_at"]).fetchone(), "installed_at"
-                )[0]
-            drift = conn.execute(QUERIES["counter_drift"]).fetchone()
-        cron_runs = cron.job_runs(conn, job) if job is not None else []
-        database = conn.info.dbname
-    expired, oldest_age, last_finished, since_last, now = health
-    print(f"database: {database}")
-    if job is None:
-        print("schedule: none (`pyrelease schedule` creates it; it needs pg_cron)")
+        report = health.read(conn)
+    if args.json:
+        print(json.dumps(report.as_json()))
     else:
+        _print_status(report, args.check)
+    if args.check and not report.healthy:
+        raise Unhealthy(f"unhealthy: {report.reason}")
+
+
+def _print_status(report: health.Report, check: bool) -> None:
+    rule, live = report.rule, report.live
+    print(f"database: {report.database}")
+    if not report.migrations.current:
+        print(report.migrations.message())
+    if live is not None and live.job is not None:
+        job = live.job
         state = "active" if job.active else "INACTIVE"
         print(
             f"schedule: {job.name!r} {job.schedule!r} {state},"
             f" pg_cron in {job.cron_database!r}, job id {job.jobid}"
         )
-    age = f", oldest expired {_age(oldest_age)} ago" if expired else ""
-    print(f"backlog: {expired} expired reservation(s) not yet released{age}")
-    last = f"{_ts(last_finished)} ({_age(since_last)} ago)" if last_finished else "never"
-    print(f"last scheduled run finished: {last}")
-    drifted = drift[0] if drift else 0
-    print(f"counters: {_drift(drifted)}")
-    print("last pg_cron runs:" if cron_runs else "last pg_cron runs: none")
-    for r in cron_runs:
-        took = f" ({_age(r.end_time - r.start_time)})" if r.start_time and r.end_time else ""
-        message = f" {one_line(r.return_message)}" if r.return_message else ""
-        print(f"  {_ts(r.start_time)} {r.status}{took}{message}")
-    print("last release runs:" if runs else "last release runs: none")
-    for run_id, source, started, finished, released, failed, error in runs:
+    elif live is None and rule is not None and rule.job_name is not None:
+        state = "active" if rule.job_active else "INACTIVE"
+        print(
+            f"schedule: {rule.job_name!r} {rule.job_schedule!r} {state} as registered"
+            f" {_ts(rule.job_registered_at)}, pg_cron in {rule.job_cron_database!r}"
+        )
+    else:
+        print("schedule: none (`pyrelease schedule` creates it; it needs pg_cron)")
+    if rule is None:
+        print("backlog: unknown until the migrations are applied")
+    else:
+        oldest = rule.oldest_expired_seconds
+        age = f", oldest expired {_age(oldest)} ago" if rule.backlog and oldest is not None else ""
+        print(f"backlog: {rule.backlog} expired reservation(s) not yet released{age}")
+        finished, ago = rule.last_scheduled_run_finished_at, rule.last_scheduled_run_age_seconds
+        last = f"{_ts(finished)} ({_age(ago)} ago)" if finished and ago is not None else "never"
+        print(f"last scheduled run finished: {last}")
+        print(f"counters: {_drift(rule.counter_drift or 0)}")
+    if live is None:
+        print("last pg_cron runs: not shown (only the owner and superusers read pg_cron's)")
+    else:
+        print("last pg_cron runs:" if live.runs else "last pg_cron runs: none")
+        for r in live.runs:
+            took = f" ({_age(r.end_time - r.start_time)})" if r.start_time and r.end_time else ""
+            message = f" {one_line(r.return_message)}" if r.return_message else ""
+            print(f"  {_ts(r.start_time)} {r.status}{took}{message}")
+    print("last release runs:" if report.runs else "last release runs: none")
+    for run_id, source, started, finished, released, failed, error in report.runs:
         end = _ts(finished) if finished else "unfinished"
         tail = f" error: {one_line(error)}" if error else ""
         counts = f"{released} released, {failed} failed{tail}"
         print(f"  #{run_id} {source} {_ts(started)} -> {end}: {counts}")
-    if args.check:
-        problems, note = _health(job, expired, oldest_age, last_finished, now, installed_at)
-        if drifted:
-            problems.append(f"counters: {_drift(drifted)}")
-        if problems:
-            raise Unhealthy(f"unhealthy: {'; '.join(problems)}")
+    if check and report.healthy and rule is not None:
+        note = ""
+        if rule.waiting_for_first_run and rule.job_schedule is not None:
+            due = cron.next_run(rule.job_schedule, rule.checked_at)
+            note = f" (waiting for the first run, due {_ts(due)})"
         print(f"health: ok{note}")
 
 
@@ -215,57 +223,15 @@ def _drift(drifted: int) -> str:
     )
 
 
-def _health(
-    job: cron.Job | None,
-    expired: int,
-    oldest_age: timedelta | None,
-    last_finished: datetime | None,
-    now: datetime,
-    installed_at: datetime | None,
-) -> tuple[list[str], str]:
-    """What `status --check` finds wrong (and a note when all is well).
-
-    A scheduled run must have finished since the second-latest time the schedule started
-    one (two runs missed: late), and no expired reservation may be older than that; a job
-    installed after that time that has not run yet is waiting for its first run."""
-    if job is None:
-        return ["no release job is scheduled (or pg_cron is missing)"], ""
-    problems = []
-    if not job.active:
-        problems.append(f"job {job.name!r} is inactive")
-    try:
-        starts = cron.previous_runs(job.schedule, now, 2)
-    except InvalidArgument as exc:
-        return [*problems, str(exc)], ""
-    if len(starts) < 2:  # @reboot: no regular runs to be late for
-        return problems, ""
-    due = starts[-1]
-    limit = now - due
-    if last_finished is None and installed_at is not None and installed_at > due:
-        upcoming = cron.next_run(job.schedule, now)
-        return problems, f" (waiting for the first run, due {_ts(upcoming)})"
-    if last_finished is None:
-        problems.append("no scheduled run has finished yet")
-    elif last_finished < due:
-        problems.append(
-            f"last scheduled run finished {_age(now - last_finished)} ago (limit {_age(limit)})"
-        )
-    if expired and oldest_age is not None and oldest_age > limit:
-        problems.append(
-            f"{expired} expired reservation(s) waiting, oldest {_age(oldest_age)}"
-            f" (limit {_age(limit)})"
-        )
-    return problems, ""
-
-
 def _ts(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S%z") if value else "-"
 
 
-def _age(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
+def _age(value: timedelta | float) -> str:
+    total = value.total_seconds() if isinstance(value, timedelta) else value
+    seconds = int(total)
     if seconds < 120:
-        return f"{value.total_seconds():.1f}s"
+        return f"{total:.1f}s"
     hours, rest = divmod(seconds, 3600)
     return f"{hours}h{rest // 60:02d}m" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
@@ -337,8 +303,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--check",
         action="store_true",
-        help="exit non-zero when the job is missing or inactive, or runs or releases are late",
+        help="exit non-zero when the job is missing or inactive, runs or releases are late,"
+        " counters drifted or migrations are pending",
     )
+    p.add_argument("--json", action="store_true", help="print one JSON object (docs/monitoring.md)")
     p = add("schedule", cmd_schedule, "create or update the pg_cron job")
     p.add_argument("--cron", default=cron.DEFAULT_SCHEDULE, metavar="EXPR")
     p.add_argument(
@@ -390,6 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # yoyo logs a failed step with its traceback; the error reaches the user as one line.
     logging.getLogger("yoyo").propagate = False
     logging.getLogger("yoyo").addHandler(logging.NullHandler())
+    for given in (*(sys.argv[1:] if argv is None else argv), os.environ.get("DATABASE_URL", "")):
+        hide(given)  # whatever shape a connection string has, no output shows its password
     args = build_parser().parse_args(argv)
     try:
         args.dsn = resolve_dsn(args.dsn)

@@ -16,8 +16,12 @@ the release job is the one that calls the procedure there. Registering re-points
 ``cron.alter_job`` (re-scheduling by name alone would keep an old database or a paused
 ``active`` flag); a name already held by another database's job is never taken over.
 
-pg_cron validates schedules; ``previous_runs``/``next_run`` (cronsim, on pg_cron 1.4's
-reading of a schedule) tell ``status --check`` when the job should have run.
+Registering the job also records it in the application database
+(``real_estate.release_schedule``: name, schedule, pg_cron's database, active, and the
+schedule's ``interval``, the longest gap between two runs, computed with cronsim on pg_cron
+1.4's reading of it): the health rule (plpgsql/release_health.sql) reads that row, never
+pg_cron's tables, which usually live in another database. pg_cron validates schedules;
+pyrelease also refuses those that do not repeat at an interval it can compute.
 """
 
 from __future__ import annotations
@@ -28,8 +32,8 @@ import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from itertools import islice
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import psycopg
@@ -41,7 +45,6 @@ from .db import connect, pinned
 from .errors import (
     DatabaseUnavailable,
     InvalidArgument,
-    NotMigrated,
     ScheduleError,
     expect_row,
     first_line,
@@ -50,6 +53,7 @@ from .errors import (
     translated,
 )
 from .owner import require_owner
+from .pending import require_migrated
 from .queries import QUERIES
 
 log = logging.getLogger("pyrelease")
@@ -209,19 +213,14 @@ def _schedule(conn: psycopg.Connection[Any], cron: str, retention: str) -> Job:
     # pg_cron runs the job as the role that registers it: only the owner may (owner.py).
     require_owner(conn, "schedule")
     setup = require_cron(conn)
-    with translated(), pinned(conn):
-        migrated = conn.execute(QUERIES["migrated"]).fetchone()
-    if not (migrated and migrated[0]):
-        raise NotMigrated(
-            "real_estate.run_release_job does not exist: run `pyrelease migrate` first"
-        )
+    require_migrated(conn, "schedule")
     retention = _normalise_retention(conn, retention)
     command = "CALL real_estate.run_release_job()"
     if retention != DEFAULT_RETENTION:
         command = f"CALL real_estate.run_release_job(p_retention => {_literal(conn, retention)})"
     with _cron_connection(conn, setup) as cron_conn, pinned(cron_conn):
-        # pg_cron validates the expression; what it accepts but `status --check` could not
-        # read (pg_cron 1.4 ignores a sixth field) rolls the registration back.
+        # pg_cron validates the expression; what it accepts but pyrelease cannot compute the
+        # interval of (@reboot; a sixth field, which pg_cron 1.4 ignores) rolls it back.
         found = _release_jobs(cron_conn, setup)
         for extra in found[1:]:  # registered twice (by two users, or by older versions)
             _unschedule_job(cron_conn, extra.jobid)
@@ -240,6 +239,7 @@ def _schedule(conn: psycopg.Connection[Any], cron: str, retention: str) -> Job:
                     _unschedule_job(cron_conn, purge_job.jobid)
         if not setup.in_app_database:
             _schedule_purge(cron_conn, setup, job, retention)
+        register(conn, job)  # last, inside pg_cron's transaction: recorded once all else held
     return job
 
 
@@ -296,13 +296,34 @@ def unschedule(conn: psycopg.Connection[Any]) -> bool:
 
 
 def _unschedule(conn: psycopg.Connection[Any]) -> bool:
+    # It records the removal in the install's table: only the owner may (owner.py).
+    require_owner(conn, "unschedule")
     setup = require_cron(conn)
     with _cron_connection(conn, setup) as cron_conn:
         found = _release_jobs(cron_conn, setup)
         purges = [p for j in found for p in _purge_jobs(cron_conn, setup, j.jobid)]
         for each in (*found, *purges):
             _unschedule_job(cron_conn, each.jobid)
+    with translated(), pinned(conn):
+        if expect_row(conn.execute(QUERIES["has_release_schedule"]).fetchone(), "registry")[0]:
+            conn.execute(QUERIES["unregister_schedule"])
     return bool(found)
+
+
+def register(conn: psycopg.Connection[Any], found: Job) -> None:
+    """Record `found` as this database's release job, with its schedule's interval (what the
+    health rule reads); InvalidArgument for a schedule whose interval cannot be computed."""
+    every = interval(found.schedule)
+    params = {
+        "name": found.name,
+        "jobid": found.jobid,
+        "schedule": found.schedule,
+        "cron_database": found.cron_database,
+        "interval": every,
+        "active": found.active,
+    }
+    with translated(), pinned(conn):
+        conn.execute(QUERIES["register_schedule"], params)
 
 
 def schedule_database(
@@ -471,58 +492,72 @@ MACROS = {
 }
 REBOOT = ("@reboot", "@restart")
 _SECONDS = re.compile(r"\s*(\d{1,2})\s+seconds?\s*", re.ASCII)
+# The Gregorian calendar, days of the week included, repeats every 400 years.
+CYCLE_START = date(2000, 1, 1)
+CYCLE_DAYS = 146_097
 
 
-def _reading(expr: str) -> str | timedelta | None:
-    """A schedule as pg_cron runs it: five cron fields, a period, or None (at start-up only).
+def _reading(expr: str) -> str | timedelta:
+    """A schedule as pg_cron runs it: five cron fields, or a period.
 
-    Raises InvalidArgument for an expression that cronsim cannot read as pg_cron does
-    (pg_cron 1.4 ignores a sixth field, which cronsim would take for seconds)."""
+    Raises InvalidArgument for a schedule that does not repeat (@reboot) or that cronsim
+    cannot read as pg_cron does (pg_cron 1.4 ignores a sixth field, which cronsim would take
+    for seconds)."""
     text = expr.strip()
-    if text in REBOOT:
-        return None
     if text in MACROS:
         return MACROS[text]
     seconds = _SECONDS.fullmatch(text)
     if seconds is not None and 1 <= int(seconds[1]) <= 59:
         return timedelta(seconds=int(seconds[1]))
     fields = text.split()
-    problem = f"expected 5 fields, got {len(fields)}" if len(fields) != 5 else None
-    if problem is None:
+    if text in REBOOT:
+        problem = "it runs only when the server starts, not at a regular interval"
+    elif len(fields) != 5:
+        problem = f"expected 5 fields, got {len(fields)}"
+    else:
         try:
             CronSim(text, datetime(2000, 1, 1, tzinfo=UTC))
+            return text
         except CronSimError as exc:
             problem = str(exc).lower()
-    if problem is not None:
-        raise InvalidArgument(
-            f"invalid cron expression {expr!r}: `status --check` cannot tell when it runs"
-            f" ({problem})"
-        )
-    return text
+    raise InvalidArgument(
+        f"invalid cron expression {expr!r}: `status --check` cannot tell when it runs ({problem})"
+    )
 
 
 def check_readable(expr: str) -> None:
-    """Refuse (InvalidArgument) a schedule whose run times `status --check` cannot compute."""
+    """Refuse (InvalidArgument) a schedule whose interval pyrelease cannot compute."""
     _reading(expr)
 
 
-def previous_runs(expr: str, moment: datetime, count: int = 2) -> list[datetime]:
-    """The latest `count` times before `moment` at which pg_cron starts a job on this
-    schedule, latest first ([] for @reboot)."""
+def interval(expr: str) -> timedelta:
+    """The longest gap between two consecutive runs of a schedule (the health rule allows
+    two of them). Bounded: the times of one day, and one pass over the days of the 400-year
+    cycle after which the calendar repeats (about 0.15 s at most)."""
     reading = _reading(expr)
-    if reading is None:
-        return []
-    moment = moment.astimezone(UTC)
     if isinstance(reading, timedelta):
-        return [moment - reading * (i + 1) for i in range(count)]
-    return list(islice(CronSim(reading, moment, reverse=True), count))
+        return reading
+    sim = CronSim(reading, datetime(2000, 1, 1, tzinfo=UTC))
+    times = sorted(h * 60 + m for h in sim.hours for m in sim.minutes)
+    start = CYCLE_START.toordinal()
+    days = [
+        n
+        for n in range(CYCLE_DAYS)
+        if (day := date.fromordinal(start + n)).month in sim.months and sim.match_day(day)
+    ]
+    if not days:
+        raise InvalidArgument(f"invalid cron expression {expr!r}: it never runs")
+    within = [b - a for a, b in pairwise(times)]
+    # from a day's last run to the next day's first (the cycle's first day comes back)
+    across = [
+        (b - a) * 1440 - (times[-1] - times[0]) for a, b in pairwise([*days, days[0] + CYCLE_DAYS])
+    ]
+    return timedelta(minutes=max(within + across))
 
 
-def next_run(expr: str, moment: datetime) -> datetime | None:
+def next_run(expr: str, moment: datetime) -> datetime:
     """The first time after `moment` at which pg_cron starts a job on this schedule."""
     reading = _reading(expr)
-    if reading is None:
-        return None
     moment = moment.astimezone(UTC)
     if isinstance(reading, timedelta):
         return moment + reading

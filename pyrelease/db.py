@@ -15,7 +15,7 @@ from typing import Any
 
 import psycopg
 
-from .errors import DatabaseUnavailable, first_line, translated
+from .errors import DatabaseUnavailable, first_line, hide, translated
 
 SEARCH_PATH = "pg_catalog, pg_temp"
 
@@ -23,6 +23,7 @@ SEARCH_PATH = "pg_catalog, pg_temp"
 def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
     """An autocommit connection: each call the package makes is its own transaction. Its
     statements are never prepared (a transaction pooler does not carry them)."""
+    hide(dsn)
     try:
         with translated():
             conn = psycopg.connect(dsn, autocommit=True, **kwargs)

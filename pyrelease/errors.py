@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, TypeVar
+from urllib.parse import unquote
 from uuid import UUID
 
 import psycopg
@@ -129,6 +130,7 @@ _BY_SQLSTATE: dict[str, type[PyreleaseError]] = {
     "3F000": NotMigrated,
     "42P01": NotMigrated,
     "42883": NotMigrated,
+    "42703": NotMigrated,  # a column of a later migration (rolled back, or not applied yet)
 }
 
 # RE003's and RE005's messages end in the reservation's expiry, as the server prints a timestamptz
@@ -159,12 +161,47 @@ def one_line(text: str) -> str:
 # both in its errors, argparse in its usage errors).
 _URL_PASSWORD = re.compile(r"""(://[^:/@\s]*:)[^\s"']*@""")
 _KEYWORD_PASSWORD = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s'"&]+)""", re.I)
+# A malformed connection string puts pieces of its password wherever libpq then cuts it
+# ('invalid percent-encoded token: "S3cret%Pw"', "failed to resolve host 'Pw@h'", 'missing
+# "=" after "Pw"'): those pieces are remembered (hide) and removed from any text shown.
+_SCHEME = re.compile(r"^\s*[A-Za-z][\w+.-]*://")
+_KEY = re.compile(r"password\s*=\s*", re.I)
+_NEXT_KEY = re.compile(r"(?:\s+|&)[A-Za-z_]\w*\s*=")
+_QUOTED = re.compile(r"""'(?:[^'\\]|\\.)*'?""")
+_CUTS = re.compile(r"""[\s@/?#&=:%\[\]'"\\,;]+""")
+_hidden: set[str] = set()
+
+
+def hide(text: str) -> None:
+    """Remember the password of a connection string (any text that may hold one: an argument,
+    DATABASE_URL), whatever its shape, so that redact() removes it, and every piece of it
+    libpq could cut it into, from whatever it is shown in."""
+    regions = []
+    scheme = _SCHEME.match(text)
+    if scheme:  # URL: everything between "user:" and the last "@"
+        rest = text[scheme.end() :]
+        colon, at = rest.find(":"), rest.rfind("@")
+        if -1 < colon < at:
+            regions.append(rest[colon + 1 : at])
+    for key in _KEY.finditer(text):  # password=..., up to the next key (quoted: the quote)
+        value = text[key.end() :]
+        quoted = _QUOTED.match(value)
+        nxt = _NEXT_KEY.search(value)
+        regions.append(quoted.group() if quoted else value[: nxt.start()] if nxt else value)
+    for region in regions:
+        for form in (region, unquote(region)):
+            pieces = {form.strip(), *_CUTS.split(form)}
+            _hidden.update(p for p in pieces if len(p) >= 2)
 
 
 def redact(text: str) -> str:
-    """Text with every password of a connection string in it replaced by ***."""
+    """Text with every password of a connection string in it, and every piece of a password
+    hide() was given, replaced by ***."""
     text = _URL_PASSWORD.sub(r"\1***@", text)
-    return _KEYWORD_PASSWORD.sub(r"\1***", text)
+    text = _KEYWORD_PASSWORD.sub(r"\1***", text)
+    for piece in sorted(_hidden, key=len, reverse=True):
+        text = text.replace(piece, "***")
+    return text
 
 
 def translate(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from .errors import InvalidArgument
 
-ROLES = ("real_estate_reader", "real_estate_app")
+ROLES = ("real_estate_reader", "real_estate_app", "real_estate_monitor")
 # What pyrelease.cron calls in pg_cron's database (pg_cron 1.4 revokes them from PUBLIC).
 CRON_FUNCTIONS = (
     "cron.schedule_in_database(text, text, text, text, text, boolean)",
@@ -42,8 +42,8 @@ def grants_sql(owner: str, database: str, cron_database: str = "postgres") -> st
         f" pg_cron in {cron_database!r}.",
         "-- Run as a superuser with psql -v ON_ERROR_STOP=1 -f FILE (re-runnable).",
         "",
-        "-- 1. Once per server: the two NOLOGIN roles that pyrelease grants to (the owner then",
-        "--    needs no CREATEROLE; migration 0005 uses them as they are).",
+        "-- 1. Once per server: the NOLOGIN roles that pyrelease grants to (the owner then",
+        "--    needs no CREATEROLE; migrations 0005 and 0012 use them as they are).",
         "DO $$",
         "BEGIN",
     ]
@@ -63,6 +63,8 @@ def grants_sql(owner: str, database: str, cron_database: str = "postgres") -> st
         "-- 2. The application database: the owner creates schema real_estate there and",
         "--    yoyo's bookkeeping tables in schema public.",
         f"GRANT CONNECT, CREATE ON DATABASE {db} TO {o};",
+        "--    Members of real_estate_monitor run `pyrelease status` and the exporter here.",
+        f"GRANT CONNECT ON DATABASE {db} TO real_estate_monitor;",
         f"\\connect {_psql_arg(database)}",
         f"GRANT USAGE, CREATE ON SCHEMA public TO {o};",
     ]

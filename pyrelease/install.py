@@ -19,7 +19,6 @@ import hashlib
 import logging
 import re
 from collections.abc import Iterator
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +28,13 @@ import sqlparse
 from . import cron
 from .db import pinned
 from .errors import MigrationError, PyreleaseError, first_line, translate, translated
-from .queries import QUERIES
+from .queries import QUERIES, sql_dir
 
 log = logging.getLogger("pyrelease")
 
 LOCK_TIMEOUT = "10s"
 NO_SCHEDULE = "no release schedule was created (--no-schedule)"
 _DEPENDS = re.compile(r"^-- depends: (.+)$", re.MULTILINE)
-
-
-def sql_dir(name: str) -> Path:
-    """migrations/ or plpgsql/: inside the installed wheel, else beside the package."""
-    packaged = Path(str(files("pyrelease"))) / "_sql" / name
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parent.parent / name
 
 
 def install(conn: psycopg.Connection[Any], schedule: bool = True) -> None:

@@ -29,8 +29,9 @@ from yoyo.connections import parse_uri
 
 from .db import connect
 from .errors import MigrationError, PyreleaseError, translate
-from .install import LOCK_TIMEOUT, explained, failed, install, sql_dir, stopped
+from .install import LOCK_TIMEOUT, explained, failed, install, stopped
 from .owner import require_owner
+from .queries import sql_dir
 
 MIGRATION_TABLE = "_yoyo_migration"
 MARKER = re.compile(r"install\.[0-9a-f]{16}")

@@ -12,7 +12,9 @@ So:
   (`require_owner`);
 * status reads only tables and catalogs (`reading`): every name and operator qualified, in a
   transaction with a pinned search_path, after locking the tables it reads and checking that
-  they are plain tables whose reading runs nobody's code.
+  they are plain tables whose reading runs nobody's code; it reads pg_cron's job (tables of
+  pg_cron's, in its own database) only as the owner or a superuser (`reads_pg_cron`): pg_cron's
+  row security shows any other role none of the owner's jobs.
 """
 
 from __future__ import annotations
@@ -35,9 +37,7 @@ def require_owner(conn: psycopg.Connection[Any], command: str) -> None:
     """Refuse (NotOwner) to run `command` unless this session's role owns the install. An
     owner that is superuser gains nothing from running as another role, and a database with
     no install yet has no owner (whoever migrates it becomes one)."""
-    with translated(), pinned(conn):
-        row = conn.execute(QUERIES["ownership"], {"bookkeeping": list(BOOKKEEPING)}).fetchone()
-    me, session, database, owners, not_superusers = expect_row(row, "ownership")
+    me, session, database, owners, not_superusers, _ = _ownership(conn)
     others = [o for o in owners if o in not_superusers and (o != me or o != session)]
     if not others:
         return
@@ -49,12 +49,24 @@ def require_owner(conn: psycopg.Connection[Any], command: str) -> None:
     )
 
 
+def reads_pg_cron(conn: psycopg.Connection[Any]) -> bool:
+    """Whether this role sees the install's pg_cron job: it is superuser, or the install's
+    owner (in session and current role alike)."""
+    me, session, _, owners, _, superuser = _ownership(conn)
+    return bool(superuser) or (me == session and me in owners)
+
+
+def _ownership(conn: psycopg.Connection[Any]) -> tuple[Any, ...]:
+    with translated(), pinned(conn):
+        row = conn.execute(QUERIES["ownership"], {"bookkeeping": list(BOOKKEEPING)}).fetchone()
+    return tuple(expect_row(row, "ownership"))
+
+
 @contextmanager
-def reading(
-    conn: psycopg.Connection[Any], tables: Sequence[str]
-) -> Iterator[psycopg.Connection[Any]]:
-    """A pinned transaction in which `tables` (those that exist) are locked against change
-    and known to be plain tables whose reading runs no code of another role."""
+def reading(conn: psycopg.Connection[Any], tables: Sequence[str]) -> Iterator[set[str]]:
+    """A pinned transaction in which `tables` (those that exist and this role may read: the
+    names it yields) are locked against change and known to be plain tables whose reading
+    runs no code of another role."""
     with translated(), pinned(conn):
         found = conn.execute(QUERIES["existing_tables"], {"tables": list(tables)}).fetchall()
         if found:
@@ -71,4 +83,4 @@ def reading(
                     f"refusing to read the install's tables as this role: {what}"
                     " (reading it could run its owner's code; connect as the owner)"
                 )
-        yield conn
+        yield {name for name, _ in found}

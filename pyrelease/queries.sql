@@ -14,33 +14,6 @@ SELECT real_estate.release_reservation(%(property_id)s::pg_catalog.uuid);
 SELECT real_estate.reserve_property(%(property_id)s::pg_catalog.uuid, %(reserved_by_id)s::pg_catalog.uuid,
                                     %(ttl)s::pg_catalog.interval);
 
--- name: health
--- Expired reservations of ACTIVE workspaces not yet released, the oldest one's age, when the
--- last scheduled run finished and how long ago, and the server's time. Tables only (no view,
--- no routine of the owner's): status runs it for every caller.
-SELECT b.expired, b.oldest_age, r.last_finished, pg_catalog.now() OPERATOR(pg_catalog.-) r.last_finished,
-       pg_catalog.now()
-  FROM (SELECT pg_catalog.count(*) AS expired,
-               pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.min(p.reserved_until) AS oldest_age
-          FROM real_estate.property AS p
-          JOIN real_estate.workspace AS w ON w.id OPERATOR(pg_catalog.=) p.workspace_id
-         WHERE p.status OPERATOR(pg_catalog.=) 'RESERVED'
-           AND p.reserved_until OPERATOR(pg_catalog.<=) pg_catalog.now()
-           AND w.activation_status OPERATOR(pg_catalog.=) 'ACTIVE') AS b,
-       (SELECT pg_catalog.max(r.finished_at) AS last_finished
-          FROM real_estate.release_run AS r
-         WHERE r.source OPERATOR(pg_catalog.=) 'pg_cron') AS r;
-
--- name: has_migration_log
--- Whether yoyo's migration log is there (a database migrated by pyrelease or yoyo).
-SELECT pg_catalog.to_regclass('public._yoyo_migration') IS NOT NULL;
-
--- name: installed_at
--- When the release job was installed: migration 0003, as yoyo recorded it.
-SELECT pg_catalog.max(m.applied_at_utc) AT TIME ZONE 'UTC'
-  FROM public._yoyo_migration AS m
- WHERE pg_catalog.starts_with(m.migration_id::pg_catalog.text, '0003.');
-
 -- name: last_runs
 -- The latest rows of the package's run log.
 SELECT r.id, r.source, r.started_at, r.finished_at, r.released, r.failed, r.error
@@ -57,10 +30,6 @@ SELECT EXISTS (SELECT FROM pg_catalog.pg_extension AS x WHERE x.extname OPERATOR
        CASE WHEN pg_catalog.pg_has_role('pg_read_all_settings', 'MEMBER')
             THEN pg_catalog.current_setting('cron.database_name', true) END AS cron_database,
        pg_catalog.current_database() AS database;
-
--- name: migrated
--- Whether the procedure the job calls exists.
-SELECT pg_catalog.to_regprocedure('real_estate.run_release_job(pg_catalog.int4, pg_catalog.interval)') IS NOT NULL;
 
 -- name: cron_installed
 -- Whether the pg_cron extension exists in the connected database.
@@ -170,25 +139,15 @@ SELECT COALESCE(pg_catalog.max(e.id), 0) FROM real_estate.release_event AS e;
 -- name: unlisten
 -- Stop listening (listen() on the caller's connection, when its iterator is closed).
 UNLISTEN real_estate_release;
--- name: counter_drift
--- How many projects' available_plots differ from their AVAILABLE properties (rows written
--- past the triggers); real_estate.repair_counters() corrects them. Tables only (status runs
--- it for every caller): check_invariants()' counter_drift, read without the owner's routine.
-SELECT pg_catalog.count(*)
-  FROM real_estate.project AS pr
-  LEFT JOIN (SELECT p.project_id, pg_catalog.count(*) AS n
-               FROM real_estate.property AS p
-              WHERE p.status OPERATOR(pg_catalog.=) 'AVAILABLE' AND p.project_id IS NOT NULL
-              GROUP BY p.project_id) AS c ON c.project_id OPERATOR(pg_catalog.=) pr.id
- WHERE pr.available_plots::pg_catalog.int8 OPERATOR(pg_catalog.<>) COALESCE(c.n, 0);
 
 -- name: distribute
 -- Distribute the tables by workspace_id on a Citus coordinator (idempotent); one row per step.
 SELECT object, action FROM real_estate.distribute_tables(%(shard_count)s::pg_catalog.int4);
 
 -- name: ownership
--- Who is asking (current and session role, database), and who owns the install (schema
--- real_estate, yoyo's bookkeeping tables in public): each owner with whether it is superuser.
+-- Who is asking (current and session role, database), who owns the install (schema
+-- real_estate, yoyo's bookkeeping tables in public): each owner with whether it is superuser,
+-- and whether the current role is superuser.
 SELECT CURRENT_USER::pg_catalog.text, SESSION_USER::pg_catalog.text,
        pg_catalog.current_database()::pg_catalog.text,
        ARRAY(SELECT r.rolname::pg_catalog.text
@@ -197,7 +156,9 @@ SELECT CURRENT_USER::pg_catalog.text, SESSION_USER::pg_catalog.text,
               ORDER BY r.oid OPERATOR(pg_catalog.<>) o.schema_owner, r.rolname),
        ARRAY(SELECT r.rolname::pg_catalog.text
                FROM pg_catalog.pg_roles AS r
-              WHERE r.oid OPERATOR(pg_catalog.=) ANY (o.owners) AND NOT r.rolsuper)
+              WHERE r.oid OPERATOR(pg_catalog.=) ANY (o.owners) AND NOT r.rolsuper),
+       (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r
+         WHERE r.rolname OPERATOR(pg_catalog.=) CURRENT_USER)
   FROM (SELECT n.nspowner AS schema_owner,
                ARRAY(SELECT n.nspowner WHERE n.nspowner IS NOT NULL
                      UNION
@@ -211,10 +172,17 @@ SELECT CURRENT_USER::pg_catalog.text, SESSION_USER::pg_catalog.text,
             ON n.nspname OPERATOR(pg_catalog.=) 'real_estate') AS o;
 
 -- name: existing_tables
--- Which of these tables exist (their oids, in the order given).
-SELECT t.name, pg_catalog.to_regclass(t.name)::pg_catalog.oid
+-- Which of these tables (schema.name) exist and this role may read (their oids, in the order
+-- given); looked up in the catalog, which needs no privilege on their schema.
+SELECT t.name, c.oid
   FROM pg_catalog.unnest(%(tables)s::pg_catalog.text[]) WITH ORDINALITY AS t(name, n)
- WHERE pg_catalog.to_regclass(t.name) IS NOT NULL
+  JOIN pg_catalog.pg_namespace AS s
+    ON s.nspname OPERATOR(pg_catalog.=) pg_catalog.split_part(t.name, '.', 1)
+  JOIN pg_catalog.pg_class AS c
+    ON c.relnamespace OPERATOR(pg_catalog.=) s.oid
+   AND c.relname OPERATOR(pg_catalog.=) pg_catalog.split_part(t.name, '.', 2)
+ WHERE pg_catalog.has_schema_privilege(s.oid, 'USAGE')
+   AND pg_catalog.has_table_privilege(c.oid, 'SELECT')
  ORDER BY t.n;
 
 -- name: unsafe_tables
@@ -235,3 +203,48 @@ SELECT c.oid::pg_catalog.regclass::pg_catalog.text,
         OR (c.relrowsecurity AND NOT (me.rolsuper OR me.rolbypassrls)
             AND (c.relforcerowsecurity OR c.relowner OPERATOR(pg_catalog.<>) me.oid)))
  ORDER BY 1;
+
+-- name: migration_log
+-- Whether pyrelease's schema exists, whether this role may read yoyo's log, and whether the
+-- health rule's table exists (what tells a role that cannot read the log that none is pending).
+SELECT EXISTS (SELECT FROM pg_catalog.pg_namespace AS s WHERE s.nspname OPERATOR(pg_catalog.=) 'real_estate'),
+       EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                WHERE c.relnamespace OPERATOR(pg_catalog.=) 'public'::pg_catalog.regnamespace
+                  AND c.relname OPERATOR(pg_catalog.=) '_yoyo_migration'
+                  AND pg_catalog.has_schema_privilege(c.relnamespace, 'USAGE')
+                  AND pg_catalog.has_table_privilege(c.oid, 'SELECT')),
+       EXISTS (SELECT FROM pg_catalog.pg_class AS c
+                 JOIN pg_catalog.pg_namespace AS s ON s.oid OPERATOR(pg_catalog.=) c.relnamespace
+                WHERE s.nspname OPERATOR(pg_catalog.=) 'real_estate'
+                  AND c.relname OPERATOR(pg_catalog.=) 'release_schedule');
+
+-- name: applied_migrations
+-- The migrations yoyo recorded as applied.
+SELECT m.migration_id::pg_catalog.text FROM public._yoyo_migration AS m;
+
+-- name: register_schedule
+-- Record the release job as registered (one row); registered_at moves only when the job, its
+-- schedule, database or active flag changed (migrate re-registers an unchanged job every time).
+INSERT INTO real_estate.release_schedule AS s
+       (singleton, job_name, jobid, schedule, cron_database, schedule_interval, active, registered_at)
+VALUES (true, %(name)s::pg_catalog.text, %(jobid)s::pg_catalog.int8, %(schedule)s::pg_catalog.text,
+        %(cron_database)s::pg_catalog.text, %(interval)s::pg_catalog.interval,
+        %(active)s::pg_catalog.bool, pg_catalog.now())
+ON CONFLICT ON CONSTRAINT release_schedule_pkey
+DO UPDATE SET job_name = excluded.job_name, jobid = excluded.jobid, schedule = excluded.schedule,
+              cron_database = excluded.cron_database, schedule_interval = excluded.schedule_interval,
+              active = excluded.active,
+              registered_at = CASE WHEN s.job_name OPERATOR(pg_catalog.=) excluded.job_name
+                                    AND s.jobid OPERATOR(pg_catalog.=) excluded.jobid
+                                    AND s.schedule OPERATOR(pg_catalog.=) excluded.schedule
+                                    AND s.cron_database OPERATOR(pg_catalog.=) excluded.cron_database
+                                    AND s.active OPERATOR(pg_catalog.=) excluded.active
+                                   THEN s.registered_at ELSE excluded.registered_at END;
+
+-- name: has_release_schedule
+-- Whether the registration table exists (not after rolling back to before 0012).
+SELECT pg_catalog.to_regclass('real_estate.release_schedule') IS NOT NULL;
+
+-- name: unregister_schedule
+-- Forget the release job (pyrelease unschedule).
+DELETE FROM real_estate.release_schedule AS s WHERE s.singleton;

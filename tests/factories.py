@@ -18,6 +18,7 @@ from typing import Any, Literal
 import psycopg
 from psycopg import sql
 from psycopg.abc import Query
+from psycopg.conninfo import make_conninfo
 
 Conn = psycopg.Connection[Any]
 REPO = Path(__file__).resolve().parent.parent
@@ -82,6 +83,20 @@ def extra_database(
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def run_main(capsys: Any, *args: str) -> tuple[int, str, str]:
+    """pyrelease's main() in-process, under pytest's capsys: (exit code, stdout, stderr);
+    argparse's SystemExit is an exit."""
+    from pyrelease.cli import main
+
+    capsys.readouterr()
+    try:
+        code = main(list(args))
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
 # --------------------------------------------------------------------------- rows
@@ -258,17 +273,38 @@ def drop_jobs(server: Any, dbname: str) -> None:
         )
 
 
+@contextmanager
+def monitor_login(admin_dsn: str) -> Iterator[str]:
+    """A new LOGIN role that is a member of real_estate_monitor and holds nothing else (the
+    database's CONNECT comes from PUBLIC); yields the DSN of `admin_dsn`'s database as it, and
+    drops the role afterwards."""
+    name = f"pyrelease_monitor_{uuid.uuid4().hex[:8]}"
+    password = uuid.uuid4().hex
+    with connect_to(admin_dsn) as c:
+        c.execute(
+            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE real_estate_monitor").format(
+                sql.Identifier(name), sql.Literal(password)
+            )
+        )
+    try:
+        yield make_conninfo(admin_dsn, user=name, password=password)
+    finally:
+        with connect_to(admin_dsn) as c:
+            c.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", (name,)
+            )
+            c.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+
+
 def installed_ago(target: str | Conn, ago: str) -> None:
-    """Pretend that migration 0003 (the release job's installation) ran `ago` (an interval):
-    `status --check` waits for the first run of a job installed less than two runs ago."""
+    """Pretend that the release job was registered `ago` (an interval): `status --check` waits
+    for the first run of a job registered within the health rule's limit."""
     if isinstance(target, str):
         with connect_to(target) as c:
             installed_ago(c, ago)
         return
     target.execute(
-        "UPDATE public._yoyo_migration SET applied_at_utc = (now() - %s::interval)"
-        " AT TIME ZONE 'UTC' WHERE migration_id LIKE '0003.%%'",
-        (ago,),
+        "UPDATE real_estate.release_schedule SET registered_at = now() - %s::interval", (ago,)
     )
 
 

@@ -5,6 +5,7 @@ Every test makes workspaces of its own in the session's distributed database (``
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -408,6 +409,29 @@ def test_views_and_invariants_on_the_cluster(cconn: Conn) -> None:
     assert cconn.execute(
         "SELECT expired_reservations FROM real_estate.release_backlog"
     ).fetchone() == (0,)
+
+
+def test_the_health_rule_and_status_read_the_cluster(cconn: Conn, cdb: str) -> None:
+    """release_health() and `status --json` (which runs its body) read the distributed tables
+    through the coordinator: the backlog of every worker, the counter drift."""
+    for ws, project in tenants(cconn, 4):
+        make_properties(cconn, ws, project, 1, "RESERVED", expired=True)
+    try:
+        row = cconn.execute(
+            "SELECT backlog, counter_drift FROM real_estate.release_health()"
+        ).fetchone()
+        assert row is not None and row[0] >= 4 and row[1] == 0
+        done = subprocess.run(
+            [sys.executable, "-m", "pyrelease.cli", "--dsn", cdb, "status", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        report = json.loads(done.stdout)
+        assert (report["backlog"], report["counter_drift"]) == row
+    finally:
+        cconn.execute("SELECT real_estate.release_expired_reservations()")
 
 
 def test_concurrent_scheduled_runs_split_the_shard_groups(cconn: Conn, cdb: str) -> None:

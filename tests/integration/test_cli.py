@@ -562,6 +562,48 @@ def test_a_password_is_never_printed(capsys: pytest.CaptureFixture[str], args: l
     assert "Traceback" not in err
 
 
+# Malformed connection strings whose password libpq cuts into pieces and echoes
+# ('invalid percent-encoded token: "S3cret%Pw"', "failed to resolve host 'Pw@127.0.0.1'",
+# 'missing "=" after "Pw"'): the password is made of the pieces below, and no output may
+# show any of them.
+PIECES = ("Zq7Sec", "Pw9k")
+MALFORMED_DSNS = [
+    "postgresql://u:Zq7Sec%Pw9k@127.0.0.1:{port}/db",
+    "postgresql://u:Zq7Sec@Pw9k@127.0.0.1:{port}/db",
+    "postgresql://u:Zq7Sec/Pw9k@127.0.0.1:{port}/db",
+    "postgresql://u:Zq7Sec:Pw9k@127.0.0.1:{port}/db",
+    "postgresql://u:Zq7Sec#Pw9k@127.0.0.1:{port}/db",
+    "postgresql://u:Zq7Sec?Pw9k@127.0.0.1:{port}/db",
+    "postgresql://u:Zq7Sec Pw9k@127.0.0.1:{port}/db",
+    "postgresql://u:Zq7Sec@[Pw9k@127.0.0.1:{port}/db",
+    "postgresql://u:Zq7Sec%Pw9k@[::1",
+    "postgresql+psycopg://u:Zq7Sec%Pw9k@127.0.0.1:{port}/db",
+    "postgresql://127.0.0.1:{port}/db?password=Zq7Sec%Pw9k",
+    "postgresql://127.0.0.1:{port}/db?password=Zq7Sec&Pw9k",
+    "postgresql://127.0.0.1:{port}/db?user=u&password=Zq7Sec%zzPw9k&sslmode=bogus",
+    "host=127.0.0.1 port={port} user=u password=Zq7Sec Pw9k",
+    "host=127.0.0.1 port={port} password='Zq7Sec Pw9k",
+    "host=127.0.0.1 port={port} password=Zq7Sec'Pw9k",
+    "host=127.0.0.1 port={port} password=Zq7Sec=Pw9k",
+    "password = Zq7Sec\\ Pw9k port={port} host=127.0.0.1",
+    "host=127.0.0.1 port={port} password=Zq7Sec%Pw9k sslmode=nonsense",
+]
+
+
+@pytest.mark.parametrize("via", ["--dsn", "DATABASE_URL"])
+@pytest.mark.parametrize("dsn", MALFORMED_DSNS)
+def test_no_piece_of_a_password_in_any_output(dsn: str, via: str) -> None:
+    """Issue 19 item 6: malformed DSNs printed the password or pieces of it."""
+    dsn = dsn.format(port=closed_port())
+    if via == "--dsn":
+        done = run_process("--dsn", dsn, "status")
+    else:
+        done = run_process("status", env=clean_env(DATABASE_URL=dsn))
+    assert_one_error_line(done.returncode, done.stderr)
+    for piece in PIECES:
+        assert piece not in done.stdout + done.stderr, done.stderr
+
+
 @pytest.mark.parametrize("expr", ["² seconds", "99999999999999999999 seconds", "1" * 20])
 def test_schedule_odd_numbers_is_one_error_line(
     capsys: pytest.CaptureFixture[str], server: Any, db: str, expr: str

@@ -1,9 +1,10 @@
-"""pg_cron itself validates schedules: what the real pg_cron accepts, `status --check` can
-compute the runs of (or schedule() refuses it in one line, changing nothing)."""
+"""pg_cron itself validates schedules: what the real pg_cron accepts, pyrelease computes the
+interval of (the health rule allows two), or schedule() refuses it in one line, changing
+nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -37,7 +38,6 @@ ACCEPTED = [
     "@daily",
     "@midnight",
     "@hourly",
-    "@reboot",
 ]
 REFUSED = [
     "every day",
@@ -58,8 +58,10 @@ REFUSED = [
     "",
 ]
 # pg_cron 1.4 accepts these but reads them otherwise than they look (a sixth field is
-# ignored) or never runs them: schedule() refuses them.
-ACCEPTED_UNREADABLE = ["* * * * * *", "0 0 31 2 *"]
+# ignored), never runs them, or runs them only when the server starts (no interval to be
+# late by: `status --check` said healthy with reservations expired an hour ago):
+# schedule() refuses them.
+ACCEPTED_UNREADABLE = ["* * * * * *", "0 0 31 2 *", "@reboot"]
 
 
 def pg_cron_accepts(server: Any, expr: str) -> bool:
@@ -80,15 +82,9 @@ def test_pg_cron_accepts_exactly_what_the_tests_say(server: Any) -> None:
 
 
 @pytest.mark.parametrize("expr", ACCEPTED)
-def test_every_schedule_pg_cron_accepts_has_computable_runs(expr: str) -> None:
-    starts = cron.previous_runs(expr, NOW, 2)
-    if expr == "@reboot":
-        assert starts == []
-        return
-    assert len(starts) == 2
-    assert NOW > starts[0] > starts[1]
-    following = cron.next_run(expr, NOW)
-    assert following is not None and following > NOW
+def test_every_schedule_pg_cron_accepts_has_a_computable_interval(expr: str) -> None:
+    assert timedelta(0) < cron.interval(expr) <= timedelta(days=366)
+    assert cron.next_run(expr, NOW) > NOW
 
 
 @pytest.mark.parametrize("expr", ACCEPTED_UNREADABLE)

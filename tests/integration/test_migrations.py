@@ -3,6 +3,7 @@ privileges, the yoyo command line, and the wheel that ships the SQL."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -307,7 +308,12 @@ def test_rollback_one_step_at_a_time(server: Any, fresh_db: str) -> None:
         assert pyrelease.rollback(fresh_db, steps=1) == [mid]
         assert applied(fresh_db) == ids[:position]
 
-        if mid == "0011.release-pick-index":
+        if mid == "0012.monitoring":
+            # the registration table and the health rule installed on it go; the job stays
+            assert "release_schedule" not in relation_names(fresh_db)
+            assert routine_names(fresh_db) == routines_before - {"release_health"}
+            assert cron_jobs(server, name) == jobs_before
+        elif mid == "0011.release-pick-index":
             assert "property_release_pick_idx" not in relation_names(fresh_db)
             assert "property_reserved_until_idx" in relation_names(fresh_db)
             assert routine_names(fresh_db) == routines_before
@@ -737,6 +743,8 @@ def test_wheel_ships_the_sql(wheel: Path) -> None:
     for required in (
         "pyrelease/_sql/migrations/0001.schema.sql",
         "pyrelease/_sql/plpgsql/release_batch.sql",
+        "pyrelease/_sql/monitoring/postgres_exporter.yml",
+        "pyrelease/_sql/monitoring/alerts.yml",
         "pyrelease/queries.sql",
     ):
         assert required in names
@@ -761,7 +769,7 @@ def test_installed_wheel_migrates_from_anywhere(
     assert done.returncode == 0, done.stderr
 
     located = subprocess.run(
-        [str(python), "-c", "from pyrelease.install import sql_dir; print(sql_dir('plpgsql'))"],
+        [str(python), "-c", "from pyrelease.queries import sql_dir; print(sql_dir('plpgsql'))"],
         cwd="/",
         capture_output=True,
         text=True,
@@ -782,6 +790,16 @@ def test_installed_wheel_migrates_from_anywhere(
     assert migrate.stdout.strip() == "applied " + ", ".join(migration_ids())
     assert applied(fresh_db) == migration_ids()
     assert set(plpgsql_files()) == installed_names(fresh_db)
+    status = subprocess.run(  # the health rule's body and the migrations, read from the wheel
+        [str(venv / "bin" / "pyrelease"), "--dsn", fresh_db, "status", "--json"],
+        cwd="/",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["pending_migrations"] == []
 
     back = subprocess.run(
         [str(venv / "bin" / "pyrelease"), "--dsn", fresh_db, "rollback", "--all"],

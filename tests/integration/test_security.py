@@ -46,7 +46,7 @@ Conn = psycopg.Connection[Any]
 
 PLPGSQL = Path(__file__).resolve().parents[2] / "plpgsql"
 PINNED = "search_path=pg_catalog, pg_temp"
-TABLES = ["workspace", "project", "property", "release_run", "release_event"]
+TABLES = ["workspace", "project", "property", "release_run", "release_event", "release_schedule"]
 INTERNAL_TABLES = [
     "routine_source",  # the post-apply step's record: nobody else reads it
     "release_notification",  # transient rows behind the release NOTIFY
@@ -63,7 +63,7 @@ PUBLIC_FUNCTIONS = {
     "reserve_property_in_workspace",
     "release_reservation_in_workspace",
 }
-READER_FUNCTIONS = {"check_invariants", "release_events"}
+READER_FUNCTIONS = {"check_invariants", "release_events", "release_health"}
 INTERNALS = {
     "release_rows": "SELECT real_estate.release_rows(1, ARRAY[gen_random_uuid()])",
     "release_batch": "SELECT real_estate.release_batch('call', 1, '{}', NULL, NULL, NULL)",

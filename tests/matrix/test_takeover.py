@@ -6,8 +6,9 @@ grants`) of a database of its own lays every trap it can: an operator in public 
 pg_catalog's, views and routines redefined to call its code (one of them as SECURITY INVOKER,
 one that tries RESET ROLE), triggers on the tables pyrelease writes (yoyo's bookkeeping and
 the run log), and a row-security policy. Each trap logs who ran it and, run by a superuser,
-makes the owner SUPERUSER. Then a superuser runs every CLI command: the owner stays
-NOSUPERUSER and no trap ran in any session but the owner's.
+makes the owner SUPERUSER. Then a superuser runs every CLI command, and a member of
+real_estate_monitor runs status, --check and --json: the owner stays NOSUPERUSER and no trap
+ran in any session but the owner's.
 """
 
 from __future__ import annotations
@@ -21,9 +22,16 @@ from typing import Any
 
 import psycopg
 import pytest
-from factories import drop_jobs, make_project, make_properties, make_workspace, scalar
+from factories import (
+    drop_jobs,
+    make_project,
+    make_properties,
+    make_workspace,
+    monitor_login,
+    scalar,
+)
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 import pyrelease
 
@@ -141,11 +149,31 @@ CREATE TRIGGER trap AFTER INSERT OR UPDATE OR DELETE ON real_estate.property
 ALTER TABLE real_estate.release_run ENABLE ROW LEVEL SECURITY;
 CREATE POLICY trap ON real_estate.release_run
     USING (public.pyrelease_trap('policy on release_run'));
+
+-- The health rule the exporter calls, redefined (status runs the package's own body).
+DROP FUNCTION real_estate.release_health(boolean);
+CREATE FUNCTION real_estate.release_health(p_counters boolean DEFAULT true)
+RETURNS TABLE (healthy boolean) LANGUAGE plpgsql SECURITY INVOKER AS $f$
+BEGIN
+    PERFORM public.pyrelease_trap('function release_health');
+    RETURN QUERY SELECT true;
+END
+$f$;
+GRANT EXECUTE ON FUNCTION real_estate.release_health(boolean) TO real_estate_monitor;
 """
 
+# A table status reads, turned into a view the monitor may read.
+SCHEDULE_VIEW = """
+ALTER TABLE real_estate.release_schedule RENAME TO release_schedule_kept;
+CREATE VIEW real_estate.release_schedule AS
+SELECT * FROM real_estate.release_schedule_kept
+ WHERE public.pyrelease_trap('view release_schedule');
+GRANT SELECT ON real_estate.release_schedule TO real_estate_monitor;
+"""
+
+STATUS = [["status"], ["status", "--check"], ["status", "--json"]]
 COMMANDS = [
-    ["status"],
-    ["status", "--check"],
+    *STATUS,
     ["release"],
     ["release", "--property-id", str(uuid.uuid4())],
     ["watch", "--after", "0"],
@@ -227,13 +255,58 @@ def test_a_superuser_runs_every_command_and_executes_none_of_the_owners_code(
     # What must run the owner's code refuses in one line naming the role to connect as;
     # status reads, and tells its verdict; what runs no owner code works.
     refusal = f"connect as {owner!r}"
-    for command in ("release", "watch --after 0", "migrate", "rollback", "schedule", "distribute"):
+    owners = ("release", "watch --after 0", "migrate", "rollback", "schedule", "unschedule")
+    for command in (*owners, "distribute"):
         code, line = outcomes[command]
         assert code == 1 and refusal in line, (command, outcomes[command])
     assert outcomes["status"][0] == 0, outcomes["status"]
     assert outcomes["status --check"][0] in (0, 1), outcomes["status --check"]
-    assert outcomes["unschedule"][0] == 0, outcomes["unschedule"]
+    assert outcomes["status --json"][0] == 0, outcomes["status --json"]
     assert outcomes["grants --owner someone"][0] == 0, outcomes["grants --owner someone"]
+
+
+def test_a_monitor_runs_status_and_executes_none_of_the_owners_code(
+    trapped: tuple[Config, str],
+) -> None:
+    """A member of real_estate_monitor (and nothing else) runs status, --check and --json:
+    refused in one line while a policy or a view of the owner's stands in the way, a verdict
+    otherwise; no trap runs in its session (the owner's redefined release_health() neither:
+    status runs the package's own body)."""
+    cfg, admin_dsn = trapped
+    owner_dsn = make_conninfo(cfg.dsn, dbname=conninfo_to_dict(admin_dsn)["dbname"])
+
+    def status_as(monitor: str) -> dict[str, tuple[int, str]]:
+        outcomes = {}
+        for command in STATUS:
+            done = run_cli(monitor, *command)
+            assert "Traceback" not in done.stderr, (command, done.stderr)
+            outcomes[" ".join(command)] = (done.returncode, done.stderr.strip())
+        return outcomes
+
+    with monitor_login(admin_dsn) as monitor:
+        session = conninfo_to_dict(monitor)["user"]
+        # the policy on release_run: its expression would run as the monitor
+        for command, (code, line) in status_as(monitor).items():
+            assert code == 1, (command, line)
+            assert "real_estate.release_run has row-level security" in line, (command, line)
+        with psycopg.connect(owner_dsn, autocommit=True) as owner:
+            owner.execute("ALTER TABLE real_estate.release_run DISABLE ROW LEVEL SECURITY")
+        verdicts = status_as(monitor)
+        assert verdicts["status"][0] == 0 and verdicts["status --json"][0] == 0, verdicts
+        assert verdicts["status --check"][0] in (0, 1), verdicts
+        with psycopg.connect(owner_dsn, autocommit=True) as owner:
+            owner.execute(SCHEDULE_VIEW)
+        for command, (code, line) in status_as(monitor).items():
+            assert code == 1, (command, line)
+            assert "real_estate.release_schedule is not a plain table" in line, (command, line)
+        with psycopg.connect(admin_dsn, autocommit=True) as admin:
+            ran = admin.execute(
+                "SELECT trap FROM public.trap_log WHERE session_role_name = %s", (session,)
+            ).fetchall()
+            superuser = scalar(
+                admin, "SELECT rolsuper FROM pg_roles WHERE rolname = %s", (cfg.role,)
+            )
+    assert (ran, superuser) == ([], False)
 
 
 def test_set_role_is_no_boundary(trapped: tuple[Config, str]) -> None:

@@ -19,6 +19,7 @@ from pyrelease.errors import (
     PyreleaseError,
     expect_row,
     first_line,
+    hide,
     one_line,
     redact,
     translate,
@@ -98,3 +99,15 @@ def test_first_line_and_one_line() -> None:
         "bad postgresql://u:***@h/d"
     )
     assert one_line("ERROR:  boom\nDETAIL:  why\n") == "ERROR: boom DETAIL: why"
+
+
+def test_hide_removes_every_piece_of_a_password_wherever_libpq_cut_it() -> None:
+    hide("postgresql://u:Xy7Q%Wv4@Jk2@h/d")
+    hide("host=h password=Mn5 Rt8 port=1")
+    assert redact('invalid percent-encoded token: "Xy7Q%Wv4@Jk2"') == (
+        'invalid percent-encoded token: "***"'
+    )
+    assert redact("failed to resolve host 'Jk2@h'") == "failed to resolve host '***@h'"
+    assert redact('missing "=" after "Rt8" in connection info string') == (
+        'missing "=" after "***" in connection info string'
+    )

@@ -13,14 +13,14 @@ the job, as under `pyrelease migrate`. A failure leaves the marker pending: the 
 
 from yoyo import step
 
-__depends__ = {"0011.release-pick-index"}
+__depends__ = {"0012.monitoring"}
 __transactional__ = False
 
 
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.9c1029b839a15d39")
+    apply_marker(conn, "install.553ba544685284ba")
 
 
 steps = [step(apply_step)]
