@@ -1203,6 +1203,7 @@ CREATE FUNCTION real_estate.release_pick(p_after timestamp with time zone DEFAUL
     SET enable_seqscan TO 'off'
     SET enable_sort TO 'off'
     SET work_mem TO '64MB'
+    SET jit TO 'off'
     AS $$
 DECLARE
     v_bounds integer[] := real_estate.shard_bounds();

@@ -29,6 +29,9 @@ SET enable_seqscan = off
 SET enable_sort = off
 -- The sort of a large pick stays in memory (50,000 rows: about 4 MB).
 SET work_mem = '64MB'
+-- The sort by shard group cannot be avoided, so its plan carries enable_sort's penalty: no JIT
+-- compilation for that cost (it would take longer than the pick itself).
+SET jit = off
 AS $function$
 DECLARE
     v_bounds integer[] := real_estate.shard_bounds();
