@@ -979,23 +979,44 @@ CREATE FUNCTION real_estate.release_event_notify() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+BEGIN
+    -- On Citus this trigger fires on a worker's release_event shard, where the
+    -- coordinator-local release_notification does not exist: there release_rows arms the
+    -- notification on the coordinator.
+    IF to_regclass('real_estate.release_notification') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM real_estate.release_event_notify_arm(min(e.id), max(e.id), count(*)) FROM new_rows AS e;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION release_event_notify(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_event_notify() IS 'Statement-level AFTER INSERT trigger function on real_estate.release_event, whoever inserts (the release, a takeover by reserve_property, cancel_reservation, the application): adds the statement''s events (lowest and highest id and count, from the transition table) to the transaction''s one NOTIFY real_estate_release at commit (release_event_notify_arm). One notification per transaction that wrote events, whatever the number of statements; none on rollback. O(1) per statement plus the transition table''s copy of the inserted rows. On Citus it fires on the workers'' shards and does nothing there: release_rows arms the notification on the coordinator for the events it writes.';
+
+
+--
+-- Name: release_event_notify_arm(bigint, bigint, bigint); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
 DECLARE
-    v_min bigint;
-    v_max bigint;
-    v_count bigint;
+    v_min bigint := p_min_id;
+    v_max bigint := p_max_id;
+    v_count bigint := p_count;
     v_xid text := pg_current_xact_id()::text;
     v_state text[] := string_to_array(current_setting('pyrelease.release_notify', true), ' ');
     v_ctid tid;
 BEGIN
-    -- On Citus this trigger fires on a worker's release_event shard, where the
-    -- coordinator-local release_notification does not exist: notifications are single-node
-    -- (on a cluster, poll release_events()).
-    IF to_regclass('real_estate.release_notification') IS NULL THEN
-        RETURN NULL;
-    END IF;
-    SELECT min(e.id), max(e.id), count(*) INTO v_min, v_max, v_count FROM new_rows AS e;
-    IF v_count = 0 THEN
-        RETURN NULL;
+    IF coalesce(p_count, 0) = 0 THEN
+        RETURN;
     END IF;
     IF cardinality(v_state) = 5 AND v_state[1] = v_xid THEN
         v_min := least(v_min, v_state[2]::bigint);
@@ -1007,9 +1028,15 @@ BEGIN
     END IF;
     PERFORM set_config('pyrelease.release_notify',
                        concat_ws(' ', v_xid, v_min, v_max, v_count, v_ctid), true);
-    RETURN NULL;
 END;
 $$;
+
+
+--
+-- Name: FUNCTION release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint) IS 'Adds release events just written (their lowest and highest id, and how many) to the transaction''s running totals, kept in the transaction-local setting pyrelease.release_notify (''xid min max count ctid''), and on the transaction''s first call inserts the one row of real_estate.release_notification whose deferred trigger (release_event_notify_commit) sends the transaction''s one NOTIFY real_estate_release at commit. Called by the statement trigger release_event_notify on a single node, and by release_rows on Citus (where that trigger fires on the workers'' shards, without the coordinator''s release_notification). Transactional: the setting and the row are undone with the (sub)transaction that wrote the events, and NOTIFY is sent only at commit.';
 
 
 --
@@ -1377,6 +1404,9 @@ DECLARE
     v_holders uuid[];
     v_untils timestamptz[];
     v_rows text[];
+    v_min bigint;
+    v_max bigint;
+    v_count bigint;
 BEGIN
     WITH locked_project AS (
         SELECT pr.id
@@ -1427,9 +1457,14 @@ BEGIN
                                       u.reserved_until, p_reason)
                           FROM unnest(v_ids, v_workspaces, v_projects, v_holders, v_untils)
                                AS u(id, workspace_id, project_id, reserved_by_id, reserved_until));
-        EXECUTE 'INSERT INTO real_estate.release_event (run_id, property_id, workspace_id, project_id,'
-                ' reserved_by_id, reserved_until, released_at, reason) VALUES '
-                || array_to_string(v_rows, ', ');
+        EXECUTE 'WITH e AS (INSERT INTO real_estate.release_event (run_id, property_id, workspace_id,'
+                ' project_id, reserved_by_id, reserved_until, released_at, reason) VALUES '
+                || array_to_string(v_rows, ', ')
+                || ' RETURNING id) SELECT min(e.id), max(e.id), count(*) FROM e'
+           INTO v_min, v_max, v_count;
+        -- The events' trigger fires on the worker, away from the coordinator's listeners:
+        -- the notification is armed here.
+        PERFORM real_estate.release_event_notify_arm(v_min, v_max, v_count);
     END IF;
     RETURN cardinality(v_ids);
 END;
@@ -1440,7 +1475,7 @@ $$;
 -- Name: FUNCTION release_rows(p_run_id bigint, p_reason text, p_workspace_ids uuid[], p_ctids tid[], p_project_ids uuid[]); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.release_rows(p_run_id bigint, p_reason text, p_workspace_ids uuid[], p_ctids tid[], p_project_ids uuid[]) IS 'The one place a reservation is ended: releases those of the row versions p_ctids (of the workspaces p_workspace_ids) that are still RESERVED and, for p_reason ''expired'', expired (reserved_until <= now()), or for ''cancelled'' whatever their expiry, and logs one release_event each (previous holder and expiry, reason p_reason, run p_run_id); returns how many. Rows are locked FOR UPDATE SKIP LOCKED and checked under the lock, so a row is released at most once, a row another transaction holds is left alone (callers that must wait lock it first: a row the caller holds is never skipped), and a row changed meanwhile (a new version) is not touched. With p_project_ids, the counter rows of those projects are locked FOR NO KEY UPDATE SKIP LOCKED first and only rows of locked projects (or of none) are released, so the counter trigger never waits. Callers pass only the workspaces whose rows may be released (the ACTIVE ones for an expiry). Every statement names the workspaces: on Citus, given the workspaces of one shard group, it runs on the one worker holding it, and the events are sent as one INSERT ... VALUES whose ids the coordinator gives out (commit-ordered for release_events()). Not SECURITY DEFINER (it builds that INSERT as text, every value a quoted literal): only the owner''s SECURITY DEFINER routines call it.';
+COMMENT ON FUNCTION real_estate.release_rows(p_run_id bigint, p_reason text, p_workspace_ids uuid[], p_ctids tid[], p_project_ids uuid[]) IS 'The one place a reservation is ended: releases those of the row versions p_ctids (of the workspaces p_workspace_ids) that are still RESERVED and, for p_reason ''expired'', expired (reserved_until <= now()), or for ''cancelled'' whatever their expiry, and logs one release_event each (previous holder and expiry, reason p_reason, run p_run_id); returns how many. Rows are locked FOR UPDATE SKIP LOCKED and checked under the lock, so a row is released at most once, a row another transaction holds is left alone (callers that must wait lock it first: a row the caller holds is never skipped), and a row changed meanwhile (a new version) is not touched. With p_project_ids, the counter rows of those projects are locked FOR NO KEY UPDATE SKIP LOCKED first and only rows of locked projects (or of none) are released, so the counter trigger never waits. Callers pass only the workspaces whose rows may be released (the ACTIVE ones for an expiry). Every statement names the workspaces: on Citus, given the workspaces of one shard group, it runs on the one worker holding it, and the events are sent as one INSERT ... VALUES whose ids the coordinator gives out (commit-ordered for release_events()), their NOTIFY armed on the coordinator (release_event_notify_arm), where the listeners are. Not SECURITY DEFINER (it builds that INSERT as text, every value a quoted literal): only the owner''s SECURITY DEFINER routines call it.';
 
 
 --
@@ -2346,6 +2381,13 @@ REVOKE ALL ON FUNCTION real_estate.release_cutoff(p_retention interval) FROM PUB
 --
 
 REVOKE ALL ON FUNCTION real_estate.release_event_notify() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint) FROM PUBLIC;
 
 
 --
