@@ -88,6 +88,13 @@ $$;
 
 
 --
+-- Name: FUNCTION begin_release_run(p_source text); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.begin_release_run(p_source text) IS 'Opens a release run: inserts a row into real_estate.release_run with source p_source (''pg_cron'' for the scheduled run, ''call'' for everything else) and started_at = clock_timestamp(), and returns its id. The row stays unfinished (finished_at NULL) until record_release_run finishes it, so a run killed midway stays visible as such.';
+
+
+--
 -- Name: cancel_reservation(uuid, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -170,6 +177,13 @@ $$;
 
 
 --
+-- Name: FUNCTION check_invariants(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.check_invariants() IS 'Returns one row (violation, object_id, detail) per violation of what pyrelease promises, and nothing when all hold (monitoring, soak tests): counter_drift, a project''s available_plots differs from its number of AVAILABLE properties; reservation_fields, a RESERVED row without holder or expiry, or a row that is not RESERVED with one; early_release, an expired release event whose reservation had not expired when released (a cancelled one may: its holder gave it back early); double_release, the same reservation (property, holder, expiry) released twice. Read-only; takes no lock beyond a normal read (run it when writers are quiet for an exact answer). Works on Citus too (it reads every shard).';
+
+
+--
 -- Name: colocated_workspaces(regclass); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -215,6 +229,13 @@ $_$;
 
 
 --
+-- Name: FUNCTION colocated_workspaces(p_relid regclass); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.colocated_workspaces(p_relid regclass) IS 'For the counter trigger''s TRUNCATE branch, which has no row to route by: the workspaces whose counters a TRUNCATE of relation p_relid (a real_estate.property) must zero. NULL: p_relid is a plain table (a single node, or no Citus), every project''s counter. ''{}'': p_relid is a Citus distributed table''s shell (the coordinator), nothing there, the trigger on each shard does it. ids: p_relid is a Citus shard (the trigger firing on a worker), the workspaces of the co-located project shard, whose counters the trigger then zeroes through a query on those workspaces that Citus runs on that shard, locally. Read-only; reads Citus''s metadata (synced to every worker) only when Citus is there.';
+
+
+--
 -- Name: confirm_sale(uuid, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -225,10 +246,9 @@ CREATE FUNCTION real_estate.confirm_sale(p_property_id uuid, p_reserved_by_id uu
 DECLARE
     v_workspace_id uuid;
 BEGIN
-    PERFORM real_estate.not_null(p_property_id, 'property id'),
-            real_estate.not_null(p_reserved_by_id, 'reserved_by id');
     SELECT l.workspace_id INTO v_workspace_id
-      FROM real_estate.lock_property(NULL, p_property_id, 'holder', p_reserved_by_id) AS l;
+      FROM real_estate.lock_property(NULL, p_property_id, 'holder',
+                                     real_estate.not_null(p_reserved_by_id, 'reserved_by id')) AS l;
 
     UPDATE real_estate.property AS p
        SET status = 'SOLD', reserved_by_id = NULL, reserved_until = NULL
@@ -405,6 +425,13 @@ $_$;
 
 
 --
+-- Name: FUNCTION distribute_tables(p_shard_count integer); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.distribute_tables(p_shard_count integer) IS 'Turns a migrated install on a Citus coordinator into a distributed one (what pyrelease distribute calls). Idempotent: each step is skipped when already done, and a second call changes nothing. 1. Refuses, in one line, without Citus in this database (RE020) or without an active worker that can hold shards (RE021). 2. Moves the primary keys of property and release_event onto (id, workspace_id) (RE022 when migration 0009''s index is missing: migrate first) and makes project''s (id, workspace_id) key its replica identity: Citus requires every key to include the distribution column. 3. Distributes workspace by id, then project, property and release_event by workspace_id, all in workspace''s co-location group (each tenant''s rows, counters and log on the same shard group, its foreign keys checked there), with p_shard_count shards (NULL: citus.shard_count); their INSERT triggers are dropped while the rows are copied and re-created after (the counters are copied as they are, not counted twice). 4. Sets citus.enable_unsafe_triggers for this database (the counter triggers fire on the shards, touching only co-located rows) and makes every real_estate routine a Citus distributed object, present on every worker. Returns one row per step: (object, action) with action ''done'' or ''already''. Distributing a table that holds rows copies them to the workers and blocks writes to that table meanwhile (Citus''s create_distributed_table).';
+
+
+--
 -- Name: end_reservation(uuid, uuid, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -418,7 +445,6 @@ DECLARE
     v_run_id bigint;
     v_released integer;
 BEGIN
-    PERFORM real_estate.not_null(p_property_id, 'property id');
     SELECT * INTO v_row FROM real_estate.lock_property(p_workspace_id, p_property_id) AS l;
     IF v_row.status IS DISTINCT FROM 'RESERVED'
        OR (v_reason = 'cancelled' AND v_row.reserved_by_id <> p_reserved_by_id)
@@ -480,11 +506,10 @@ DECLARE
     v_workspace_id uuid;
     v_reserved_until timestamptz;
 BEGIN
-    PERFORM real_estate.not_null(p_property_id, 'property id'),
-            real_estate.not_null(p_reserved_by_id, 'reserved_by id');
     v_reserved_until := real_estate.expiry_after(p_ttl);
     SELECT l.workspace_id INTO v_workspace_id
-      FROM real_estate.lock_property(NULL, p_property_id, 'holder', p_reserved_by_id) AS l;
+      FROM real_estate.lock_property(NULL, p_property_id, 'holder',
+                                     real_estate.not_null(p_reserved_by_id, 'reserved_by id')) AS l;
 
     UPDATE real_estate.property AS p
        SET reserved_until = v_reserved_until
@@ -513,6 +538,7 @@ CREATE FUNCTION real_estate.lock_property(p_workspace_id uuid, p_property_id uui
 DECLARE
     v_workspace_id uuid := p_workspace_id;
 BEGIN
+    PERFORM real_estate.not_null(p_property_id, 'property id');
     LOOP
         IF p_workspace_id IS NULL THEN
             -- By id alone: the workspace first (on Citus a read on every shard), so that the
@@ -565,7 +591,7 @@ $$;
 -- Name: FUNCTION lock_property(p_workspace_id uuid, p_property_id uuid, p_check text, p_reserved_by_id uuid, OUT row_ctid tid, OUT workspace_id uuid, OUT project_id uuid, OUT status text, OUT reserved_by_id uuid, OUT reserved_until timestamp with time zone, OUT activation_status text); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.lock_property(p_workspace_id uuid, p_property_id uuid, p_check text, p_reserved_by_id uuid, OUT row_ctid tid, OUT workspace_id uuid, OUT project_id uuid, OUT status text, OUT reserved_by_id uuid, OUT reserved_until timestamp with time zone, OUT activation_status text) IS 'Finds a property and locks its row FOR UPDATE (waiting for a transaction that holds it), then returns it as committed: the row version''s ctid, workspace, project, status, holder, expiry and its workspace''s activation_status (all NULL when there is no such property). The locking read names the workspace (p_workspace_id; when NULL it is looked up by id first, on Citus a read of every shard, and again if the property moved to another workspace before the lock), so on Citus it runs on the one worker that holds it. p_check NULL: no check. ''active'': raises RE001 when the property does not exist (in that workspace) and RE004 when its workspace is not ACTIVE. ''holder'': those, and RE005 unless it is p_reserved_by_id''s unexpired reservation, the message saying which case (not reserved, which includes SOLD; held by another holder; expired, reserved_until <= now(), the rule the release applies) and ending in the stored reserved_until. Decided under the lock: against a concurrent release, sale or reservation exactly one wins. Every lifecycle routine (reserve, extend, sell, cancel, release_reservation) finds its property through it.';
+COMMENT ON FUNCTION real_estate.lock_property(p_workspace_id uuid, p_property_id uuid, p_check text, p_reserved_by_id uuid, OUT row_ctid tid, OUT workspace_id uuid, OUT project_id uuid, OUT status text, OUT reserved_by_id uuid, OUT reserved_until timestamp with time zone, OUT activation_status text) IS 'Finds a property (RE010 when p_property_id is NULL) and locks its row FOR UPDATE (waiting for a transaction that holds it), then returns it as committed: the row version''s ctid, workspace, project, status, holder, expiry and its workspace''s activation_status (all NULL when there is no such property). The locking read names the workspace (p_workspace_id; when NULL it is looked up by id first, on Citus a read of every shard, and again if the property moved to another workspace before the lock), so on Citus it runs on the one worker that holds it. p_check NULL: no check. ''active'': raises RE001 when the property does not exist (in that workspace) and RE004 when its workspace is not ACTIVE. ''holder'': those, and RE005 unless it is p_reserved_by_id''s unexpired reservation, the message saying which case (not reserved, which includes SOLD; held by another holder; expired, reserved_until <= now(), the rule the release applies) and ending in the stored reserved_until. Decided under the lock: against a concurrent release, sale or reservation exactly one wins. Every lifecycle routine (reserve, extend, sell, cancel, release_reservation) finds its property through it.';
 
 
 --
@@ -802,6 +828,13 @@ BEGIN
     END IF;
 END;
 $$;
+
+
+--
+-- Name: FUNCTION record_release_run(p_run_id bigint, p_released integer, p_failed integer, p_error text, p_finish boolean); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.record_release_run(p_run_id bigint, p_released integer, p_failed integer, p_error text, p_finish boolean) IS 'Adds a batch''s released and failed counts to run p_run_id, keeps its first error, and with p_finish stamps finished_at and writes the run''s one-line summary to the server log (RAISE LOG: released, failed, duration and first error). Every release routine records through it.';
 
 
 --
@@ -1063,6 +1096,13 @@ END;
 $$;
 
 
+--
+-- Name: FUNCTION release_event_notify_commit(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_event_notify_commit() IS 'The deferred constraint trigger on real_estate.release_notification that release_event_notify_arm arms once per transaction. At commit it sends NOTIFY real_estate_release, ''{"count": ..., "max_id": ..., "min_id": ...}'' (the lowest and highest release_event id the transaction wrote, and how many), removes its row and clears the running totals (so that events written after a SET CONSTRAINTS ... IMMEDIATE arm a second notification instead of being left out). PostgreSQL delivers the notification only if and when the transaction commits. It is a wake-up, not the data: listeners read release_events() after their cursor, so a notification missed (listener disconnected) loses nothing.';
+
+
 SET default_tablespace = '';
 
 SET default_table_access_method = heap;
@@ -1157,6 +1197,13 @@ BEGIN
          LIMIT p_limit;
 END;
 $$;
+
+
+--
+-- Name: FUNCTION release_events(p_after_id bigint, p_limit integer); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_events(p_after_id bigint, p_limit integer) IS 'The release events after id p_after_id, in id order, at most p_limit (1 to 10000; RE010 otherwise, or when NULL or negative): what a consumer reads after its cursor (pyrelease.listen, pyrelease watch). No event is ever skipped: ids are given out at insert but become visible at commit, so a transaction still running can hold a lower id than one already committed. Every event up to the last one returned that will ever be committed is returned, so a consumer may advance its cursor to the last id it got: when the ids read have a gap and a transaction that could fill it is still running (one holding its RowExclusiveLock on release_event, which it takes before allocating an id and keeps until it ends; one whose transaction began after the ids were read cannot hold a lower one), only the events before the gap are returned (the rest come once it ends: its commit notifies); otherwise the gap is final (a rolled-back insert) and the events past it are read again in a new snapshot, which sees everything committed before the check. This relies on the identity''s CACHE 1 (ids given out in time order); on Citus the coordinator gives out every id (release_rows sends its events as an INSERT ... VALUES that the coordinator evaluates) and holds the writer''s lock until the workers have committed, so the same holds there for events written through the coordinator. READ COMMITTED only (the second read needs its own snapshot): other isolation levels get SQLSTATE 0A000. Read-only, takes no lock beyond a normal read; not SECURITY DEFINER: it reads what the caller may read.';
 
 
 --
@@ -1285,6 +1332,13 @@ CREATE FUNCTION real_estate.release_pick_bounds(p_expiries timestamp with time z
               FROM unnest(p_expiries) AS x(expiry)) AS b
      WHERE b.n % p_every = 0;
 $$;
+
+
+--
+-- Name: FUNCTION release_pick_bounds(p_expiries timestamp with time zone[], p_every integer); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_pick_bounds(p_expiries timestamp with time zone[], p_every integer) IS 'The slices of the scheduled run''s last pick after a large backlog: every p_every-th of the given expiries (those of the rows the run picked), ascending. Read between consecutive bounds (release_pick''s p_above and p_up_to), each slice of the partial index holds about p_every entries of the rows the run released, so that each read of the last pick is short. Immutable: reads no table.';
 
 
 --
@@ -1546,8 +1600,7 @@ DECLARE
     v_row record;
     v_reserved_until timestamptz;
 BEGIN
-    PERFORM real_estate.not_null(p_property_id, 'property id'),
-            real_estate.not_null(p_reserved_by_id, 'reserved_by id');
+    PERFORM real_estate.not_null(p_reserved_by_id, 'reserved_by id');
     v_reserved_until := real_estate.expiry_after(p_ttl);
     SELECT * INTO v_row FROM real_estate.lock_property(p_workspace_id, p_property_id, 'active') AS l;
 

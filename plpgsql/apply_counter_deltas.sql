@@ -8,9 +8,7 @@ CREATE OR REPLACE FUNCTION real_estate.apply_counter_deltas(
     p_deltas integer[]
 )
 RETURNS void
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     PERFORM 1
@@ -35,7 +33,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.apply_counter_deltas(uuid[], uuid[], integer[]) IS
-    'Adds p_deltas[i] to the available_plots of project p_project_ids[i] (of the workspaces p_workspace_ids, so that on Citus the write reaches only the co-located project shard): the one way a counter changes. It locks the projects'' rows in id order first (FOR NO KEY UPDATE, waiting), so concurrent writers touching the same projects in different orders cannot deadlock on the counters, then announces its deltas in the transaction-local setting pyrelease.counter_write (''<trigger depth>|,<project>:<delta>,...'') for the length of its one UPDATE, which the counter guard (project_guard_available_plots) lets through: exactly those deltas, one trigger level below the announcement, as the table''s owner. Called by the counter trigger (property_sync_available_plots) and by repair_counters; owner only (SECURITY DEFINER, not granted).';
+COMMENT ON FUNCTION real_estate.apply_counter_deltas(uuid[], uuid[], integer[]) IS 'Adds p_deltas[i] to the available_plots of project p_project_ids[i] (of the workspaces p_workspace_ids, so that on Citus the write reaches only the co-located project shard): the one way a counter changes. It locks the projects'' rows in id order first (FOR NO KEY UPDATE, waiting), so concurrent writers touching the same projects in different orders cannot deadlock on the counters, then announces its deltas in the transaction-local setting pyrelease.counter_write (''<trigger depth>|,<project>:<delta>,...'') for the length of its one UPDATE, which the counter guard (project_guard_available_plots) lets through: exactly those deltas, one trigger level below the announcement, as the table''s owner. Called by the counter trigger (property_sync_available_plots) and by repair_counters; owner only (SECURITY DEFINER, not granted).';
 
 REVOKE ALL ON FUNCTION real_estate.apply_counter_deltas(uuid[], uuid[], integer[]) FROM PUBLIC;

@@ -2,9 +2,7 @@
 -- integer; the one check every release entry point makes. Immutable.
 CREATE OR REPLACE FUNCTION real_estate.check_batch_size(p_batch_size integer)
 RETURNS void
-LANGUAGE plpgsql
-IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF p_batch_size IS NULL OR p_batch_size < 1 THEN
@@ -14,7 +12,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.check_batch_size(integer) IS
-    'Raises RE010 (''batch size must be a positive integer, got ...'') unless p_batch_size is at least 1: the argument check of release_expired_reservations and run_release_job. Immutable, reads nothing.';
+COMMENT ON FUNCTION real_estate.check_batch_size(integer) IS 'Raises RE010 (''batch size must be a positive integer, got ...'') unless p_batch_size is at least 1: the argument check of release_expired_reservations and run_release_job. Immutable, reads nothing.';
 
 REVOKE ALL ON FUNCTION real_estate.check_batch_size(integer) FROM PUBLIC;

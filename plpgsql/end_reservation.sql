@@ -8,9 +8,7 @@ CREATE OR REPLACE FUNCTION real_estate.end_reservation(
     p_reserved_by_id uuid
 )
 RETURNS boolean
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_row record;
@@ -18,7 +16,6 @@ DECLARE
     v_run_id bigint;
     v_released integer;
 BEGIN
-    PERFORM real_estate.not_null(p_property_id, 'property id');
     SELECT * INTO v_row FROM real_estate.lock_property(p_workspace_id, p_property_id) AS l;
     IF v_row.status IS DISTINCT FROM 'RESERVED'
        OR (v_reason = 'cancelled' AND v_row.reserved_by_id <> p_reserved_by_id)
@@ -33,7 +30,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.end_reservation(uuid, uuid, uuid) IS
-    'The one body that ends a single reservation now: with p_reserved_by_id NULL (release_reservation, release_reservation_in_workspace, a takeover in reserve_property) it releases the property''s reservation if it has expired (reserved_until <= now()) in an ACTIVE workspace, logged as reason ''expired''; with p_reserved_by_id (cancel_reservation) it gives back that holder''s reservation whatever its expiry and workspace, logged as ''cancelled''. Returns true when it did, false otherwise (unknown property, not reserved, another holder, not expired, workspace not ACTIVE; RE010 when p_property_id is NULL). The row is found and locked by real_estate.lock_property, waiting for a transaction that holds it, and decided on the committed row, so against a concurrent release, sale or second call exactly one wins and the reservation is logged once (release_rows, in a ''call'' run of its own, finished at once). Idempotent: a second call returns false.';
+COMMENT ON FUNCTION real_estate.end_reservation(uuid, uuid, uuid) IS 'The one body that ends a single reservation now: with p_reserved_by_id NULL (release_reservation, release_reservation_in_workspace, a takeover in reserve_property) it releases the property''s reservation if it has expired (reserved_until <= now()) in an ACTIVE workspace, logged as reason ''expired''; with p_reserved_by_id (cancel_reservation) it gives back that holder''s reservation whatever its expiry and workspace, logged as ''cancelled''. Returns true when it did, false otherwise (unknown property, not reserved, another holder, not expired, workspace not ACTIVE; RE010 when p_property_id is NULL). The row is found and locked by real_estate.lock_property, waiting for a transaction that holds it, and decided on the committed row, so against a concurrent release, sale or second call exactly one wins and the reservation is logged once (release_rows, in a ''call'' run of its own, finished at once). Idempotent: a second call returns false.';
 
 REVOKE ALL ON FUNCTION real_estate.end_reservation(uuid, uuid, uuid) FROM PUBLIC;

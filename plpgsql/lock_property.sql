@@ -15,13 +15,12 @@ CREATE OR REPLACE FUNCTION real_estate.lock_property(
     OUT reserved_until timestamptz,
     OUT activation_status text
 )
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_workspace_id uuid := p_workspace_id;
 BEGIN
+    PERFORM real_estate.not_null(p_property_id, 'property id');
     LOOP
         IF p_workspace_id IS NULL THEN
             -- By id alone: the workspace first (on Citus a read on every shard), so that the
@@ -69,7 +68,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.lock_property(uuid, uuid, text, uuid) IS
-    'Finds a property and locks its row FOR UPDATE (waiting for a transaction that holds it), then returns it as committed: the row version''s ctid, workspace, project, status, holder, expiry and its workspace''s activation_status (all NULL when there is no such property). The locking read names the workspace (p_workspace_id; when NULL it is looked up by id first, on Citus a read of every shard, and again if the property moved to another workspace before the lock), so on Citus it runs on the one worker that holds it. p_check NULL: no check. ''active'': raises RE001 when the property does not exist (in that workspace) and RE004 when its workspace is not ACTIVE. ''holder'': those, and RE005 unless it is p_reserved_by_id''s unexpired reservation, the message saying which case (not reserved, which includes SOLD; held by another holder; expired, reserved_until <= now(), the rule the release applies) and ending in the stored reserved_until. Decided under the lock: against a concurrent release, sale or reservation exactly one wins. Every lifecycle routine (reserve, extend, sell, cancel, release_reservation) finds its property through it.';
+COMMENT ON FUNCTION real_estate.lock_property(uuid, uuid, text, uuid) IS 'Finds a property (RE010 when p_property_id is NULL) and locks its row FOR UPDATE (waiting for a transaction that holds it), then returns it as committed: the row version''s ctid, workspace, project, status, holder, expiry and its workspace''s activation_status (all NULL when there is no such property). The locking read names the workspace (p_workspace_id; when NULL it is looked up by id first, on Citus a read of every shard, and again if the property moved to another workspace before the lock), so on Citus it runs on the one worker that holds it. p_check NULL: no check. ''active'': raises RE001 when the property does not exist (in that workspace) and RE004 when its workspace is not ACTIVE. ''holder'': those, and RE005 unless it is p_reserved_by_id''s unexpired reservation, the message saying which case (not reserved, which includes SOLD; held by another holder; expired, reserved_until <= now(), the rule the release applies) and ending in the stored reserved_until. Decided under the lock: against a concurrent release, sale or reservation exactly one wins. Every lifecycle routine (reserve, extend, sell, cancel, release_reservation) finds its property through it.';
 
 REVOKE ALL ON FUNCTION real_estate.lock_property(uuid, uuid, text, uuid) FROM PUBLIC;

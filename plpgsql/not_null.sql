@@ -2,9 +2,7 @@
 -- when it is NULL: the argument check of every lifecycle routine. Immutable.
 CREATE OR REPLACE FUNCTION real_estate.not_null(p_value anyelement, p_name text)
 RETURNS anyelement
-LANGUAGE plpgsql
-IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF p_value IS NULL THEN
@@ -14,7 +12,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.not_null(anyelement, text) IS
-    'Returns p_value, or raises RE010 (''<p_name> must not be NULL'') when it is NULL: the check of the ids every lifecycle routine takes (property, holder, workspace). Immutable, reads nothing.';
+COMMENT ON FUNCTION real_estate.not_null(anyelement, text) IS 'Returns p_value, or raises RE010 (''<p_name> must not be NULL'') when it is NULL: the check of the ids every lifecycle routine takes (property, holder, workspace). Immutable, reads nothing.';
 
 REVOKE ALL ON FUNCTION real_estate.not_null(anyelement, text) FROM PUBLIC;

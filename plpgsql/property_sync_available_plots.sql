@@ -5,9 +5,7 @@
 -- id order: no deadlock). On Citus it fires on the shards, naming the rows' workspaces.
 CREATE OR REPLACE FUNCTION real_estate.property_sync_available_plots()
 RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_project_ids uuid[];
@@ -98,7 +96,6 @@ CREATE OR REPLACE TRIGGER property_sync_available_plots_truncate
     AFTER TRUNCATE ON real_estate.property
     FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
 
-COMMENT ON FUNCTION real_estate.property_sync_available_plots() IS
-    'Statement-level trigger function on real_estate.property (AFTER INSERT, UPDATE, DELETE, TRUNCATE): keeps real_estate.project.available_plots equal to the number of the project''s AVAILABLE properties after every statement, whoever issued it (package functions or the application''s own INSERT/UPDATE/DELETE/COPY/MERGE/TRUNCATE). One counter UPDATE per statement, not per row: one grouped delta per project computed from the transition tables, applied by apply_counter_deltas, which locks the project rows in id order first, so concurrent writers touching the same projects in different orders cannot deadlock on the counters. SECURITY DEFINER, so that roles without UPDATE on available_plots still get exact counters. On Citus it fires on the shards of property and names the rows'' workspaces in every counter query, which then reaches only the co-located project shard (a local query on the same worker); a TRUNCATE zeroes the counters of the co-located project shard (colocated_workspaces), and nothing on the coordinator''s shell table.';
+COMMENT ON FUNCTION real_estate.property_sync_available_plots() IS 'Statement-level trigger function on real_estate.property (AFTER INSERT, UPDATE, DELETE, TRUNCATE): keeps real_estate.project.available_plots equal to the number of the project''s AVAILABLE properties after every statement, whoever issued it (package functions or the application''s own INSERT/UPDATE/DELETE/COPY/MERGE/TRUNCATE). One counter UPDATE per statement, not per row: one grouped delta per project computed from the transition tables, applied by apply_counter_deltas, which locks the project rows in id order first, so concurrent writers touching the same projects in different orders cannot deadlock on the counters. SECURITY DEFINER, so that roles without UPDATE on available_plots still get exact counters. On Citus it fires on the shards of property and names the rows'' workspaces in every counter query, which then reaches only the co-located project shard (a local query on the same worker); a TRUNCATE zeroes the counters of the co-located project shard (colocated_workspaces), and nothing on the coordinator''s shell table.';
 
 REVOKE ALL ON FUNCTION real_estate.property_sync_available_plots() FROM PUBLIC;

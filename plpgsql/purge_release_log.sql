@@ -3,9 +3,7 @@
 -- as old, when pg_cron lives here and the owner may. Returns the runs deleted. Idempotent.
 CREATE OR REPLACE FUNCTION real_estate.purge_release_log(p_retention interval DEFAULT interval '30 days')
 RETURNS integer
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_cutoff timestamptz;
@@ -43,7 +41,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.purge_release_log(interval) IS
-    'Deletes the release runs that started more than p_retention ago (real_estate.release_cutoff: RE010 unless a positive interval) and their release events, and, when pg_cron lives in this database and the owner may (USAGE on schema cron, DELETE on cron.job_run_details), the rows of this database''s release jobs in cron.job_run_details older than that (keyed on start_time: a failed run can have no end_time). Returns the number of release_run rows deleted. Idempotent; the scheduled run calls it at its end.';
+COMMENT ON FUNCTION real_estate.purge_release_log(interval) IS 'Deletes the release runs that started more than p_retention ago (real_estate.release_cutoff: RE010 unless a positive interval) and their release events, and, when pg_cron lives in this database and the owner may (USAGE on schema cron, DELETE on cron.job_run_details), the rows of this database''s release jobs in cron.job_run_details older than that (keyed on start_time: a failed run can have no end_time). Returns the number of release_run rows deleted. Idempotent; the scheduled run calls it at its end.';
 
 REVOKE ALL ON FUNCTION real_estate.purge_release_log(interval) FROM PUBLIC;

@@ -17,9 +17,7 @@ CREATE OR REPLACE FUNCTION real_estate.release_batch(
     OUT failed integer,
     OUT error text
 )
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 -- Its statements (and release_rows') find their rows by ctid whatever their number: a custom
 -- plan for a large array could switch to a scan of the whole table.
 SET plan_cache_mode = force_generic_plan
@@ -110,7 +108,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.release_batch(text, bigint, tid[], uuid[], uuid[], uuid[]) IS
-    'One batch of a release run: consecutive rows of its pick (their versions'' ctids, ids, projects and workspaces), all of one shard group (real_estate.release_batch_ends). Releases those that still hold an expired reservation of an ACTIVE workspace through real_estate.release_rows, in one statement that locks the batch''s projects'' counter rows and then its rows with SKIP LOCKED: a batch never waits on a row or counter another transaction holds (left for the next run), concurrent runs neither block nor deadlock each other, a row is released at most once and a row changed meanwhile (sold, re-reserved) is left alone. A picked row updated after the pick (a new version) but still expired is looked up again by id, once, in the batch''s workspaces (a row moved to another workspace is the next run''s). If the statement fails (a host trigger or constraint raises), the rows are retried one by one: each failing row is counted in failed and named in error, the others are released; a serialization failure or deadlock is raised for the caller to retry. With p_run_id NULL the run row is created by the first batch that releases something, so a run that finds nothing writes nothing. Every statement names the batch''s workspaces: on Citus the batch runs on one worker and commits there in one phase.';
+COMMENT ON FUNCTION real_estate.release_batch(text, bigint, tid[], uuid[], uuid[], uuid[]) IS 'One batch of a release run: consecutive rows of its pick (their versions'' ctids, ids, projects and workspaces), all of one shard group (real_estate.release_batch_ends). Releases those that still hold an expired reservation of an ACTIVE workspace through real_estate.release_rows, in one statement that locks the batch''s projects'' counter rows and then its rows with SKIP LOCKED: a batch never waits on a row or counter another transaction holds (left for the next run), concurrent runs neither block nor deadlock each other, a row is released at most once and a row changed meanwhile (sold, re-reserved) is left alone. A picked row updated after the pick (a new version) but still expired is looked up again by id, once, in the batch''s workspaces (a row moved to another workspace is the next run''s). If the statement fails (a host trigger or constraint raises), the rows are retried one by one: each failing row is counted in failed and named in error, the others are released; a serialization failure or deadlock is raised for the caller to retry. With p_run_id NULL the run row is created by the first batch that releases something, so a run that finds nothing writes nothing. Every statement names the batch''s workspaces: on Citus the batch runs on one worker and commits there in one phase.';
 
 REVOKE ALL ON FUNCTION real_estate.release_batch(text, bigint, tid[], uuid[], uuid[], uuid[]) FROM PUBLIC;

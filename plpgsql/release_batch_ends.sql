@@ -7,9 +7,7 @@ CREATE OR REPLACE FUNCTION real_estate.release_batch_ends(
     p_bounds integer[]
 )
 RETURNS integer[]
-LANGUAGE plpgsql
-IMMUTABLE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql IMMUTABLE SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF cardinality(p_bounds) = 0 THEN
@@ -33,7 +31,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.release_batch_ends(uuid[], integer, integer[]) IS
-    'Cuts a pick (the workspace of each picked row, in the pick''s order) into batches and returns the position of each batch''s last row, ascending: a batch is at most p_batch_size consecutive rows, all of one shard group (width_bucket(uuid_hash(workspace_id), p_bounds), p_bounds from real_estate.shard_bounds()), so that on Citus every statement of a batch is routed to the one worker that holds its group. On a single node (p_bounds empty) every row is in one group and the ends are every p_batch_size-th row and the last. Immutable, no table read.';
+COMMENT ON FUNCTION real_estate.release_batch_ends(uuid[], integer, integer[]) IS 'Cuts a pick (the workspace of each picked row, in the pick''s order) into batches and returns the position of each batch''s last row, ascending: a batch is at most p_batch_size consecutive rows, all of one shard group (width_bucket(uuid_hash(workspace_id), p_bounds), p_bounds from real_estate.shard_bounds()), so that on Citus every statement of a batch is routed to the one worker that holds its group. On a single node (p_bounds empty) every row is in one group and the ends are every p_batch_size-th row and the last. Immutable, no table read.';
 
 REVOKE ALL ON FUNCTION real_estate.release_batch_ends(uuid[], integer, integer[]) FROM PUBLIC;

@@ -4,9 +4,7 @@
 -- Transactional: nothing stays of it on rollback, a subtransaction's rollback included.
 CREATE OR REPLACE FUNCTION real_estate.release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint)
 RETURNS void
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_min bigint := p_min_id;
@@ -32,7 +30,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.release_event_notify_arm(bigint, bigint, bigint) IS
-    'Adds release events just written (their lowest and highest id, and how many) to the transaction''s running totals, kept in the transaction-local setting pyrelease.release_notify (''xid min max count ctid''), and on the transaction''s first call inserts the one row of real_estate.release_notification whose deferred trigger (release_event_notify_commit) sends the transaction''s one NOTIFY real_estate_release at commit. Called by the statement trigger release_event_notify on a single node, and by release_rows on Citus (where that trigger fires on the workers'' shards, without the coordinator''s release_notification). Transactional: the setting and the row are undone with the (sub)transaction that wrote the events, and NOTIFY is sent only at commit.';
+COMMENT ON FUNCTION real_estate.release_event_notify_arm(bigint, bigint, bigint) IS 'Adds release events just written (their lowest and highest id, and how many) to the transaction''s running totals, kept in the transaction-local setting pyrelease.release_notify (''xid min max count ctid''), and on the transaction''s first call inserts the one row of real_estate.release_notification whose deferred trigger (release_event_notify_commit) sends the transaction''s one NOTIFY real_estate_release at commit. Called by the statement trigger release_event_notify on a single node, and by release_rows on Citus (where that trigger fires on the workers'' shards, without the coordinator''s release_notification). Transactional: the setting and the row are undone with the (sub)transaction that wrote the events, and NOTIFY is sent only at commit.';
 
 REVOKE ALL ON FUNCTION real_estate.release_event_notify_arm(bigint, bigint, bigint) FROM PUBLIC;

@@ -7,9 +7,7 @@ DROP FUNCTION IF EXISTS real_estate.release_shard_groups(integer);
 
 CREATE OR REPLACE FUNCTION real_estate.release_expired_reservations(p_batch_size integer DEFAULT 1000)
 RETURNS integer
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_ctids tid[];
@@ -55,8 +53,7 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.release_expired_reservations(integer) IS
-    'Releases every expired reservation (reserved_until <= now()) of ACTIVE workspaces, in batches of at most p_batch_size rows (RE010 unless positive), and returns how many it released. Runs in the caller''s transaction (the scheduled run, run_release_job, commits per batch instead). One pick (real_estate.release_pick, ordered by shard group, workspace, project and row) cut into batches of consecutive rows of one shard group (real_estate.release_batch_ends), each released in one statement (real_estate.release_batch), so each batch touches few counter rows and, on Citus, one worker (a call that releases in several shard groups commits on several workers: prefer the procedure there). Idempotent and safe under any concurrency: rows are locked FOR UPDATE SKIP LOCKED and re-checked under the lock, so concurrent runs split the work, a row (or a project counter) held elsewhere is left for the next run, each reservation is released and logged exactly once, and concurrent calls never deadlock. A row that cannot be released is recorded as a failure on the run and does not stop the others. Nothing expired: one scan of the partial index, and no run row written.';
+COMMENT ON FUNCTION real_estate.release_expired_reservations(integer) IS 'Releases every expired reservation (reserved_until <= now()) of ACTIVE workspaces, in batches of at most p_batch_size rows (RE010 unless positive), and returns how many it released. Runs in the caller''s transaction (the scheduled run, run_release_job, commits per batch instead). One pick (real_estate.release_pick, ordered by shard group, workspace, project and row) cut into batches of consecutive rows of one shard group (real_estate.release_batch_ends), each released in one statement (real_estate.release_batch), so each batch touches few counter rows and, on Citus, one worker (a call that releases in several shard groups commits on several workers: prefer the procedure there). Idempotent and safe under any concurrency: rows are locked FOR UPDATE SKIP LOCKED and re-checked under the lock, so concurrent runs split the work, a row (or a project counter) held elsewhere is left for the next run, each reservation is released and logged exactly once, and concurrent calls never deadlock. A row that cannot be released is recorded as a failure on the run and does not stop the others. Nothing expired: one scan of the partial index, and no run row written.';
 
 REVOKE ALL ON FUNCTION real_estate.release_expired_reservations(integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION real_estate.release_expired_reservations(integer) TO real_estate_app;

@@ -16,10 +16,7 @@ CREATE OR REPLACE FUNCTION real_estate.release_pick(
     OUT workspace_ids uuid[],
     OUT scanned integer
 )
-LANGUAGE plpgsql
-STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 -- A plain index scan, never a bitmap or sequential one: only a plain index scan marks the
 -- entries of rows released (and committed) before it as dead in the index.
 SET enable_bitmapscan = off
@@ -65,7 +62,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.release_pick(timestamptz, timestamptz, timestamptz, integer) IS
-    'A pick of a release run: the expired reservations (reserved_until <= now()) of ACTIVE workspaces, read oldest first through the partial index property_reserved_until_idx, returned as parallel arrays (row versions'' ctids, property ids, projects, workspaces) ordered by shard group (real_estate.shard_bounds(); one group on a single node), workspace, project and row, so that consecutive rows cut into batches touch few workspaces and counter rows and no batch spans two shard groups. p_above (exclusive) and p_up_to bound the expiries read; p_limit stops after that many rows (scanned counts them, those of workspaces that are not ACTIVE included); with p_after only reservations that expired after it are returned (a filter, not a bound: the scan still walks its whole range). The scan is a plain index scan (bitmap, sequential scans and sorts disabled): one that meets the entries of rows released and committed before it marks them dead, so the runs after the scheduled run''s last pick do not visit them. Takes no lock: each batch re-checks its rows under FOR UPDATE SKIP LOCKED.';
+COMMENT ON FUNCTION real_estate.release_pick(timestamptz, timestamptz, timestamptz, integer) IS 'A pick of a release run: the expired reservations (reserved_until <= now()) of ACTIVE workspaces, read oldest first through the partial index property_reserved_until_idx, returned as parallel arrays (row versions'' ctids, property ids, projects, workspaces) ordered by shard group (real_estate.shard_bounds(); one group on a single node), workspace, project and row, so that consecutive rows cut into batches touch few workspaces and counter rows and no batch spans two shard groups. p_above (exclusive) and p_up_to bound the expiries read; p_limit stops after that many rows (scanned counts them, those of workspaces that are not ACTIVE included); with p_after only reservations that expired after it are returned (a filter, not a bound: the scan still walks its whole range). The scan is a plain index scan (bitmap, sequential scans and sorts disabled): one that meets the entries of rows released and committed before it marks them dead, so the runs after the scheduled run''s last pick do not visit them. Takes no lock: each batch re-checks its rows under FOR UPDATE SKIP LOCKED.';
 
 REVOKE ALL ON FUNCTION real_estate.release_pick(timestamptz, timestamptz, timestamptz, integer) FROM PUBLIC;

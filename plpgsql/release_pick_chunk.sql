@@ -19,10 +19,7 @@ CREATE OR REPLACE FUNCTION real_estate.release_pick_chunk(
     OUT last_reserved_until timestamptz,
     OUT last_id uuid
 )
-LANGUAGE plpgsql
-STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 -- The slice is a range of property_release_pick_idx, read in its order: never a bitmap or
 -- sequential scan of every expired row to sort them (the planner's estimate of the expired
 -- rows can be far below the backlog).
@@ -71,7 +68,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.release_pick_chunk(integer, uuid, timestamptz, uuid, integer) IS
-    'One slice of the scheduled run''s pick of a large backlog: the next p_limit expired reservations (reserved_until <= now()) after the key (workspace_id, reserved_until, id) given (all NULL: from the start), in that order, read as a range of the partial index property_release_pick_idx (not a walk of the whole expired range), so that each slice is a short read-only transaction of its own whatever the backlog. Returns those of ACTIVE workspaces as real_estate.release_pick does (parallel arrays ordered by shard group, workspace, project and row), the expiry of every p_sample_every-th of them (where the run''s last pick is cut), how many rows it read (fewer than p_limit: the pick is complete) and the key of the last one, to resume after. Takes no lock: each batch re-checks its rows under FOR UPDATE SKIP LOCKED.';
+COMMENT ON FUNCTION real_estate.release_pick_chunk(integer, uuid, timestamptz, uuid, integer) IS 'One slice of the scheduled run''s pick of a large backlog: the next p_limit expired reservations (reserved_until <= now()) after the key (workspace_id, reserved_until, id) given (all NULL: from the start), in that order, read as a range of the partial index property_release_pick_idx (not a walk of the whole expired range), so that each slice is a short read-only transaction of its own whatever the backlog. Returns those of ACTIVE workspaces as real_estate.release_pick does (parallel arrays ordered by shard group, workspace, project and row), the expiry of every p_sample_every-th of them (where the run''s last pick is cut), how many rows it read (fewer than p_limit: the pick is complete) and the key of the last one, to resume after. Takes no lock: each batch re-checks its rows under FOR UPDATE SKIP LOCKED.';
 
 REVOKE ALL ON FUNCTION real_estate.release_pick_chunk(integer, uuid, timestamptz, uuid, integer) FROM PUBLIC;

@@ -14,8 +14,7 @@ CREATE OR REPLACE FUNCTION real_estate.release_rows(
     p_project_ids uuid[] DEFAULT NULL
 )
 RETURNS integer
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_ids uuid[];
@@ -90,7 +89,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.release_rows(bigint, text, uuid[], tid[], uuid[]) IS
-    'The one place a reservation is ended: releases those of the row versions p_ctids (of the workspaces p_workspace_ids) that are still RESERVED and, for p_reason ''expired'', expired (reserved_until <= now()), or for ''cancelled'' whatever their expiry, and logs one release_event each (previous holder and expiry, reason p_reason, run p_run_id); returns how many. Rows are locked FOR UPDATE SKIP LOCKED and checked under the lock, so a row is released at most once, a row another transaction holds is left alone (callers that must wait lock it first: a row the caller holds is never skipped), and a row changed meanwhile (a new version) is not touched. With p_project_ids, the counter rows of those projects are locked FOR NO KEY UPDATE SKIP LOCKED first and only rows of locked projects (or of none) are released, so the counter trigger never waits. Callers pass only the workspaces whose rows may be released (the ACTIVE ones for an expiry). Every statement names the workspaces: on Citus, given the workspaces of one shard group, it runs on the one worker holding it, and the events are sent as one INSERT ... VALUES whose ids the coordinator gives out (commit-ordered for release_events()), their NOTIFY armed on the coordinator (release_event_notify_arm), where the listeners are. Not SECURITY DEFINER (it builds that INSERT as text, every value a quoted literal): only the owner''s SECURITY DEFINER routines call it.';
+COMMENT ON FUNCTION real_estate.release_rows(bigint, text, uuid[], tid[], uuid[]) IS 'The one place a reservation is ended: releases those of the row versions p_ctids (of the workspaces p_workspace_ids) that are still RESERVED and, for p_reason ''expired'', expired (reserved_until <= now()), or for ''cancelled'' whatever their expiry, and logs one release_event each (previous holder and expiry, reason p_reason, run p_run_id); returns how many. Rows are locked FOR UPDATE SKIP LOCKED and checked under the lock, so a row is released at most once, a row another transaction holds is left alone (callers that must wait lock it first: a row the caller holds is never skipped), and a row changed meanwhile (a new version) is not touched. With p_project_ids, the counter rows of those projects are locked FOR NO KEY UPDATE SKIP LOCKED first and only rows of locked projects (or of none) are released, so the counter trigger never waits. Callers pass only the workspaces whose rows may be released (the ACTIVE ones for an expiry). Every statement names the workspaces: on Citus, given the workspaces of one shard group, it runs on the one worker holding it, and the events are sent as one INSERT ... VALUES whose ids the coordinator gives out (commit-ordered for release_events()), their NOTIFY armed on the coordinator (release_event_notify_arm), where the listeners are. Not SECURITY DEFINER (it builds that INSERT as text, every value a quoted literal): only the owner''s SECURITY DEFINER routines call it.';
 
 REVOKE ALL ON FUNCTION real_estate.release_rows(bigint, text, uuid[], tid[], uuid[]) FROM PUBLIC;

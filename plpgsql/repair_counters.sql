@@ -4,9 +4,7 @@
 -- real_estate.apply_counter_deltas. Owner only; READ COMMITTED only (RE010). Idempotent.
 CREATE OR REPLACE FUNCTION real_estate.repair_counters()
 RETURNS integer
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_project_ids uuid[];
@@ -48,7 +46,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.repair_counters() IS
-    'Sets every project''s available_plots back to its number of AVAILABLE properties, for rows written past the triggers (session_replication_role = replica: logical replication, pg_restore, bulk loads), the drift check_invariants() reports as counter_drift, and returns the number of projects it corrected (0: none drifted). Locks the drifted projects'' counter rows in id order (FOR NO KEY UPDATE, as the counter trigger does, so it cannot deadlock with writers, and waits for a writer holding them), then counts with a new snapshot: a writer still in flight adds its own delta after this commits. The corrections go through apply_counter_deltas, the counter trigger''s own announced write, so the counter guard lets exactly them through: a host trigger changing a counter again makes it fail (RE011) and nothing is kept. Owner only (not granted to real_estate_app or real_estate_reader); READ COMMITTED only (a REPEATABLE READ snapshot could miss committed property changes: RE010). Idempotent: a second call returns 0.';
+COMMENT ON FUNCTION real_estate.repair_counters() IS 'Sets every project''s available_plots back to its number of AVAILABLE properties, for rows written past the triggers (session_replication_role = replica: logical replication, pg_restore, bulk loads), the drift check_invariants() reports as counter_drift, and returns the number of projects it corrected (0: none drifted). Locks the drifted projects'' counter rows in id order (FOR NO KEY UPDATE, as the counter trigger does, so it cannot deadlock with writers, and waits for a writer holding them), then counts with a new snapshot: a writer still in flight adds its own delta after this commits. The corrections go through apply_counter_deltas, the counter trigger''s own announced write, so the counter guard lets exactly them through: a host trigger changing a counter again makes it fail (RE011) and nothing is kept. Owner only (not granted to real_estate_app or real_estate_reader); READ COMMITTED only (a REPEATABLE READ snapshot could miss committed property changes: RE010). Idempotent: a second call returns 0.';
 
 REVOKE ALL ON FUNCTION real_estate.repair_counters() FROM PUBLIC;

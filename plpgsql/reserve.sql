@@ -9,16 +9,13 @@ CREATE OR REPLACE FUNCTION real_estate.reserve(
     p_ttl interval
 )
 RETURNS timestamptz
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_row record;
     v_reserved_until timestamptz;
 BEGIN
-    PERFORM real_estate.not_null(p_property_id, 'property id'),
-            real_estate.not_null(p_reserved_by_id, 'reserved_by id');
+    PERFORM real_estate.not_null(p_reserved_by_id, 'reserved_by id');
     v_reserved_until := real_estate.expiry_after(p_ttl);
     SELECT * INTO v_row FROM real_estate.lock_property(p_workspace_id, p_property_id, 'active') AS l;
 
@@ -40,7 +37,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.reserve(uuid, uuid, uuid, interval) IS
-    'The one body of reserve_property (p_workspace_id NULL: the workspace is looked up) and reserve_property_in_workspace: reserves an AVAILABLE property for p_ttl and returns the new reserved_until (now() + p_ttl); a reservation that has expired is taken over atomically, released and logged first (end_reservation) in the same transaction. The row is found and locked FOR UPDATE by real_estate.lock_property and decided under the lock, so of two concurrent reservations of a property exactly one wins and the other gets RE003. Errors: RE001 no such property (in that workspace), RE002 SOLD, RE003 held by an unexpired reservation (the message ends in its reserved_until), RE004 workspace not ACTIVE, RE010 a NULL id or a p_ttl that is not a positive interval. Every statement names the workspace: on Citus the reservation is a single-worker transaction (a takeover also writes its run row on the coordinator).';
+COMMENT ON FUNCTION real_estate.reserve(uuid, uuid, uuid, interval) IS 'The one body of reserve_property (p_workspace_id NULL: the workspace is looked up) and reserve_property_in_workspace: reserves an AVAILABLE property for p_ttl and returns the new reserved_until (now() + p_ttl); a reservation that has expired is taken over atomically, released and logged first (end_reservation) in the same transaction. The row is found and locked FOR UPDATE by real_estate.lock_property and decided under the lock, so of two concurrent reservations of a property exactly one wins and the other gets RE003. Errors: RE001 no such property (in that workspace), RE002 SOLD, RE003 held by an unexpired reservation (the message ends in its reserved_until), RE004 workspace not ACTIVE, RE010 a NULL id or a p_ttl that is not a positive interval. Every statement names the workspace: on Citus the reservation is a single-worker transaction (a takeover also writes its run row on the coordinator).';
 
 REVOKE ALL ON FUNCTION real_estate.reserve(uuid, uuid, uuid, interval) FROM PUBLIC;

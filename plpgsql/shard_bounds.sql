@@ -5,10 +5,7 @@ DROP FUNCTION IF EXISTS real_estate.is_distributed();
 
 CREATE OR REPLACE FUNCTION real_estate.shard_bounds()
 RETURNS integer[]
-LANGUAGE plpgsql
-STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF to_regclass('pg_catalog.pg_dist_shard') IS NULL THEN
@@ -22,7 +19,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.shard_bounds() IS
-    'The lowest hash value of each shard of real_estate.property once it is a Citus distributed table (pyrelease distribute), ascending; an empty array on a single node or without Citus. The release groups its rows by width_bucket(uuid_hash(workspace_id), shard_bounds()), the shard group the row lives in (Citus hashes a uuid distribution column with uuid_hash): 0 for every row on a single node, so a batch never spans two shard groups. Read-only; reads Citus''s metadata only when Citus is installed.';
+COMMENT ON FUNCTION real_estate.shard_bounds() IS 'The lowest hash value of each shard of real_estate.property once it is a Citus distributed table (pyrelease distribute), ascending; an empty array on a single node or without Citus. The release groups its rows by width_bucket(uuid_hash(workspace_id), shard_bounds()), the shard group the row lives in (Citus hashes a uuid distribution column with uuid_hash): 0 for every row on a single node, so a batch never spans two shard groups. Read-only; reads Citus''s metadata only when Citus is installed.';
 
 REVOKE ALL ON FUNCTION real_estate.shard_bounds() FROM PUBLIC;
