@@ -7,31 +7,22 @@ committed); listen() yielding each event exactly once, in id order."""
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 
 import psycopg
 import pytest
 from backend import Backend, Conn
-from factories import make_project, make_properties, make_workspace, scalar
+from factories import (
+    Collector,
+    event_ids,
+    held,
+    make_project,
+    make_properties,
+    make_workspace,
+    scalar,
+)
 
 import pyrelease
-
-
-def held(conn: Conn, n: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
-    """n live reservations of one holder, each in a workspace of its own (on Citus spread
-    over the shards; an open transaction's counter lock holds back no other writer)."""
-    holder = uuid.uuid4()
-    ids = []
-    for _ in range(n):
-        ws = make_workspace(conn)
-        ids += make_properties(conn, ws, make_project(conn, ws), 1, "RESERVED", False, holder)
-    return holder, ids
-
-
-def event_ids(conn: Conn) -> list[int]:
-    return [r[0] for r in conn.execute("SELECT id FROM real_estate.release_event ORDER BY id")]
-
 
 CHANNEL = "real_estate_release"
 
@@ -173,26 +164,6 @@ def test_release_events_refuses_repeatable_read(backend: Backend) -> None:
     rr.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     with pytest.raises(psycopg.errors.FeatureNotSupported, match="READ COMMITTED"):
         pyrelease.release_events(rr)
-
-
-class Collector(threading.Thread):
-    """listen() in a thread, collecting event ids until it stops (timeout without events)."""
-
-    def __init__(self, dsn: str, after: int = 0, timeout: float = 4.0) -> None:
-        super().__init__(daemon=True)
-        self.conn = psycopg.connect(dsn, autocommit=True)
-        self.after, self.timeout = after, timeout
-        self.ids: list[int] = []
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            for event in pyrelease.listen(self.conn, after_id=self.after, timeout=self.timeout):
-                self.ids.append(event.id)
-        except BaseException as exc:
-            self.error = exc
-        finally:
-            self.conn.close()
 
 
 def test_listen_yields_every_event_once_in_order(backend: Backend, bconn: Conn) -> None:

@@ -13,24 +13,19 @@ from typing import Any
 import psycopg
 import pytest
 from backend import Backend, Conn
-from factories import available_plots, make_project, make_properties, make_workspace, scalar
+from factories import (
+    available_plots,
+    make_project,
+    make_properties,
+    make_workspace,
+    reservation,
+    scalar,
+    violations,
+)
 
 import pyrelease
 
 HOUR = timedelta(hours=1)
-
-
-def violations(conn: Conn) -> list[tuple[Any, ...]]:
-    return conn.execute("SELECT * FROM real_estate.check_invariants()").fetchall()
-
-
-def stored(conn: Conn, property_id: uuid.UUID) -> tuple[Any, ...]:
-    row = conn.execute(
-        "SELECT status, reserved_by_id, reserved_until FROM real_estate.property WHERE id = %s",
-        (property_id,),
-    ).fetchone()
-    assert row is not None
-    return tuple(row)
 
 
 def events(conn: Conn) -> list[tuple[Any, ...]]:
@@ -63,12 +58,12 @@ def test_reserve_by_id_and_in_its_workspace(
     a, b = world["free"]
     buyer = uuid.uuid4()
     until = pyrelease.reserve(bconn, a, buyer, HOUR)
-    assert stored(bconn, a) == ("RESERVED", buyer, until)
+    assert reservation(bconn, a) == ("RESERVED", buyer, until)
     row = bconn.execute(
         "SELECT real_estate.reserve_property_in_workspace(%s, %s, %s, interval '2 hours')",
         (world["ws"], b, buyer),
     ).fetchone()
-    assert row is not None and stored(bconn, b) == ("RESERVED", buyer, row[0])
+    assert row is not None and reservation(bconn, b) == ("RESERVED", buyer, row[0])
     assert available_plots(bconn, world["project"]) == 0
     assert events(bconn) == []
     assert violations(bconn) == []
@@ -96,12 +91,12 @@ def test_reserve_refuses(
         pyrelease.reserve(bconn, target, uuid.uuid4(), HOUR)
     else:
         target = world.get(which, uuid.uuid4())
-    before = stored(bconn, target) if which != "missing" else None
+    before = reservation(bconn, target) if which != "missing" else None
     with pytest.raises(error) as caught:
         pyrelease.reserve(bconn, target, uuid.uuid4(), HOUR)
     assert getattr(caught.value, "sqlstate", None) == sqlstate
     if before is not None:
-        assert stored(bconn, target) == before
+        assert reservation(bconn, target) == before
 
 
 def test_reserve_in_a_workspace_refuses_another_workspace_and_a_null_one(
@@ -113,7 +108,7 @@ def test_reserve_in_a_workspace_refuses_another_workspace_and_a_null_one(
         with pytest.raises(psycopg.Error) as caught:
             bconn.execute(call, (ws, a, uuid.uuid4()))
         assert caught.value.sqlstate == sqlstate
-    assert stored(bconn, a) == ("AVAILABLE", None, None)
+    assert reservation(bconn, a) == ("AVAILABLE", None, None)
 
 
 def test_reserve_takes_over_an_expired_reservation_and_logs_it_once(
@@ -121,7 +116,7 @@ def test_reserve_takes_over_an_expired_reservation_and_logs_it_once(
 ) -> None:
     buyer = uuid.uuid4()
     until = pyrelease.reserve(bconn, world["expired"], buyer, HOUR)
-    assert stored(bconn, world["expired"]) == ("RESERVED", buyer, until)
+    assert reservation(bconn, world["expired"]) == ("RESERVED", buyer, until)
     assert events(bconn) == [(world["expired"], world["holder"], "expired")]
     assert available_plots(bconn, world["project"]) == 2
     assert violations(bconn) == []
@@ -161,9 +156,9 @@ def test_extend_then_sell_the_holders_reservation(
     later = pyrelease.extend(bconn, target, holder, timedelta(hours=5))
     now = scalar(bconn, "SELECT now()")
     assert timedelta(hours=5) - timedelta(seconds=5) < later - now <= timedelta(hours=5)
-    assert stored(bconn, target) == ("RESERVED", holder, later)
+    assert reservation(bconn, target) == ("RESERVED", holder, later)
     pyrelease.sell(bconn, target, holder)
-    assert stored(bconn, target) == ("SOLD", None, None)
+    assert reservation(bconn, target) == ("SOLD", None, None)
     with pytest.raises(pyrelease.PropertyNotHeld, match="is not reserved"):
         pyrelease.sell(bconn, target, holder)  # not idempotent: it is SOLD now
     assert events(bconn) == []
@@ -200,7 +195,7 @@ def test_extend_and_sell_refuse_what_the_holder_does_not_hold(
         target = world["free"][1]
     else:
         target = world.get(which, uuid.uuid4())
-    before = stored(bconn, target) if which != "missing" else None
+    before = reservation(bconn, target) if which != "missing" else None
     with pytest.raises(pyrelease.PyreleaseError, match=re.escape(message)) as caught:
         if call == "extend":
             pyrelease.extend(bconn, target, holder if as_holder else uuid.uuid4(), HOUR)
@@ -208,7 +203,7 @@ def test_extend_and_sell_refuse_what_the_holder_does_not_hold(
             pyrelease.sell(bconn, target, holder if as_holder else uuid.uuid4())
     assert caught.value.sqlstate == sqlstate
     if before is not None:
-        assert stored(bconn, target) == before
+        assert reservation(bconn, target) == before
     assert events(bconn) == []
 
 
@@ -224,7 +219,7 @@ def test_cancel_gives_back_any_reservation_of_its_holder_once(
     assert pyrelease.cancel(bconn, live, holder) is True
     assert pyrelease.cancel(bconn, live, holder) is False  # idempotent
     assert pyrelease.cancel(bconn, world["expired"], holder) is True  # expired: also
-    assert stored(bconn, live) == ("AVAILABLE", None, None)
+    assert reservation(bconn, live) == ("AVAILABLE", None, None)
     assert events(bconn) == [(live, holder, "cancelled"), (world["expired"], holder, "cancelled")]
     runs = bconn.execute(
         "SELECT source, released, finished_at IS NOT NULL FROM real_estate.release_run"
@@ -276,7 +271,7 @@ def test_a_sale_and_the_release_exactly_one_wins(
     assert scalar(bconn, "SELECT real_estate.release_expired_reservations()") == 2
     seller.commit()
     bconn.execute("CALL real_estate.run_release_job()")
-    assert stored(bconn, a) == ("SOLD", None, None)
+    assert reservation(bconn, a) == ("SOLD", None, None)
 
     [c] = make_properties(bconn, world["ws"], world["project"], 1, "RESERVED", True, holder)
     releaser = backend.connect(autocommit=False)
@@ -296,7 +291,7 @@ def test_a_sale_and_the_release_exactly_one_wins(
     releaser.commit()
     t.join(30)
     assert len(failed) == 1 and isinstance(failed[0], pyrelease.PropertyNotHeld)
-    assert stored(bconn, c) == ("AVAILABLE", None, None)
+    assert reservation(bconn, c) == ("AVAILABLE", None, None)
     assert violations(bconn) == []
 
 

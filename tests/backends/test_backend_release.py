@@ -6,25 +6,11 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import Any
 
 import psycopg
 import pytest
-from backend import Backend, Conn
-from factories import available_plots, make_project, make_properties, make_workspace, scalar
-
-
-def tenants(conn: Conn, n: int, status: str = "ACTIVE") -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """n workspaces with one project each: [(workspace_id, project_id)]."""
-    out = []
-    for _ in range(n):
-        ws = make_workspace(conn, status)  # type: ignore[arg-type]
-        out.append((ws, make_project(conn, ws)))
-    return out
-
-
-def violations(conn: Conn) -> list[tuple[Any, ...]]:
-    return conn.execute("SELECT * FROM real_estate.check_invariants()").fetchall()
+from backend import Backend, Conn, tenants
+from factories import available_plots, make_properties, scalar, violations
 
 
 def left_reserved(conn: Conn, ids: list[uuid.UUID]) -> int:

@@ -4,7 +4,6 @@ and listen() promise on both back-ends is in tests/backends/test_backend_events.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 import uuid
@@ -15,65 +14,15 @@ import psycopg
 import pytest
 
 import pyrelease
-from tests.factories import make_project, make_properties, make_workspace, scalar
+from tests.factories import (
+    Collector,
+    event_ids,
+    held,
+    scalar,
+)
 
 Conn = psycopg.Connection[Any]
 Connect = Callable[..., Conn]
-CHANNEL = "real_estate_release"
-
-
-def listener(connect: Connect) -> Conn:
-    c = connect()
-    c.execute(f"LISTEN {CHANNEL}")
-    return c
-
-
-def received(c: Conn, wait: float = 0.3) -> list[dict[str, int]]:
-    return [json.loads(n.payload) for n in c.notifies(timeout=wait)]
-
-
-def expired(conn: Conn, n: int) -> list[uuid.UUID]:
-    ws = make_workspace(conn)
-    return make_properties(conn, ws, make_project(conn, ws), n, "RESERVED", expired=True)
-
-
-def held(conn: Conn, n: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
-    """n live reservations of one holder, each in a project of its own (so that an open
-    transaction's counter lock on one project does not hold back a writer of another)."""
-    ws = make_workspace(conn)
-    holder = uuid.uuid4()
-    ids = [
-        make_properties(conn, ws, make_project(conn, ws), 1, "RESERVED", False, holder)[0]
-        for _ in range(n)
-    ]
-    return holder, ids
-
-
-def event_ids(conn: Conn) -> list[int]:
-    return [r[0] for r in conn.execute("SELECT id FROM real_estate.release_event ORDER BY id")]
-
-
-# --------------------------------------------------------------------------- listen
-
-
-class Collector(threading.Thread):
-    """listen() in a thread, collecting ids until it stops (timeout without events)."""
-
-    def __init__(self, dsn: str, after: int = 0, timeout: float = 4.0) -> None:
-        super().__init__(daemon=True)
-        self.conn = psycopg.connect(dsn, autocommit=True, application_name="pyrelease-listen-test")
-        self.after, self.timeout = after, timeout
-        self.ids: list[int] = []
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            for event in pyrelease.listen(self.conn, after_id=self.after, timeout=self.timeout):
-                self.ids.append(event.id)
-        except BaseException as exc:
-            self.error = exc
-        finally:
-            self.conn.close()
 
 
 def kill_listener(conn: Conn) -> int:
@@ -128,9 +77,11 @@ def test_listen_refuses_bad_arguments(conn: Conn, connect: Connect) -> None:
 def test_listen_without_reconnect_raises_when_the_connection_is_lost(db: str, conn: Conn) -> None:
     c = psycopg.connect(db, autocommit=True, application_name="pyrelease-listen-test")
     it = pyrelease.listen(c, timeout=10, reconnect=False)
+    killer = threading.Timer(0.5, kill_listener, (conn,))
     with pytest.raises((psycopg.OperationalError, pyrelease.DatabaseUnavailable)):
-        threading.Timer(0.5, kill_listener, (conn,)).start()
+        killer.start()
         next(it)
+    killer.join()  # done with `conn` before the fixture closes it
     c.close()
 
 

@@ -34,18 +34,19 @@ def test_fresh_database_matches_the_committed_snapshot(db: str) -> None:
     assert actual == expected, f"run `make schema` and review the diff:\n{diff[:4000]}"
 
 
-def _previous_migrations(tmp_path: Path) -> Path:
+def _from_history(tmp_path: Path, commit: str, folder: str) -> Path:
+    """`folder` as it was at `commit`, extracted under tmp_path."""
     git = shutil.which("git")
     if git is None or not (REPO / ".git").exists():
-        pytest.skip("the upgrade test reads the previous layout from git history: no git here")
+        pytest.skip("the upgrade tests read earlier layouts from git history: no git here")
     archive = subprocess.run(
-        [git, "-C", str(REPO), "archive", "--format=tar", PREVIOUS_LAYOUT, "migrations"],
+        [git, "-C", str(REPO), "archive", "--format=tar", commit, folder],
         capture_output=True,
         check=True,
     ).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(tmp_path, filter="data")
-    return tmp_path / "migrations"
+    return tmp_path / folder
 
 
 def test_upgrade_from_the_previous_layout_keeps_data_and_converges(
@@ -58,7 +59,9 @@ def test_upgrade_from_the_previous_layout_keeps_data_and_converges(
     )
     with backend.lock():
         backend.apply_migrations(
-            backend.to_apply(read_migrations(str(_previous_migrations(tmp_path))))
+            backend.to_apply(
+                read_migrations(str(_from_history(tmp_path, PREVIOUS_LAYOUT, "migrations")))
+            )
         )
     backend.connection.close()
 
@@ -111,18 +114,9 @@ def test_upgrade_from_the_twin_routines_drops_them(
     with exactly the routines of a fresh install: the files that replace them drop them."""
     from pyrelease import install
 
-    git = shutil.which("git")
-    if git is None or not (REPO / ".git").exists():
-        pytest.skip("the upgrade test reads the previous routines from git history: no git here")
-    archive = subprocess.run(
-        [git, "-C", str(REPO), "archive", "--format=tar", BEFORE_ONE_BODY, "plpgsql"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    with tarfile.open(fileobj=BytesIO(archive)) as tar:
-        tar.extractall(tmp_path, filter="data")
+    previous = _from_history(tmp_path, BEFORE_ONE_BODY, "plpgsql")
     current = install.routine_files
-    monkeypatch.setattr(install, "routine_files", lambda folder=None: current(tmp_path / "plpgsql"))
+    monkeypatch.setattr(install, "routine_files", lambda folder=None: current(previous))
     pyrelease.migrate(fresh_db, schedule=False)
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         old = conn.execute(

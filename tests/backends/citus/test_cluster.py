@@ -16,8 +16,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from backend import tenants
 from cluster import DBNAME, SHARD_COUNT, Cluster
-from factories import make_project, make_properties, make_workspace
+from factories import make_properties, violations
 
 import pyrelease
 
@@ -38,25 +39,12 @@ def workers_of(conn: Conn, workspace_ids: list[uuid.UUID]) -> set[int]:
     return {r[0] for r in rows}
 
 
-def tenants(conn: Conn, n: int = 8, status: str = "ACTIVE") -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """n workspaces with one project each: [(workspace_id, project_id)]."""
-    out = []
-    for _ in range(n):
-        ws = make_workspace(conn, status)  # type: ignore[arg-type]
-        out.append((ws, make_project(conn, ws)))
-    return out
-
-
 def plots(conn: Conn, project_id: uuid.UUID) -> int:
     row = conn.execute(
         "SELECT available_plots FROM real_estate.project WHERE id = %s", (project_id,)
     ).fetchone()
     assert row is not None
     return row[0]
-
-
-def violations(conn: Conn) -> list[tuple[Any, ...]]:
-    return conn.execute("SELECT * FROM real_estate.check_invariants()").fetchall()
 
 
 class RemoteLog:
