@@ -43,7 +43,6 @@ from psycopg.conninfo import conninfo_to_dict
 
 import pyrelease
 from pyrelease import cron
-from pyrelease.install import ensure_schedule
 from pyrelease.queries import routine_body
 
 Conn = psycopg.Connection[Any]
@@ -446,10 +445,10 @@ def test_schedule_migrate_and_unschedule_keep_the_registration(db: str, conn: Co
         cron.schedule(conn, "0 * * * *")
         again = registration(conn)
         assert again is not None and again[2:4] == ("0 * * * *", cron_db) and again[6] > at
-        # a job registered before the table existed (yoyo apply's post-apply step) is
-        # recorded as pg_cron has it
+        # a job registered before the table existed is recorded as pg_cron has it by the
+        # install's convergence (what migrate and yoyo apply run)
         conn.execute("DELETE FROM real_estate.release_schedule")
-        ensure_schedule(conn)
+        cron.converge(conn)
         assert (registration(conn) or ())[:6] == (
             name,
             jobid,
