@@ -30,6 +30,45 @@ COMMENT ON SCHEMA real_estate IS 'pyrelease: properties, reservations and their 
 
 
 --
+-- Name: apply_counter_deltas(uuid[], uuid[], integer[]); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.apply_counter_deltas(p_workspace_ids uuid[], p_project_ids uuid[], p_deltas integer[]) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    PERFORM 1
+       FROM real_estate.project AS pr
+      WHERE pr.workspace_id = ANY (p_workspace_ids)
+        AND pr.id = ANY (p_project_ids)
+      ORDER BY pr.id
+        FOR NO KEY UPDATE;
+    -- The announcement the guard (real_estate.project_guard_available_plots) checks: this
+    -- call's trigger depth, then ',<project>:<delta>,' for each project.
+    PERFORM set_config('pyrelease.counter_write',
+        pg_trigger_depth()::text || '|,'
+        || array_to_string(ARRAY(SELECT d.project_id::text || ':' || d.delta::text
+                                   FROM unnest(p_project_ids, p_deltas) AS d(project_id, delta)), ',')
+        || ',', true);
+    UPDATE real_estate.project AS pr
+       SET available_plots = pr.available_plots + d.delta
+      FROM unnest(p_project_ids, p_deltas) AS d(project_id, delta)
+     WHERE pr.workspace_id = ANY (p_workspace_ids)
+       AND pr.id = d.project_id;
+    PERFORM set_config('pyrelease.counter_write', '', true);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION apply_counter_deltas(p_workspace_ids uuid[], p_project_ids uuid[], p_deltas integer[]); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.apply_counter_deltas(p_workspace_ids uuid[], p_project_ids uuid[], p_deltas integer[]) IS 'Adds p_deltas[i] to the available_plots of project p_project_ids[i] (of the workspaces p_workspace_ids, so that on Citus the write reaches only the co-located project shard): the one way a counter changes. It locks the projects'' rows in id order first (FOR NO KEY UPDATE, waiting), so concurrent writers touching the same projects in different orders cannot deadlock on the counters, then announces its deltas in the transaction-local setting pyrelease.counter_write (''<trigger depth>|,<project>:<delta>,...'') for the length of its one UPDATE, which the counter guard (project_guard_available_plots) lets through: exactly those deltas, one trigger level below the announcement, as the table''s owner. Called by the counter trigger (property_sync_available_plots) and by repair_counters; owner only (SECURITY DEFINER, not granted).';
+
+
+--
 -- Name: begin_release_run(text); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -49,6 +88,13 @@ $$;
 
 
 --
+-- Name: FUNCTION begin_release_run(p_source text); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.begin_release_run(p_source text) IS 'Opens a release run: inserts a row into real_estate.release_run with source p_source (''pg_cron'' for the scheduled run, ''call'' for everything else) and started_at = clock_timestamp(), and returns its id. The row stays unfinished (finished_at NULL) until record_release_run finishes it, so a run killed midway stays visible as such.';
+
+
+--
 -- Name: cancel_reservation(uuid, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -56,41 +102,41 @@ CREATE FUNCTION real_estate.cancel_reservation(p_property_id uuid, p_reserved_by
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-DECLARE
-    v_workspace_id uuid;
-    v_project_id uuid;
-    v_reserved_until timestamptz;
-    v_run_id bigint;
 BEGIN
-    IF p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
-        RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
-            USING ERRCODE = 'RE010';
-    END IF;
-
-    SELECT p.workspace_id, p.project_id, p.reserved_until
-      INTO v_workspace_id, v_project_id, v_reserved_until
-      FROM real_estate.property AS p
-     WHERE p.id = p_property_id
-       AND p.status = 'RESERVED'
-       AND p.reserved_by_id = p_reserved_by_id
-       FOR UPDATE OF p;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-
-    UPDATE real_estate.property AS p
-       SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
-     WHERE p.id = p_property_id;
-
-    INSERT INTO real_estate.release_run (source, started_at, finished_at, released)
-    VALUES ('call', clock_timestamp(), clock_timestamp(), 1)
-    RETURNING id INTO v_run_id;
-    INSERT INTO real_estate.release_event
-        (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at, reason)
-    VALUES (v_run_id, p_property_id, v_workspace_id, v_project_id, p_reserved_by_id, v_reserved_until, now(), 'cancelled');
-    RETURN true;
+    RETURN real_estate.end_reservation(NULL, p_property_id, real_estate.not_null(p_reserved_by_id, 'reserved_by id'));
 END;
 $$;
+
+
+--
+-- Name: FUNCTION cancel_reservation(p_property_id uuid, p_reserved_by_id uuid); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.cancel_reservation(p_property_id uuid, p_reserved_by_id uuid) IS 'The holder gives the property back, whether the reservation has expired or not, in any workspace (giving back is never refused). Returns true when it did, false when the property is unknown, not reserved, or reserved by another holder (RE010 when an argument is NULL). Logged like a release: one release_event with reason ''cancelled'' (the previous holder and expiry kept), in a release_run of its own (source ''call''), and notified at commit like every release event. The row is locked FOR UPDATE (waiting for a transaction that holds it) and the holder checked under the lock, so against a concurrent release, sale or second cancellation exactly one wins and the reservation is logged once. Idempotent: a second call returns false. On Citus the workspace is looked up on every shard, then the cancellation runs on its worker.';
+
+
+--
+-- Name: check_batch_size(integer); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.check_batch_size(p_batch_size integer) RETURNS void
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_batch_size IS NULL OR p_batch_size < 1 THEN
+        RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION check_batch_size(p_batch_size integer); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.check_batch_size(p_batch_size integer) IS 'Raises RE010 (''batch size must be a positive integer, got ...'') unless p_batch_size is at least 1: the argument check of release_expired_reservations and run_release_job. Immutable, reads nothing.';
 
 
 --
@@ -128,6 +174,13 @@ CREATE FUNCTION real_estate.check_invariants() RETURNS TABLE(violation text, obj
      GROUP BY e.property_id, e.reserved_by_id, e.reserved_until
     HAVING count(*) > 1;
 $$;
+
+
+--
+-- Name: FUNCTION check_invariants(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.check_invariants() IS 'Returns one row (violation, object_id, detail) per violation of what pyrelease promises, and nothing when all hold (monitoring, soak tests): counter_drift, a project''s available_plots differs from its number of AVAILABLE properties; reservation_fields, a RESERVED row without holder or expiry, or a row that is not RESERVED with one; early_release, an expired release event whose reservation had not expired when released (a cancelled one may: its holder gave it back early); double_release, the same reservation (property, holder, expiry) released twice. Read-only; takes no lock beyond a normal read (run it when writers are quiet for an exact answer). Works on Citus too (it reads every shard).';
 
 
 --
@@ -176,6 +229,13 @@ $_$;
 
 
 --
+-- Name: FUNCTION colocated_workspaces(p_relid regclass); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.colocated_workspaces(p_relid regclass) IS 'For the counter trigger''s TRUNCATE branch, which has no row to route by: the workspaces whose counters a TRUNCATE of relation p_relid (a real_estate.property) must zero. NULL: p_relid is a plain table (a single node, or no Citus), every project''s counter. ''{}'': p_relid is a Citus distributed table''s shell (the coordinator), nothing there, the trigger on each shard does it. ids: p_relid is a Citus shard (the trigger firing on a worker), the workspaces of the co-located project shard, whose counters the trigger then zeroes through a query on those workspaces that Citus runs on that shard, locally. Read-only; reads Citus''s metadata (synced to every worker) only when Citus is there.';
+
+
+--
 -- Name: confirm_sale(uuid, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -184,45 +244,25 @@ CREATE FUNCTION real_estate.confirm_sale(p_property_id uuid, p_reserved_by_id uu
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_status text;
-    v_reserved_by_id uuid;
-    v_reserved_until timestamptz;
-    v_activation_status text;
+    v_workspace_id uuid;
 BEGIN
-    IF p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
-        RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
-            USING ERRCODE = 'RE010';
-    END IF;
-
-    SELECT p.status, p.reserved_by_id, p.reserved_until, w.activation_status
-      INTO v_status, v_reserved_by_id, v_reserved_until, v_activation_status
-      FROM real_estate.property AS p
-      JOIN real_estate.workspace AS w ON w.id = p.workspace_id
-     WHERE p.id = p_property_id
-       FOR UPDATE OF p;
-
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'property % does not exist', p_property_id
-            USING ERRCODE = 'RE001';
-    ELSIF v_activation_status <> 'ACTIVE' THEN
-        RAISE EXCEPTION 'property % belongs to a % workspace', p_property_id, v_activation_status
-            USING ERRCODE = 'RE004';
-    ELSIF v_status <> 'RESERVED' THEN
-        RAISE EXCEPTION 'property % is not reserved (it is %)', p_property_id, v_status
-            USING ERRCODE = 'RE005';
-    ELSIF v_reserved_by_id <> p_reserved_by_id THEN
-        RAISE EXCEPTION 'property % is held by another holder, reserved until %', p_property_id, v_reserved_until
-            USING ERRCODE = 'RE005';
-    ELSIF v_reserved_until <= now() THEN
-        RAISE EXCEPTION 'the reservation of property % has expired, reserved until %', p_property_id, v_reserved_until
-            USING ERRCODE = 'RE005';
-    END IF;
+    SELECT l.workspace_id INTO v_workspace_id
+      FROM real_estate.lock_property(NULL, p_property_id, 'holder',
+                                     real_estate.not_null(p_reserved_by_id, 'reserved_by id')) AS l;
 
     UPDATE real_estate.property AS p
        SET status = 'SOLD', reserved_by_id = NULL, reserved_until = NULL
-     WHERE p.id = p_property_id;
+     WHERE p.workspace_id = v_workspace_id
+       AND p.id = p_property_id;
 END;
 $$;
+
+
+--
+-- Name: FUNCTION confirm_sale(p_property_id uuid, p_reserved_by_id uuid); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.confirm_sale(p_property_id uuid, p_reserved_by_id uuid) IS 'The holder''s unexpired reservation becomes SOLD (holder and expiry cleared), atomically. Raises RE001 no such property, RE004 workspace not ACTIVE, RE005 not this holder''s unexpired reservation (not reserved, which includes already SOLD; reserved by another holder; or expired, reserved_until <= now(), the rule the release applies; the message ends in the stored reserved_until), RE010 a NULL argument. Against the release exactly one of sale and release wins: the row is found and locked FOR UPDATE by real_estate.lock_property and decided under the lock; a sale that waited on the release finds the property AVAILABLE (RE005, nothing sold); a release that meets the sale''s lock skips the row (SKIP LOCKED) and the next run leaves the SOLD row alone (tests/isolation/specs/confirm_sale_vs_release.spec). now() is the transaction''s start, as everywhere: a sale in a transaction begun before the expiry still counts as before it, if the release has not released it meanwhile. Not idempotent: a second call raises RE005 (it is SOLD). On Citus the workspace is looked up on every shard, then the row is locked and updated on its worker.';
 
 
 --
@@ -385,6 +425,76 @@ $_$;
 
 
 --
+-- Name: FUNCTION distribute_tables(p_shard_count integer); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.distribute_tables(p_shard_count integer) IS 'Turns a migrated install on a Citus coordinator into a distributed one (what pyrelease distribute calls). Idempotent: each step is skipped when already done, and a second call changes nothing. 1. Refuses, in one line, without Citus in this database (RE020) or without an active worker that can hold shards (RE021). 2. Moves the primary keys of property and release_event onto (id, workspace_id) (RE022 when migration 0009''s index is missing: migrate first) and makes project''s (id, workspace_id) key its replica identity: Citus requires every key to include the distribution column. 3. Distributes workspace by id, then project, property and release_event by workspace_id, all in workspace''s co-location group (each tenant''s rows, counters and log on the same shard group, its foreign keys checked there), with p_shard_count shards (NULL: citus.shard_count); their INSERT triggers are dropped while the rows are copied and re-created after (the counters are copied as they are, not counted twice). 4. Sets citus.enable_unsafe_triggers for this database (the counter triggers fire on the shards, touching only co-located rows) and makes every real_estate routine a Citus distributed object, present on every worker. Returns one row per step: (object, action) with action ''done'' or ''already''. Distributing a table that holds rows copies them to the workers and blocks writes to that table meanwhile (Citus''s create_distributed_table).';
+
+
+--
+-- Name: end_reservation(uuid, uuid, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.end_reservation(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid) RETURNS boolean
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_row record;
+    v_reason text := CASE WHEN p_reserved_by_id IS NULL THEN 'expired' ELSE 'cancelled' END;
+    v_run_id bigint;
+    v_released integer;
+BEGIN
+    SELECT * INTO v_row FROM real_estate.lock_property(p_workspace_id, p_property_id) AS l;
+    IF v_row.status IS DISTINCT FROM 'RESERVED'
+       OR (v_reason = 'cancelled' AND v_row.reserved_by_id <> p_reserved_by_id)
+       OR (v_reason = 'expired' AND (v_row.reserved_until > now() OR v_row.activation_status <> 'ACTIVE')) THEN
+        RETURN false;
+    END IF;
+
+    v_run_id := real_estate.begin_release_run('call');
+    v_released := real_estate.release_rows(v_run_id, v_reason, ARRAY[v_row.workspace_id], ARRAY[v_row.row_ctid]);
+    PERFORM real_estate.record_release_run(v_run_id, v_released, 0, NULL, true);
+    RETURN v_released = 1;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION end_reservation(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.end_reservation(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid) IS 'The one body that ends a single reservation now: with p_reserved_by_id NULL (release_reservation, release_reservation_in_workspace, a takeover in reserve_property) it releases the property''s reservation if it has expired (reserved_until <= now()) in an ACTIVE workspace, logged as reason ''expired''; with p_reserved_by_id (cancel_reservation) it gives back that holder''s reservation whatever its expiry and workspace, logged as ''cancelled''. Returns true when it did, false otherwise (unknown property, not reserved, another holder, not expired, workspace not ACTIVE; RE010 when p_property_id is NULL). The row is found and locked by real_estate.lock_property, waiting for a transaction that holds it, and decided on the committed row, so against a concurrent release, sale or second call exactly one wins and the reservation is logged once (release_rows, in a ''call'' run of its own, finished at once). Idempotent: a second call returns false.';
+
+
+--
+-- Name: expiry_after(interval); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.expiry_after(p_ttl interval) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- Compared as a point in time: interval comparison counts a month as 30 days, so
+    -- '-1 year 360 days' would pass a "p_ttl > 0" test yet end in the past.
+    IF p_ttl IS NULL OR now() + p_ttl <= now() THEN
+        RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+    RETURN now() + p_ttl;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION expiry_after(p_ttl interval); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.expiry_after(p_ttl interval) IS 'now() + p_ttl, the reserved_until of a reservation made (reserve_property) or extended (extend_reservation) now. Raises RE010 (''reservation ttl must be a positive interval, got ...'') unless it lies after now(), compared as a point in time: an interval comparison counts a month as 30 days, so ''-1 year 360 days'' would compare positive yet end in the past. Stable, reads nothing.';
+
+
+--
 -- Name: extend_reservation(uuid, uuid, interval); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -393,75 +503,119 @@ CREATE FUNCTION real_estate.extend_reservation(p_property_id uuid, p_reserved_by
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_status text;
-    v_reserved_by_id uuid;
+    v_workspace_id uuid;
     v_reserved_until timestamptz;
-    v_activation_status text;
-    v_new_reserved_until timestamptz;
 BEGIN
-    IF p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
-        RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
-            USING ERRCODE = 'RE010';
-    END IF;
-    -- Compared as a point in time (see reserve_property).
-    v_new_reserved_until := now() + p_ttl;
-    IF v_new_reserved_until IS NULL OR v_new_reserved_until <= now() THEN
-        RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-
-    SELECT p.status, p.reserved_by_id, p.reserved_until, w.activation_status
-      INTO v_status, v_reserved_by_id, v_reserved_until, v_activation_status
-      FROM real_estate.property AS p
-      JOIN real_estate.workspace AS w ON w.id = p.workspace_id
-     WHERE p.id = p_property_id
-       FOR UPDATE OF p;
-
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'property % does not exist', p_property_id
-            USING ERRCODE = 'RE001';
-    ELSIF v_activation_status <> 'ACTIVE' THEN
-        RAISE EXCEPTION 'property % belongs to a % workspace', p_property_id, v_activation_status
-            USING ERRCODE = 'RE004';
-    ELSIF v_status <> 'RESERVED' THEN
-        RAISE EXCEPTION 'property % is not reserved (it is %)', p_property_id, v_status
-            USING ERRCODE = 'RE005';
-    ELSIF v_reserved_by_id <> p_reserved_by_id THEN
-        RAISE EXCEPTION 'property % is held by another holder, reserved until %', p_property_id, v_reserved_until
-            USING ERRCODE = 'RE005';
-    ELSIF v_reserved_until <= now() THEN
-        RAISE EXCEPTION 'the reservation of property % has expired, reserved until %', p_property_id, v_reserved_until
-            USING ERRCODE = 'RE005';
-    END IF;
+    v_reserved_until := real_estate.expiry_after(p_ttl);
+    SELECT l.workspace_id INTO v_workspace_id
+      FROM real_estate.lock_property(NULL, p_property_id, 'holder',
+                                     real_estate.not_null(p_reserved_by_id, 'reserved_by id')) AS l;
 
     UPDATE real_estate.property AS p
-       SET reserved_until = v_new_reserved_until
-     WHERE p.id = p_property_id;
-    RETURN v_new_reserved_until;
+       SET reserved_until = v_reserved_until
+     WHERE p.workspace_id = v_workspace_id
+       AND p.id = p_property_id;
+    RETURN v_reserved_until;
 END;
 $$;
 
 
 --
--- Name: is_distributed(); Type: FUNCTION; Schema: real_estate; Owner: -
+-- Name: FUNCTION extend_reservation(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-CREATE FUNCTION real_estate.is_distributed() RETURNS boolean
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
+COMMENT ON FUNCTION real_estate.extend_reservation(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) IS 'The holder of an unexpired reservation moves its expiry to now() + p_ttl (earlier or later than before) and gets the new reserved_until back. Raises RE001 no such property, RE004 workspace not ACTIVE, RE005 not this holder''s unexpired reservation (the message says which: not reserved, held by another holder, or expired, reserved_until <= now(), the rule the release applies; it ends in the stored reserved_until; an expired reservation is never revived), RE010 a NULL argument or a p_ttl that is not a positive interval. The row is found and locked FOR UPDATE by real_estate.lock_property and checked under the lock, so against the release exactly one wins: an extension that waited on the release finds the property released (RE005), and a release that meets the extension''s lock skips the row. Idempotent in effect: repeating it moves the expiry again to now() + p_ttl. On Citus the workspace is looked up on every shard, then the row is locked and updated on its worker.';
+
+
+--
+-- Name: lock_property(uuid, uuid, text, uuid); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.lock_property(p_workspace_id uuid, p_property_id uuid, p_check text DEFAULT NULL::text, p_reserved_by_id uuid DEFAULT NULL::uuid, OUT row_ctid tid, OUT workspace_id uuid, OUT project_id uuid, OUT status text, OUT reserved_by_id uuid, OUT reserved_until timestamp with time zone, OUT activation_status text) RETURNS record
+    LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
+    AS $$
 DECLARE
-    v_distributed boolean;
+    v_workspace_id uuid := p_workspace_id;
 BEGIN
-    IF to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
-        RETURN false;
+    PERFORM real_estate.not_null(p_property_id, 'property id');
+    LOOP
+        IF p_workspace_id IS NULL THEN
+            -- By id alone: the workspace first (on Citus a read on every shard), so that the
+            -- locking read names it (on Citus, one worker).
+            SELECT p.workspace_id INTO v_workspace_id
+              FROM real_estate.property AS p
+             WHERE p.id = p_property_id;
+            EXIT WHEN v_workspace_id IS NULL;
+        END IF;
+        SELECT p.ctid, p.workspace_id, p.project_id, p.status, p.reserved_by_id, p.reserved_until,
+               w.activation_status
+          INTO row_ctid, workspace_id, project_id, status, reserved_by_id, reserved_until,
+               activation_status
+          FROM real_estate.property AS p
+          JOIN real_estate.workspace AS w ON w.id = p.workspace_id
+         WHERE p.workspace_id = v_workspace_id
+           AND p.id = p_property_id
+           FOR UPDATE OF p;
+        -- Found; or not in the workspace named; or moved to another one after the lookup
+        -- (a single node lets workspace_id change): look it up again.
+        EXIT WHEN FOUND OR p_workspace_id IS NOT NULL;
+    END LOOP;
+
+    IF p_check IS NULL THEN
+        RETURN;
+    ELSIF row_ctid IS NULL THEN
+        RAISE EXCEPTION 'property % does not exist%', p_property_id,
+            CASE WHEN p_workspace_id IS NULL THEN '' ELSE format(' in workspace %s', p_workspace_id) END
+            USING ERRCODE = 'RE001';
+    ELSIF activation_status <> 'ACTIVE' THEN
+        RAISE EXCEPTION 'property % belongs to a % workspace', p_property_id, activation_status
+            USING ERRCODE = 'RE004';
+    ELSIF p_check <> 'holder' THEN
+        RETURN;
+    ELSIF status <> 'RESERVED' THEN
+        RAISE EXCEPTION 'property % is not reserved (it is %)', p_property_id, status
+            USING ERRCODE = 'RE005';
+    ELSIF reserved_by_id <> p_reserved_by_id THEN
+        RAISE EXCEPTION 'property % is held by another holder, reserved until %', p_property_id, reserved_until
+            USING ERRCODE = 'RE005';
+    ELSIF reserved_until <= now() THEN
+        RAISE EXCEPTION 'the reservation of property % has expired, reserved until %', p_property_id, reserved_until
+            USING ERRCODE = 'RE005';
     END IF;
-    EXECUTE $sql$SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition
-                                 WHERE logicalrelid = 'real_estate.property'::regclass)$sql$
-       INTO v_distributed;
-    RETURN v_distributed;
 END;
-$_$;
+$$;
+
+
+--
+-- Name: FUNCTION lock_property(p_workspace_id uuid, p_property_id uuid, p_check text, p_reserved_by_id uuid, OUT row_ctid tid, OUT workspace_id uuid, OUT project_id uuid, OUT status text, OUT reserved_by_id uuid, OUT reserved_until timestamp with time zone, OUT activation_status text); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.lock_property(p_workspace_id uuid, p_property_id uuid, p_check text, p_reserved_by_id uuid, OUT row_ctid tid, OUT workspace_id uuid, OUT project_id uuid, OUT status text, OUT reserved_by_id uuid, OUT reserved_until timestamp with time zone, OUT activation_status text) IS 'Finds a property (RE010 when p_property_id is NULL) and locks its row FOR UPDATE (waiting for a transaction that holds it), then returns it as committed: the row version''s ctid, workspace, project, status, holder, expiry and its workspace''s activation_status (all NULL when there is no such property). The locking read names the workspace (p_workspace_id; when NULL it is looked up by id first, on Citus a read of every shard, and again if the property moved to another workspace before the lock), so on Citus it runs on the one worker that holds it. p_check NULL: no check. ''active'': raises RE001 when the property does not exist (in that workspace) and RE004 when its workspace is not ACTIVE. ''holder'': those, and RE005 unless it is p_reserved_by_id''s unexpired reservation, the message saying which case (not reserved, which includes SOLD; held by another holder; expired, reserved_until <= now(), the rule the release applies) and ending in the stored reserved_until. Decided under the lock: against a concurrent release, sale or reservation exactly one wins. Every lifecycle routine (reserve, extend, sell, cancel, release_reservation) finds its property through it.';
+
+
+--
+-- Name: not_null(anyelement, text); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.not_null(p_value anyelement, p_name text) RETURNS anyelement
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF p_value IS NULL THEN
+        RAISE EXCEPTION '% must not be NULL', p_name USING ERRCODE = 'RE010';
+    END IF;
+    RETURN p_value;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION not_null(p_value anyelement, p_name text); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.not_null(p_value anyelement, p_name text) IS 'Returns p_value, or raises RE010 (''<p_name> must not be NULL'') when it is NULL: the check of the ids every lifecycle routine takes (property, holder, workspace). Immutable, reads nothing.';
 
 
 --
@@ -480,19 +634,9 @@ BEGIN
         RETURN NEW;
     END IF;
 
-    -- real_estate.repair_counters() (owner only) sets real_estate.repair_counters = 'on'
-    -- around its one UPDATE (and resets it); it then checks its result itself.
-    IF current_setting('real_estate.repair_counters', true) = 'on'
-       AND EXISTS (SELECT 1 FROM pg_class AS c
-                    WHERE c.oid = TG_RELID
-                      AND pg_get_userbyid(c.relowner) = current_user) THEN
-        RETURN NULL;
-    END IF;
-
     v_write := current_setting('pyrelease.counter_write', true);
     IF v_write <> ''
        AND NEW.id = OLD.id
-       AND pg_trigger_depth() >= 2
        AND starts_with(v_write, (pg_trigger_depth() - 1)::text || '|,')
        AND strpos(v_write, ',' || NEW.id::text || ':'
                            || (NEW.available_plots::bigint - OLD.available_plots)::text || ',') > 0
@@ -508,6 +652,13 @@ BEGIN
               HINT = 'Change real_estate.property rows; the counter follows them.';
 END;
 $$;
+
+
+--
+-- Name: FUNCTION project_guard_available_plots(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.project_guard_available_plots() IS 'Trigger function on real_estate.project that keeps available_plots the database''s own. As a BEFORE INSERT row trigger it starts a new project at 0 (it has no properties yet). As an AFTER UPDATE row trigger, fired only for rows whose counter changed, it refuses the change (RE011) unless it is exactly the one real_estate.apply_counter_deltas announced for that row in pyrelease.counter_write: same id before and after, the announced delta (so a host BEFORE UPDATE trigger on project that alters the counter while riding on that UPDATE is refused, whatever its name''s place in the firing order), issued one trigger level below the announcement (not by a trigger the counter write fires in turn), as the table''s owner (the SECURITY DEFINER counter routines run as the owner; a session or trigger of any other role that sets the announcement itself runs as itself and is refused, even granted the column). The owner itself, who could as well drop the trigger, is trusted: an announcement it writes by hand at top level lets its own matching write through. One bypass for the counter trigger and repair_counters alike. Reads no message text (a translated lc_messages changes nothing); a write that leaves the value as it was never reaches it.';
 
 
 --
@@ -585,28 +736,17 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    IF TG_OP <> 'TRUNCATE' THEN
-        PERFORM 1 FROM real_estate.project AS pr
-         WHERE pr.workspace_id = ANY (v_workspace_ids)
-           AND pr.id = ANY (v_project_ids)
-         ORDER BY pr.id
-           FOR NO KEY UPDATE;
-    END IF;
-
-    PERFORM set_config('pyrelease.counter_write',
-        pg_trigger_depth()::text || '|,'
-        || array_to_string(ARRAY(SELECT d.project_id::text || ':' || d.delta::text
-                                   FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)), ',')
-        || ',', true);
-    UPDATE real_estate.project AS pr
-       SET available_plots = pr.available_plots + d.delta
-      FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)
-     WHERE pr.workspace_id = ANY (v_workspace_ids)
-       AND pr.id = d.project_id;
-    PERFORM set_config('pyrelease.counter_write', '', true);
+    PERFORM real_estate.apply_counter_deltas(v_workspace_ids, v_project_ids, v_deltas);
     RETURN NULL;
 END;
 $$;
+
+
+--
+-- Name: FUNCTION property_sync_available_plots(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.property_sync_available_plots() IS 'Statement-level trigger function on real_estate.property (AFTER INSERT, UPDATE, DELETE, TRUNCATE): keeps real_estate.project.available_plots equal to the number of the project''s AVAILABLE properties after every statement, whoever issued it (package functions or the application''s own INSERT/UPDATE/DELETE/COPY/MERGE/TRUNCATE). One counter UPDATE per statement, not per row: one grouped delta per project computed from the transition tables, applied by apply_counter_deltas, which locks the project rows in id order first, so concurrent writers touching the same projects in different orders cannot deadlock on the counters. SECURITY DEFINER, so that roles without UPDATE on available_plots still get exact counters. On Citus it fires on the shards of property and names the rows'' workspaces in every counter query, which then reaches only the co-located project shard (a local query on the same worker); a TRUNCATE zeroes the counters of the co-located project shard (colocated_workspaces), and nothing on the coordinator''s shell table.';
 
 
 --
@@ -621,11 +761,7 @@ DECLARE
     v_cutoff timestamptz;
     v_run_ids bigint[];
 BEGIN
-    IF p_retention IS NULL OR now() - p_retention >= now() THEN
-        RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-    v_cutoff := now() - p_retention;
+    v_cutoff := real_estate.release_cutoff(p_retention);
 
     SELECT coalesce(array_agg(r.id), '{}') INTO v_run_ids
       FROM real_estate.release_run AS r
@@ -659,6 +795,13 @@ $_$;
 
 
 --
+-- Name: FUNCTION purge_release_log(p_retention interval); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.purge_release_log(p_retention interval) IS 'Deletes the release runs that started more than p_retention ago (real_estate.release_cutoff: RE010 unless a positive interval) and their release events, and, when pg_cron lives in this database and the owner may (USAGE on schema cron, DELETE on cron.job_run_details), the rows of this database''s release jobs in cron.job_run_details older than that (keyed on start_time: a failed run can have no end_time). Returns the number of release_run rows deleted. Idempotent; the scheduled run calls it at its end.';
+
+
+--
 -- Name: record_release_run(bigint, integer, integer, text, boolean); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -688,6 +831,13 @@ $$;
 
 
 --
+-- Name: FUNCTION record_release_run(p_run_id bigint, p_released integer, p_failed integer, p_error text, p_finish boolean); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.record_release_run(p_run_id bigint, p_released integer, p_failed integer, p_error text, p_finish boolean) IS 'Adds a batch''s released and failed counts to run p_run_id, keeps its first error, and with p_finish stamps finished_at and writes the run''s one-line summary to the server log (RAISE LOG: released, failed, duration and first error). Every release routine records through it.';
+
+
+--
 -- Name: release_batch(text, bigint, tid[], uuid[], uuid[], uuid[]); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -697,16 +847,14 @@ CREATE FUNCTION real_estate.release_batch(p_source text, p_run_id bigint, p_ctid
     SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 DECLARE
-    v_count integer;
-    v_ctids tid[];
-    v_row_projects uuid[];
-    v_row_workspaces uuid[];
-    v_projects uuid[];
+    v_workspaces uuid[];
     v_active uuid[];
-    v_run_id bigint;
+    v_projects uuid[];
+    v_ctids tid[];
     v_try integer := 1;
     v_message text;
     v_sqlstate text;
+    v_id uuid;
 BEGIN
     run_id := p_run_id;
     released := 0;
@@ -717,90 +865,60 @@ BEGIN
     IF run_id IS NULL THEN
         run_id := real_estate.begin_release_run(p_source);
     END IF;
-    v_run_id := run_id;
+    IF cardinality(real_estate.shard_bounds()) > 0 THEN
+        -- Citus plans a statement that filters its distribution column on a parameter only
+        -- with the parameter's value: custom plans, until this function returns.
+        PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
+    END IF;
+    -- The batch's workspaces (few: the pick orders its rows by workspace), the ACTIVE ones
+    -- among them, and its projects, as the arrays every statement filters on.
+    v_workspaces := ARRAY(SELECT DISTINCT u.id FROM unnest(p_workspace_ids) AS u(id));
+    v_active := ARRAY(SELECT w.id
+                        FROM real_estate.workspace AS w
+                       WHERE w.id = ANY (v_workspaces)
+                         AND w.activation_status = 'ACTIVE');
+    v_projects := ARRAY(SELECT DISTINCT u.id FROM unnest(p_project_ids) AS u(id) WHERE u.id IS NOT NULL);
     v_ctids := p_ctids;
-    v_row_projects := p_project_ids;
-    v_row_workspaces := p_workspace_ids;
 
     LOOP
-        -- The batch's distinct projects (to lock) and ACTIVE workspaces (few: the pick is
-        -- ordered by workspace), as arrays the batch statement filters on.
-        v_projects := ARRAY(SELECT DISTINCT u.id FROM unnest(v_row_projects) AS u(id) WHERE u.id IS NOT NULL);
-        v_active := ARRAY(SELECT w.id
-                            FROM real_estate.workspace AS w
-                           WHERE w.id IN (SELECT DISTINCT u.id FROM unnest(v_row_workspaces) AS u(id))
-                             AND w.activation_status = 'ACTIVE');
         BEGIN
-            WITH locked_project AS (
-                SELECT pr.id
-                  FROM real_estate.project AS pr
-                 WHERE pr.id = ANY (v_projects)
-                 ORDER BY pr.id
-                   FOR NO KEY UPDATE SKIP LOCKED
-            ), target AS (
-                SELECT p.ctid AS row_ctid, p.id, p.workspace_id, p.project_id,
-                       p.reserved_by_id, p.reserved_until
-                  FROM real_estate.property AS p
-                 WHERE p.ctid = ANY (v_ctids)
-                   AND p.status = 'RESERVED'
-                   AND p.reserved_until <= now()
-                   AND (p.project_id IS NULL OR p.project_id IN (SELECT l.id FROM locked_project AS l))
-                   AND p.workspace_id = ANY (v_active)
-                   FOR UPDATE OF p SKIP LOCKED
-            ), done AS (
-                UPDATE real_estate.property AS p
-                   SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
-                  FROM target AS t
-                 WHERE p.ctid = t.row_ctid  -- the version just locked
-                RETURNING t.id, t.workspace_id, t.project_id, t.reserved_by_id, t.reserved_until
-            )
-            INSERT INTO real_estate.release_event
-                (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at)
-            SELECT v_run_id, d.id, d.workspace_id, d.project_id, d.reserved_by_id, d.reserved_until, now()
-              FROM done AS d;
-            GET DIAGNOSTICS v_count = ROW_COUNT;
-            released := released + v_count;
+            released := released + real_estate.release_rows(run_id, 'expired', v_active, v_ctids, v_projects);
         EXCEPTION
             WHEN serialization_failure OR deadlock_detected THEN
                 RAISE;  -- the caller's transaction must retry: not a failure of a row
             WHEN OTHERS THEN
-                IF cardinality(v_ctids) = 1 THEN
-                    GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
-                    failed := failed + 1;
-                    error := coalesce(error, format('property %s: %s (SQLSTATE %s)',
-                        (SELECT p.id FROM real_estate.property AS p WHERE p.ctid = v_ctids[1]),
-                        v_message, v_sqlstate));
-                    RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)',
-                        (SELECT p.id FROM real_estate.property AS p WHERE p.ctid = v_ctids[1]),
-                        v_message, v_sqlstate;
-                ELSE
-                    -- One by one: each row in its own statement (and subtransaction).
-                    DECLARE
-                        v_one record;
-                        v_res record;
+                -- One by one, each row in its own statement (and subtransaction).
+                FOR v_i IN 1 .. cardinality(v_ctids) LOOP
                     BEGIN
-                        FOR v_one IN SELECT * FROM unnest(v_ctids, v_row_projects, v_row_workspaces) AS u(c, pr, ws) LOOP
-                            SELECT * INTO v_res
-                              FROM real_estate.release_batch(p_source, v_run_id, ARRAY[v_one.c],
-                                   NULL, ARRAY[v_one.pr], ARRAY[v_one.ws]) AS b;
-                            released := released + v_res.released;
-                            failed := failed + v_res.failed;
-                            error := coalesce(error, v_res.error);
-                        END LOOP;
+                        released := released
+                            + real_estate.release_rows(run_id, 'expired', v_active, ARRAY[v_ctids[v_i]], v_projects);
+                    EXCEPTION
+                        WHEN serialization_failure OR deadlock_detected THEN
+                            RAISE;
+                        WHEN OTHERS THEN
+                            GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
+                            SELECT p.id INTO v_id
+                              FROM real_estate.property AS p
+                             WHERE p.ctid = v_ctids[v_i] AND p.workspace_id = ANY (v_active);
+                            failed := failed + 1;
+                            error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
+                            RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)',
+                                v_id, v_message, v_sqlstate;
                     END;
-                END IF;
+                END LOOP;
                 EXIT;
         END;
 
         EXIT WHEN v_try = 2 OR released + failed >= cardinality(p_ctids) OR p_ids IS NULL;
         -- Picked but not released: held elsewhere, no longer expired, or changed after the
         -- pick (a new row version, at a new ctid). Those still expired are tried once more,
-        -- at their current version.
+        -- at their current version (and project).
         v_try := 2;
-        SELECT array_agg(p.ctid), array_agg(p.project_id), array_agg(p.workspace_id)
-          INTO v_ctids, v_row_projects, v_row_workspaces
+        SELECT array_agg(p.ctid), array_agg(DISTINCT p.project_id) FILTER (WHERE p.project_id IS NOT NULL)
+          INTO v_ctids, v_projects
           FROM real_estate.property AS p
          WHERE p.id = ANY (p_ids)
+           AND p.workspace_id = ANY (v_active)
            AND p.status = 'RESERVED'
            AND p.reserved_until <= now();
         EXIT WHEN v_ctids IS NULL;
@@ -816,6 +934,77 @@ $$;
 
 
 --
+-- Name: FUNCTION release_batch(p_source text, p_run_id bigint, p_ctids tid[], p_ids uuid[], p_project_ids uuid[], p_workspace_ids uuid[], OUT run_id bigint, OUT released integer, OUT failed integer, OUT error text); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_batch(p_source text, p_run_id bigint, p_ctids tid[], p_ids uuid[], p_project_ids uuid[], p_workspace_ids uuid[], OUT run_id bigint, OUT released integer, OUT failed integer, OUT error text) IS 'One batch of a release run: consecutive rows of its pick (their versions'' ctids, ids, projects and workspaces), all of one shard group (real_estate.release_batch_ends). Releases those that still hold an expired reservation of an ACTIVE workspace through real_estate.release_rows, in one statement that locks the batch''s projects'' counter rows and then its rows with SKIP LOCKED: a batch never waits on a row or counter another transaction holds (left for the next run), concurrent runs neither block nor deadlock each other, a row is released at most once and a row changed meanwhile (sold, re-reserved) is left alone. A picked row updated after the pick (a new version) but still expired is looked up again by id, once, in the batch''s workspaces (a row moved to another workspace is the next run''s). If the statement fails (a host trigger or constraint raises), the rows are retried one by one: each failing row is counted in failed and named in error, the others are released; a serialization failure or deadlock is raised for the caller to retry. With p_run_id NULL the run row is created by the first batch that releases something, so a run that finds nothing writes nothing. Every statement names the batch''s workspaces: on Citus the batch runs on one worker and commits there in one phase.';
+
+
+--
+-- Name: release_batch_ends(uuid[], integer, integer[]); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_batch_ends(p_workspace_ids uuid[], p_batch_size integer, p_bounds integer[]) RETURNS integer[]
+    LANGUAGE plpgsql IMMUTABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF cardinality(p_bounds) = 0 THEN
+        -- A single node: one group, nothing to compute per row.
+        RETURN ARRAY(SELECT least(e, cardinality(p_workspace_ids))
+                       FROM generate_series(p_batch_size, cardinality(p_workspace_ids) + p_batch_size - 1,
+                                            p_batch_size) AS e);
+    END IF;
+    -- A batch ends every p_batch_size rows of a run of rows of one group, and where the run
+    -- ends (the pick orders its rows by group: a run is usually the whole group).
+    RETURN ARRAY(
+        SELECT c.n::integer
+          FROM (SELECT b.n, b.grp, b.next_grp,
+                       row_number() OVER (PARTITION BY b.grp, b.run ORDER BY b.n) AS pos
+                  FROM (SELECT a.n, a.grp, lead(a.grp) OVER (ORDER BY a.n) AS next_grp,
+                               a.n - row_number() OVER (PARTITION BY a.grp ORDER BY a.n) AS run
+                          FROM (SELECT u.n, width_bucket(uuid_hash(u.w), p_bounds) AS grp
+                                  FROM unnest(p_workspace_ids) WITH ORDINALITY AS u(w, n)) AS a) AS b) AS c
+         WHERE c.pos % p_batch_size = 0 OR c.next_grp IS DISTINCT FROM c.grp
+         ORDER BY c.n);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION release_batch_ends(p_workspace_ids uuid[], p_batch_size integer, p_bounds integer[]); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_batch_ends(p_workspace_ids uuid[], p_batch_size integer, p_bounds integer[]) IS 'Cuts a pick (the workspace of each picked row, in the pick''s order) into batches and returns the position of each batch''s last row, ascending: a batch is at most p_batch_size consecutive rows, all of one shard group (width_bucket(uuid_hash(workspace_id), p_bounds), p_bounds from real_estate.shard_bounds()), so that on Citus every statement of a batch is routed to the one worker that holds its group. On a single node (p_bounds empty) every row is in one group and the ends are every p_batch_size-th row and the last. Immutable, no table read.';
+
+
+--
+-- Name: release_cutoff(interval); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_cutoff(p_retention interval) RETURNS timestamp with time zone
+    LANGUAGE plpgsql STABLE
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- Compared as a point in time: interval comparison counts a month as 30 days.
+    IF p_retention IS NULL OR now() - p_retention >= now() THEN
+        RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    END IF;
+    RETURN now() - p_retention;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION release_cutoff(p_retention interval); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_cutoff(p_retention interval) IS 'now() - p_retention: the log rows of runs started before it are purged (purge_release_log, run_release_job). Raises RE010 (''retention must be a positive interval, got ...'') unless it lies in the past, compared as a point in time (an interval comparison counts a month as 30 days). Stable, reads nothing.';
+
+
+--
 -- Name: release_event_notify(); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -823,23 +1012,44 @@ CREATE FUNCTION real_estate.release_event_notify() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+BEGIN
+    -- On Citus this trigger fires on a worker's release_event shard, where the
+    -- coordinator-local release_notification does not exist: there release_rows arms the
+    -- notification on the coordinator.
+    IF to_regclass('real_estate.release_notification') IS NULL THEN
+        RETURN NULL;
+    END IF;
+    PERFORM real_estate.release_event_notify_arm(min(e.id), max(e.id), count(*)) FROM new_rows AS e;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION release_event_notify(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_event_notify() IS 'Statement-level AFTER INSERT trigger function on real_estate.release_event, whoever inserts (the release, a takeover by reserve_property, cancel_reservation, the application): adds the statement''s events (lowest and highest id and count, from the transition table) to the transaction''s one NOTIFY real_estate_release at commit (release_event_notify_arm). One notification per transaction that wrote events, whatever the number of statements; none on rollback. O(1) per statement plus the transition table''s copy of the inserted rows. On Citus it fires on the workers'' shards and does nothing there: release_rows arms the notification on the coordinator for the events it writes.';
+
+
+--
+-- Name: release_event_notify_arm(bigint, bigint, bigint); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
 DECLARE
-    v_min bigint;
-    v_max bigint;
-    v_count bigint;
+    v_min bigint := p_min_id;
+    v_max bigint := p_max_id;
+    v_count bigint := p_count;
     v_xid text := pg_current_xact_id()::text;
     v_state text[] := string_to_array(current_setting('pyrelease.release_notify', true), ' ');
     v_ctid tid;
 BEGIN
-    -- On Citus this trigger fires on a worker's release_event shard, where the
-    -- coordinator-local release_notification does not exist: notifications are single-node
-    -- (on a cluster, poll release_events()).
-    IF to_regclass('real_estate.release_notification') IS NULL THEN
-        RETURN NULL;
-    END IF;
-    SELECT min(e.id), max(e.id), count(*) INTO v_min, v_max, v_count FROM new_rows AS e;
-    IF v_count = 0 THEN
-        RETURN NULL;
+    IF coalesce(p_count, 0) = 0 THEN
+        RETURN;
     END IF;
     IF cardinality(v_state) = 5 AND v_state[1] = v_xid THEN
         v_min := least(v_min, v_state[2]::bigint);
@@ -851,9 +1061,15 @@ BEGIN
     END IF;
     PERFORM set_config('pyrelease.release_notify',
                        concat_ws(' ', v_xid, v_min, v_max, v_count, v_ctid), true);
-    RETURN NULL;
 END;
 $$;
+
+
+--
+-- Name: FUNCTION release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint) IS 'Adds release events just written (their lowest and highest id, and how many) to the transaction''s running totals, kept in the transaction-local setting pyrelease.release_notify (''xid min max count ctid''), and on the transaction''s first call inserts the one row of real_estate.release_notification whose deferred trigger (release_event_notify_commit) sends the transaction''s one NOTIFY real_estate_release at commit. Called by the statement trigger release_event_notify on a single node, and by release_rows on Citus (where that trigger fires on the workers'' shards, without the coordinator''s release_notification). Transactional: the setting and the row are undone with the (sub)transaction that wrote the events, and NOTIFY is sent only at commit.';
 
 
 --
@@ -878,6 +1094,13 @@ BEGIN
     RETURN NULL;
 END;
 $$;
+
+
+--
+-- Name: FUNCTION release_event_notify_commit(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_event_notify_commit() IS 'The deferred constraint trigger on real_estate.release_notification that release_event_notify_arm arms once per transaction. At commit it sends NOTIFY real_estate_release, ''{"count": ..., "max_id": ..., "min_id": ...}'' (the lowest and highest release_event id the transaction wrote, and how many), removes its row and clears the running totals (so that events written after a SET CONSTRAINTS ... IMMEDIATE arm a second notification instead of being left out). PostgreSQL delivers the notification only if and when the transaction commits. It is a wake-up, not the data: listeners read release_events() after their cursor, so a notification missed (listener disconnected) loses nothing.';
 
 
 SET default_tablespace = '';
@@ -977,51 +1200,10 @@ $$;
 
 
 --
--- Name: release_expired_in_shard_groups(integer); Type: FUNCTION; Schema: real_estate; Owner: -
+-- Name: FUNCTION release_events(p_after_id bigint, p_limit integer); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-CREATE FUNCTION real_estate.release_expired_in_shard_groups(p_batch_size integer DEFAULT 1000) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    v_group uuid[];
-    v_batch record;
-    v_run_id bigint;
-    v_skip_ids uuid[];
-    v_after timestamptz;
-    v_released integer := 0;
-    v_failed integer := 0;
-    v_error text;
-BEGIN
-    IF p_batch_size IS NULL OR p_batch_size < 1 THEN
-        RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-
-    FOR v_group IN SELECT g FROM real_estate.release_shard_groups() AS g LOOP
-        v_skip_ids := '{}';
-        v_after := NULL;
-        LOOP
-            SELECT * INTO v_batch
-              FROM real_estate.release_workspace_batch(v_group, 'call', p_batch_size, v_run_id,
-                                                       v_skip_ids, v_after);
-            v_run_id := v_batch.run_id;
-            v_after := v_batch.last_reserved_until;
-            v_released := v_released + v_batch.released;
-            v_failed := v_failed + v_batch.failed;
-            v_skip_ids := v_skip_ids || v_batch.skipped_ids;
-            v_error := coalesce(v_error, v_batch.error);
-            EXIT WHEN v_batch.picked < p_batch_size;
-        END LOOP;
-    END LOOP;
-
-    IF v_run_id IS NOT NULL THEN
-        PERFORM real_estate.record_release_run(v_run_id, v_released, v_failed, v_error, true);
-    END IF;
-    RETURN v_released;
-END;
-$$;
+COMMENT ON FUNCTION real_estate.release_events(p_after_id bigint, p_limit integer) IS 'The release events after id p_after_id, in id order, at most p_limit (1 to 10000; RE010 otherwise, or when NULL or negative): what a consumer reads after its cursor (pyrelease.listen, pyrelease watch). No event is ever skipped: ids are given out at insert but become visible at commit, so a transaction still running can hold a lower id than one already committed. Every event up to the last one returned that will ever be committed is returned, so a consumer may advance its cursor to the last id it got: when the ids read have a gap and a transaction that could fill it is still running (one holding its RowExclusiveLock on release_event, which it takes before allocating an id and keeps until it ends; one whose transaction began after the ids were read cannot hold a lower one), only the events before the gap are returned (the rest come once it ends: its commit notifies); otherwise the gap is final (a rolled-back insert) and the events past it are read again in a new snapshot, which sees everything committed before the check. This relies on the identity''s CACHE 1 (ids given out in time order); on Citus the coordinator gives out every id (release_rows sends its events as an INSERT ... VALUES that the coordinator evaluates) and holds the writer''s lock until the workers have committed, so the same holds there for events written through the coordinator. READ COMMITTED only (the second read needs its own snapshot): other isolation levels get SQLSTATE 0A000. Read-only, takes no lock beyond a normal read; not SECURITY DEFINER: it reads what the caller may read.';
 
 
 --
@@ -1039,26 +1221,17 @@ DECLARE
     v_workspaces uuid[];
     v_batch record;
     v_run_id bigint;
-    v_n integer;
     v_i integer := 1;
     v_j integer;
     v_released integer := 0;
     v_failed integer := 0;
     v_error text;
 BEGIN
-    IF p_batch_size IS NULL OR p_batch_size < 1 THEN
-        RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-
-    IF real_estate.is_distributed() THEN
-        -- Citus: batches that each stay inside one shard group (pyrelease distribute).
-        RETURN real_estate.release_expired_in_shard_groups(p_batch_size);
-    END IF;
+    PERFORM real_estate.check_batch_size(p_batch_size);
 
     -- Nothing expired (the steady state): one scan of the partial index, and nothing else
     -- to compile or plan. pg_cron runs each job in a new session, which pays for both.
-    IF NOT EXISTS (SELECT FROM real_estate.property AS p
+    IF NOT EXISTS (SELECT 1 FROM real_estate.property AS p
                     WHERE p.status = 'RESERVED' AND p.reserved_until <= now()) THEN
         RETURN 0;
     END IF;
@@ -1066,10 +1239,8 @@ BEGIN
     SELECT k.ctids, k.ids, k.project_ids, k.workspace_ids
       INTO v_ctids, v_ids, v_projects, v_workspaces
       FROM real_estate.release_pick() AS k;
-    v_n := cardinality(v_ctids);
 
-    WHILE v_i <= v_n LOOP
-        v_j := least(v_i + p_batch_size - 1, v_n);
+    FOREACH v_j IN ARRAY real_estate.release_batch_ends(v_workspaces, p_batch_size, real_estate.shard_bounds()) LOOP
         SELECT * INTO v_batch
           FROM real_estate.release_batch('call', v_run_id, v_ctids[v_i:v_j], v_ids[v_i:v_j],
                                          v_projects[v_i:v_j], v_workspaces[v_i:v_j]);
@@ -1086,6 +1257,13 @@ BEGIN
     RETURN v_released;
 END;
 $$;
+
+
+--
+-- Name: FUNCTION release_expired_reservations(p_batch_size integer); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_expired_reservations(p_batch_size integer) IS 'Releases every expired reservation (reserved_until <= now()) of ACTIVE workspaces, in batches of at most p_batch_size rows (RE010 unless positive), and returns how many it released. Runs in the caller''s transaction (the scheduled run, run_release_job, commits per batch instead). One pick (real_estate.release_pick, ordered by shard group, workspace, project and row) cut into batches of consecutive rows of one shard group (real_estate.release_batch_ends), each released in one statement (real_estate.release_batch), so each batch touches few counter rows and, on Citus, one worker (a call that releases in several shard groups commits on several workers: prefer the procedure there). Idempotent and safe under any concurrency: rows are locked FOR UPDATE SKIP LOCKED and re-checked under the lock, so concurrent runs split the work, a row (or a project counter) held elsewhere is left for the next run, each reservation is released and logged exactly once, and concurrent calls never deadlock. A row that cannot be released is recorded as a failure on the run and does not stop the others. Nothing expired: one scan of the partial index, and no run row written.';
 
 
 --
@@ -1246,7 +1424,10 @@ CREATE FUNCTION real_estate.release_pick(p_after timestamp with time zone DEFAUL
     SET enable_seqscan TO 'off'
     SET enable_sort TO 'off'
     SET work_mem TO '64MB'
+    SET jit TO 'off'
     AS $$
+DECLARE
+    v_bounds integer[] := real_estate.shard_bounds();
 BEGIN
     picked_at := now();
     -- p_after is a filter (IS NOT FALSE), not an index condition: the scan still walks (and
@@ -1272,9 +1453,17 @@ BEGIN
                      ORDER BY p.reserved_until  -- the index's order: no sort
                      LIMIT p_limit) AS o
               JOIN real_estate.workspace AS w ON w.id = o.workspace_id
-             ORDER BY o.workspace_id, o.project_id, o.row_ctid) AS c;
+             ORDER BY width_bucket(uuid_hash(o.workspace_id), v_bounds), o.workspace_id, o.project_id,
+                      o.row_ctid) AS c;
 END;
 $$;
+
+
+--
+-- Name: FUNCTION release_pick(p_after timestamp with time zone, p_above timestamp with time zone, p_up_to timestamp with time zone, p_limit integer, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT scanned integer); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_pick(p_after timestamp with time zone, p_above timestamp with time zone, p_up_to timestamp with time zone, p_limit integer, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT scanned integer) IS 'A pick of a release run: the expired reservations (reserved_until <= now()) of ACTIVE workspaces, read oldest first through the partial index property_reserved_until_idx, returned as parallel arrays (row versions'' ctids, property ids, projects, workspaces) ordered by shard group (real_estate.shard_bounds(); one group on a single node), workspace, project and row, so that consecutive rows cut into batches touch few workspaces and counter rows and no batch spans two shard groups. p_above (exclusive) and p_up_to bound the expiries read; p_limit stops after that many rows (scanned counts them, those of workspaces that are not ACTIVE included); with p_after only reservations that expired after it are returned (a filter, not a bound: the scan still walks its whole range). The scan is a plain index scan (bitmap, sequential scans and sorts disabled): one that meets the entries of rows released and committed before it marks them dead, so the runs after the scheduled run''s last pick do not visit them. Takes no lock: each batch re-checks its rows under FOR UPDATE SKIP LOCKED.';
 
 
 --
@@ -1293,6 +1482,13 @@ $$;
 
 
 --
+-- Name: FUNCTION release_pick_bounds(p_expiries timestamp with time zone[], p_every integer); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_pick_bounds(p_expiries timestamp with time zone[], p_every integer) IS 'The slices of the scheduled run''s last pick after a large backlog: every p_every-th of the given expiries (those of the rows the run picked), ascending. Read between consecutive bounds (release_pick''s p_above and p_up_to), each slice of the partial index holds about p_every entries of the rows the run released, so that each read of the last pick is short. Immutable: reads no table.';
+
+
+--
 -- Name: release_pick_chunk(integer, uuid, timestamp with time zone, uuid, integer); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -1302,6 +1498,8 @@ CREATE FUNCTION real_estate.release_pick_chunk(p_limit integer, p_after_workspac
     SET enable_bitmapscan TO 'off'
     SET enable_seqscan TO 'off'
     AS $$
+DECLARE
+    v_bounds integer[] := real_estate.shard_bounds();
 BEGIN
     -- ROW(...) >= ROW(lowest key) takes every row (workspace_id is NOT NULL and so is a
     -- reservation's expiry); after a key, the row of that key itself is left out by id.
@@ -1328,17 +1526,26 @@ BEGIN
                    coalesce(array_agg(c.workspace_id), '{}') AS workspace_ids,
                    coalesce(array_agg(c.reserved_until) FILTER (WHERE c.n % p_sample_every = 0), '{}')
                        AS expiry_sample
-              FROM (SELECT s.*, row_number() OVER (ORDER BY s.workspace_id, s.project_id, s.row_ctid) AS n
+              FROM (SELECT s.*, row_number() OVER (ORDER BY width_bucket(uuid_hash(s.workspace_id), v_bounds),
+                                                     s.workspace_id, s.project_id, s.row_ctid) AS n
                       FROM slice AS s
                       JOIN real_estate.workspace AS w ON w.id = s.workspace_id
                      WHERE w.activation_status = 'ACTIVE'
-                     ORDER BY s.workspace_id, s.project_id, s.row_ctid) AS c) AS a
+                     ORDER BY width_bucket(uuid_hash(s.workspace_id), v_bounds), s.workspace_id,
+                              s.project_id, s.row_ctid) AS c) AS a
       LEFT JOIN LATERAL (SELECT s.workspace_id, s.reserved_until, s.id
                            FROM slice AS s
                           ORDER BY s.workspace_id DESC, s.reserved_until DESC, s.id DESC
                           LIMIT 1) AS l ON true;
 END;
 $$;
+
+
+--
+-- Name: FUNCTION release_pick_chunk(p_limit integer, p_after_workspace_id uuid, p_after_reserved_until timestamp with time zone, p_after_id uuid, p_sample_every integer, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT expiry_sample timestamp with time zone[], OUT scanned integer, OUT last_workspace_id uuid, OUT last_reserved_until timestamp with time zone, OUT last_id uuid); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_pick_chunk(p_limit integer, p_after_workspace_id uuid, p_after_reserved_until timestamp with time zone, p_after_id uuid, p_sample_every integer, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT expiry_sample timestamp with time zone[], OUT scanned integer, OUT last_workspace_id uuid, OUT last_reserved_until timestamp with time zone, OUT last_id uuid) IS 'One slice of the scheduled run''s pick of a large backlog: the next p_limit expired reservations (reserved_until <= now()) after the key (workspace_id, reserved_until, id) given (all NULL: from the start), in that order, read as a range of the partial index property_release_pick_idx (not a walk of the whole expired range), so that each slice is a short read-only transaction of its own whatever the backlog. Returns those of ACTIVE workspaces as real_estate.release_pick does (parallel arrays ordered by shard group, workspace, project and row), the expiry of every p_sample_every-th of them (where the run''s last pick is cut), how many rows it read (fewer than p_limit: the pick is complete) and the key of the last one, to resume after. Takes no lock: each batch re-checks its rows under FOR UPDATE SKIP LOCKED.';
 
 
 --
@@ -1349,43 +1556,17 @@ CREATE FUNCTION real_estate.release_reservation(p_property_id uuid) RETURNS bool
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-DECLARE
-    v_run_id bigint;
-    v_released integer;
-    v_workspace_id uuid;
 BEGIN
-    IF p_property_id IS NULL THEN
-        RAISE EXCEPTION 'property id must not be NULL' USING ERRCODE = 'RE010';
-    END IF;
-
-    IF real_estate.is_distributed() THEN
-        -- Citus: find the workspace (a read on every shard), then release on its worker.
-        SELECT p.workspace_id INTO v_workspace_id
-          FROM real_estate.property AS p
-         WHERE p.id = p_property_id;
-        RETURN FOUND AND real_estate.release_reservation_in_workspace(v_workspace_id, p_property_id);
-    END IF;
-
-    PERFORM 1
-       FROM real_estate.property AS p
-      WHERE p.id = p_property_id
-        AND p.status = 'RESERVED'
-        AND p.reserved_until <= now()
-        AND EXISTS (SELECT 1
-                      FROM real_estate.workspace AS w
-                     WHERE w.id = p.workspace_id
-                       AND w.activation_status = 'ACTIVE')
-        FOR UPDATE OF p;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-
-    v_run_id := real_estate.begin_release_run('call');
-    v_released := real_estate.release_rows(v_run_id, ARRAY[p_property_id]);
-    PERFORM real_estate.record_release_run(v_run_id, v_released, 0, NULL, true);
-    RETURN v_released = 1;
+    RETURN real_estate.end_reservation(NULL, p_property_id, NULL);
 END;
 $$;
+
+
+--
+-- Name: FUNCTION release_reservation(p_property_id uuid); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_reservation(p_property_id uuid) IS 'The precise single release (what a per-reservation delayed job does): returns true when it released the property''s reservation, false when the property is unknown, not reserved, not yet expired (reserved_until > now()) or its workspace is not ACTIVE (RE010 when p_property_id is NULL). Waits for a row lock held elsewhere, then decides on the row as committed, so a reservation is never released twice and a property sold meanwhile is left alone; the release is logged (one expired release event, in a call run of its own). Idempotent: a second call returns false. On Citus the workspace is looked up on every shard first; release_reservation_in_workspace skips that.';
 
 
 --
@@ -1396,284 +1577,106 @@ CREATE FUNCTION real_estate.release_reservation_in_workspace(p_workspace_id uuid
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-DECLARE
-    v_run_id bigint;
-    v_released integer;
 BEGIN
-    IF p_workspace_id IS NULL OR p_property_id IS NULL THEN
-        RAISE EXCEPTION 'workspace id and property id must not be NULL' USING ERRCODE = 'RE010';
-    END IF;
-
-    PERFORM 1
-       FROM real_estate.property AS p
-      WHERE p.workspace_id = p_workspace_id
-        AND p.id = p_property_id
-        AND p.status = 'RESERVED'
-        AND p.reserved_until <= now()
-        AND EXISTS (SELECT 1
-                      FROM real_estate.workspace AS w
-                     WHERE w.id = p_workspace_id
-                       AND w.activation_status = 'ACTIVE')
-        FOR UPDATE OF p;
-    IF NOT FOUND THEN
-        RETURN false;
-    END IF;
-
-    v_run_id := real_estate.begin_release_run('call');
-    v_released := real_estate.release_workspace_rows(ARRAY[p_workspace_id], v_run_id, ARRAY[p_property_id]);
-    PERFORM real_estate.record_release_run(v_run_id, v_released, 0, NULL, true);
-    RETURN v_released = 1;
+    RETURN real_estate.end_reservation(real_estate.not_null(p_workspace_id, 'workspace id'), p_property_id, NULL);
 END;
 $$;
 
 
 --
--- Name: release_rows(bigint, uuid[], uuid[]); Type: FUNCTION; Schema: real_estate; Owner: -
+-- Name: FUNCTION release_reservation_in_workspace(p_workspace_id uuid, p_property_id uuid); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-CREATE FUNCTION real_estate.release_rows(p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[] DEFAULT NULL::uuid[]) RETURNS integer
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    v_released integer;
-BEGIN
-    WITH target AS (
-        SELECT p.ctid AS row_ctid, p.id, p.workspace_id, p.project_id, p.reserved_by_id, p.reserved_until
-          FROM unnest(p_property_ids) AS x(id)
-          JOIN real_estate.property AS p ON p.id = x.id
-         -- Wrapped in IS TRUE so that no index but the primary key can serve them: the
-         -- planner otherwise misjudges them and re-scans every expired row of the table.
-         WHERE (p.status = 'RESERVED' AND p.reserved_until <= now()) IS TRUE
-           AND (p_project_ids IS NULL OR p.project_id IS NULL OR p.project_id = ANY (p_project_ids)) IS TRUE
-           AND (SELECT w.activation_status
-                  FROM real_estate.workspace AS w
-                 WHERE w.id = p.workspace_id) = 'ACTIVE'
-           FOR UPDATE OF p SKIP LOCKED
-    ), released AS (
-        UPDATE real_estate.property AS p
-           SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
-          FROM target AS t
-         WHERE p.ctid = t.row_ctid  -- the version we just locked: no second index lookup
-        RETURNING t.id, t.workspace_id, t.project_id, t.reserved_by_id, t.reserved_until
-    )
-    INSERT INTO real_estate.release_event
-        (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at)
-    SELECT p_run_id, r.id, r.workspace_id, r.project_id, r.reserved_by_id, r.reserved_until, now()
-      FROM released AS r;
-    GET DIAGNOSTICS v_released = ROW_COUNT;
-    RETURN v_released;
-END;
-$$;
+COMMENT ON FUNCTION real_estate.release_reservation_in_workspace(p_workspace_id uuid, p_property_id uuid) IS 'release_reservation for a caller who knows the property''s workspace: the same result (false also when the property is not in that workspace; RE010 for a NULL workspace or property id) and concurrency. Every statement names the workspace, so once the tables are distributed (Citus) the release is routed to the one worker that holds it; the run row is written on the coordinator.';
 
 
 --
--- Name: release_shard_groups(integer); Type: FUNCTION; Schema: real_estate; Owner: -
+-- Name: release_rows(bigint, text, uuid[], tid[], uuid[]); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
-CREATE FUNCTION real_estate.release_shard_groups(p_max_workspaces integer DEFAULT 1000) RETURNS SETOF uuid[]
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $_$
-DECLARE
-    v_workspace_ids uuid[];
-BEGIN
-    IF p_max_workspaces IS NULL OR p_max_workspaces < 1 THEN
-        RAISE EXCEPTION 'group size must be a positive integer, got %', coalesce(p_max_workspaces::text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-    SELECT coalesce(array_agg(x.workspace_id), '{}')
-      INTO v_workspace_ids
-      FROM (SELECT DISTINCT p.workspace_id
-              FROM real_estate.property AS p
-             WHERE p.status = 'RESERVED'
-               AND p.reserved_until <= now()
-               AND EXISTS (SELECT 1
-                             FROM real_estate.workspace AS w
-                            WHERE w.id = p.workspace_id
-                              AND w.activation_status = 'ACTIVE')) AS x;
-    IF NOT real_estate.is_distributed() THEN
-        RETURN QUERY
-            SELECT array_agg(g.w ORDER BY g.w)
-              FROM (SELECT u.w, (row_number() OVER (ORDER BY u.w) - 1) / p_max_workspaces AS chunk
-                      FROM unnest(v_workspace_ids) AS u(w)) AS g
-             GROUP BY g.chunk
-             ORDER BY g.chunk;
-        RETURN;
-    END IF;
-    -- Citus's get_shard_id_for_distribution_column, called dynamically: this function
-    -- must also be creatable where Citus is not installed.
-    RETURN QUERY EXECUTE $sql$
-        SELECT array_agg(g.w ORDER BY g.w)
-          FROM (SELECT s.w, s.shard_id,
-                       (row_number() OVER (PARTITION BY s.shard_id ORDER BY s.w) - 1) / $2 AS chunk
-                  FROM (SELECT u.w,
-                               pg_catalog.get_shard_id_for_distribution_column(
-                                   'real_estate.property'::regclass, u.w) AS shard_id
-                          FROM unnest($1) AS u(w)) AS s) AS g
-         GROUP BY g.shard_id, g.chunk
-         ORDER BY g.shard_id, g.chunk
-    $sql$ USING v_workspace_ids, p_max_workspaces;
-END;
-$_$;
-
-
---
--- Name: release_workspace_batch(uuid[], text, integer, bigint, uuid[], timestamp with time zone); Type: FUNCTION; Schema: real_estate; Owner: -
---
-
-CREATE FUNCTION real_estate.release_workspace_batch(p_workspace_ids uuid[], p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone) RETURNS record
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path TO 'pg_catalog', 'pg_temp'
-    AS $$
-DECLARE
-    v_ids uuid[];
-    v_project_of uuid[];
-    v_locked uuid[];
-    v_ready uuid[];
-    v_id uuid;
-    v_message text;
-    v_sqlstate text;
-BEGIN
-    run_id := p_run_id;
-    released := 0;
-    failed := 0;
-    skipped_ids := '{}';
-
-    SELECT coalesce(array_agg(c.id), '{}'), coalesce(array_agg(c.project_id), '{}'),
-           min(c.reserved_until), max(c.reserved_until)
-      INTO v_ids, v_project_of, first_reserved_until, last_reserved_until
-      FROM (SELECT p.id, p.project_id, p.reserved_until
-              FROM real_estate.property AS p
-             WHERE p.workspace_id = ANY (p_workspace_ids)
-               AND p.status = 'RESERVED'
-               AND p.reserved_until <= now()
-               AND p.reserved_until >= coalesce(p_after, '-infinity')
-               AND p.id <> ALL (p_skip_ids)
-               AND EXISTS (SELECT 1
-                             FROM real_estate.workspace AS w
-                            WHERE w.id = p.workspace_id
-                              AND w.activation_status = 'ACTIVE')
-             ORDER BY p.reserved_until
-             LIMIT p_batch_size) AS c;
-    picked := cardinality(v_ids);
-    IF picked = 0 THEN
-        RETURN;
-    END IF;
-
-    SELECT coalesce(array_agg(l.id), '{}')
-      INTO v_locked
-      FROM (SELECT pr.id
-              FROM real_estate.project AS pr
-             WHERE pr.workspace_id = ANY (p_workspace_ids)
-               AND pr.id = ANY (v_project_of)
-             ORDER BY pr.id
-               FOR NO KEY UPDATE SKIP LOCKED) AS l;
-    SELECT coalesce(array_agg(u.id), '{}')
-      INTO v_ready
-      FROM unnest(v_ids, v_project_of) AS u(id, project_id)
-     WHERE u.project_id IS NULL OR u.project_id = ANY (v_locked);
-
-    IF cardinality(v_ready) > 0 THEN
-        IF p_run_id IS NULL THEN
-            run_id := real_estate.begin_release_run(p_source);
-        END IF;
-        BEGIN
-            released := real_estate.release_workspace_rows(p_workspace_ids, run_id, v_ready, v_locked);
-        EXCEPTION
-            WHEN serialization_failure OR deadlock_detected THEN
-                RAISE;  -- the caller's transaction must retry: not a failure of a row
-            WHEN OTHERS THEN
-                FOREACH v_id IN ARRAY v_ready LOOP
-                    BEGIN
-                        released := released + real_estate.release_workspace_rows(p_workspace_ids, run_id, ARRAY[v_id], v_locked);
-                    EXCEPTION
-                        WHEN serialization_failure OR deadlock_detected THEN
-                            RAISE;
-                        WHEN OTHERS THEN
-                            GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
-                            failed := failed + 1;
-                            error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
-                            RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)', v_id, v_message, v_sqlstate;
-                    END;
-                END LOOP;
-        END;
-    END IF;
-
-    IF p_run_id IS NULL AND run_id IS NOT NULL AND released = 0 AND failed = 0 THEN
-        -- Every row was held elsewhere: this batch did nothing, so it leaves no run behind.
-        DELETE FROM real_estate.release_run AS r WHERE r.id = run_id;
-        run_id := NULL;
-    END IF;
-
-    IF released < picked THEN
-        -- Failed, busy, or silently skipped by a host trigger: left for the next run.
-        skipped_ids := ARRAY(SELECT p.id
-                               FROM real_estate.property AS p
-                              WHERE p.workspace_id = ANY (p_workspace_ids)
-                                AND p.id = ANY (v_ids)
-                                AND p.status = 'RESERVED');
-    END IF;
-END;
-$$;
-
-
---
--- Name: release_workspace_rows(uuid[], bigint, uuid[], uuid[]); Type: FUNCTION; Schema: real_estate; Owner: -
---
-
-CREATE FUNCTION real_estate.release_workspace_rows(p_workspace_ids uuid[], p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[] DEFAULT NULL::uuid[]) RETURNS integer
+CREATE FUNCTION real_estate.release_rows(p_run_id bigint, p_reason text, p_workspace_ids uuid[], p_ctids tid[], p_project_ids uuid[] DEFAULT NULL::uuid[]) RETURNS integer
     LANGUAGE plpgsql
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
-    v_released integer;
     v_ids uuid[];
-    v_active uuid[];
-    v_values text[];
+    v_workspaces uuid[];
+    v_projects uuid[];
+    v_holders uuid[];
+    v_untils timestamptz[];
+    v_rows text[];
+    v_min bigint;
+    v_max bigint;
+    v_count bigint;
 BEGIN
-    -- Statements that each name the distribution column, so that each is a router
-    -- (single-shard) query on Citus: the ACTIVE workspaces (Citus refuses FOR UPDATE on a
-    -- join filtered by a list of keys), a locking SELECT, the events' INSERT, the UPDATE.
-    v_active := ARRAY(SELECT w.id
-                        FROM real_estate.workspace AS w
-                       WHERE w.id = ANY (p_workspace_ids)
-                         AND w.activation_status = 'ACTIVE');
-    SELECT coalesce(array_agg(p.id), '{}')
-      INTO v_ids
-      FROM (SELECT p.id
-              FROM real_estate.property AS p
-             WHERE p.workspace_id = ANY (v_active)
-               AND p.id = ANY (p_property_ids)
-               AND (p.status = 'RESERVED' AND p.reserved_until <= now()) IS TRUE
-               AND (p_project_ids IS NULL OR p.project_id IS NULL OR p.project_id = ANY (p_project_ids)) IS TRUE
-               FOR UPDATE OF p SKIP LOCKED) AS p;
-    IF cardinality(v_ids) = 0 THEN
+    WITH locked_project AS (
+        SELECT pr.id
+          FROM real_estate.project AS pr
+         WHERE pr.workspace_id = ANY (p_workspace_ids)
+           AND pr.id = ANY (p_project_ids)
+         ORDER BY pr.id
+           FOR NO KEY UPDATE SKIP LOCKED
+    ), target AS (
+        SELECT p.ctid AS row_ctid, p.id, p.workspace_id, p.project_id, p.reserved_by_id, p.reserved_until
+          FROM real_estate.property AS p
+         WHERE p.ctid = ANY (p_ctids)
+           AND p.workspace_id = ANY (p_workspace_ids)
+           AND p.status = 'RESERVED'
+           AND (p.reserved_until <= now() OR p_reason = 'cancelled')
+           AND (p_project_ids IS NULL OR p.project_id IS NULL
+                OR p.project_id IN (SELECT l.id FROM locked_project AS l))
+           FOR UPDATE OF p SKIP LOCKED
+    ), done AS (
+        UPDATE real_estate.property AS p
+           SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
+          FROM target AS t
+         WHERE p.ctid = t.row_ctid  -- the version just locked
+           AND p.workspace_id = ANY (p_workspace_ids)
+        RETURNING t.id, t.workspace_id, t.project_id, t.reserved_by_id, t.reserved_until
+    )
+    SELECT array_agg(d.id), array_agg(d.workspace_id), array_agg(d.project_id),
+           array_agg(d.reserved_by_id), array_agg(d.reserved_until)
+      INTO v_ids, v_workspaces, v_projects, v_holders, v_untils
+      FROM done AS d;
+    IF v_ids IS NULL THEN
         RETURN 0;
     END IF;
 
-    -- The rows are locked and were checked under the lock: they are logged, then released,
-    -- as read. The events go in as one multi-row INSERT ... VALUES, which Citus routes to
-    -- the one shard (an INSERT ... SELECT would be pulled to the coordinator, because of
-    -- the identity column's nextval, and sent with COPY, which always commits in two phases).
-    v_values := ARRAY(SELECT format('(%s, %L::uuid, %L::uuid, %L::uuid, %L::uuid, %L::timestamptz, now())',
-                                    p_run_id, p.id, p.workspace_id, p.project_id, p.reserved_by_id,
-                                    p.reserved_until)
-                        FROM real_estate.property AS p
-                       WHERE p.workspace_id = ANY (v_active)
-                         AND p.id = ANY (v_ids));
-    EXECUTE 'INSERT INTO real_estate.release_event (run_id, property_id, workspace_id, project_id,'
-            ' reserved_by_id, reserved_until, released_at) VALUES '
-            || array_to_string(v_values, ', ');
-
-    UPDATE real_estate.property AS p
-       SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
-     WHERE p.workspace_id = ANY (v_active)
-       AND p.id = ANY (v_ids);
-    GET DIAGNOSTICS v_released = ROW_COUNT;
-    RETURN v_released;
+    IF cardinality(real_estate.shard_bounds()) = 0 THEN
+        INSERT INTO real_estate.release_event
+            (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at, reason)
+        SELECT p_run_id, u.id, u.workspace_id, u.project_id, u.reserved_by_id, u.reserved_until, now(), p_reason
+          FROM unnest(v_ids, v_workspaces, v_projects, v_holders, v_untils)
+               AS u(id, workspace_id, project_id, reserved_by_id, reserved_until);
+    ELSE
+        -- Citus: the same rows as one INSERT ... VALUES (each value a quoted literal), which
+        -- the coordinator routes to the group's worker after giving out the ids from its own
+        -- sequence (so ids keep their commit order for release_events()); an INSERT ...
+        -- SELECT would be sent as a COPY, which always commits in two phases.
+        v_rows := ARRAY(SELECT format('(%s, %L::uuid, %L::uuid, %L::uuid, %L::uuid, %L::timestamptz, now(), %L)',
+                                      p_run_id, u.id, u.workspace_id, u.project_id, u.reserved_by_id,
+                                      u.reserved_until, p_reason)
+                          FROM unnest(v_ids, v_workspaces, v_projects, v_holders, v_untils)
+                               AS u(id, workspace_id, project_id, reserved_by_id, reserved_until));
+        EXECUTE 'WITH e AS (INSERT INTO real_estate.release_event (run_id, property_id, workspace_id,'
+                ' project_id, reserved_by_id, reserved_until, released_at, reason) VALUES '
+                || array_to_string(v_rows, ', ')
+                || ' RETURNING id) SELECT min(e.id), max(e.id), count(*) FROM e'
+           INTO v_min, v_max, v_count;
+        -- The events' trigger fires on the worker, away from the coordinator's listeners:
+        -- the notification is armed here.
+        PERFORM real_estate.release_event_notify_arm(v_min, v_max, v_count);
+    END IF;
+    RETURN cardinality(v_ids);
 END;
 $$;
+
+
+--
+-- Name: FUNCTION release_rows(p_run_id bigint, p_reason text, p_workspace_ids uuid[], p_ctids tid[], p_project_ids uuid[]); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_rows(p_run_id bigint, p_reason text, p_workspace_ids uuid[], p_ctids tid[], p_project_ids uuid[]) IS 'The one place a reservation is ended: releases those of the row versions p_ctids (of the workspaces p_workspace_ids) that are still RESERVED and, for p_reason ''expired'', expired (reserved_until <= now()), or for ''cancelled'' whatever their expiry, and logs one release_event each (previous holder and expiry, reason p_reason, run p_run_id); returns how many. Rows are locked FOR UPDATE SKIP LOCKED and checked under the lock, so a row is released at most once, a row another transaction holds is left alone (callers that must wait lock it first: a row the caller holds is never skipped), and a row changed meanwhile (a new version) is not touched. With p_project_ids, the counter rows of those projects are locked FOR NO KEY UPDATE SKIP LOCKED first and only rows of locked projects (or of none) are released, so the counter trigger never waits. Callers pass only the workspaces whose rows may be released (the ACTIVE ones for an expiry). Every statement names the workspaces: on Citus, given the workspaces of one shard group, it runs on the one worker holding it, and the events are sent as one INSERT ... VALUES whose ids the coordinator gives out (commit-ordered for release_events()), their NOTIFY armed on the coordinator (release_event_notify_arm), where the listeners are. Not SECURITY DEFINER (it builds that INSERT as text, every value a quoted literal): only the owner''s SECURITY DEFINER routines call it.';
 
 
 --
@@ -1686,8 +1689,8 @@ CREATE FUNCTION real_estate.repair_counters() RETURNS integer
     AS $$
 DECLARE
     v_project_ids uuid[];
-    v_fixed integer;
-    v_wrong integer;
+    v_workspace_ids uuid[];
+    v_deltas integer[];
 BEGIN
     IF current_setting('transaction_isolation') <> 'read committed' THEN
         RAISE EXCEPTION 'repair_counters() needs READ COMMITTED, not %', current_setting('transaction_isolation')
@@ -1702,33 +1705,76 @@ BEGIN
         RETURN 0;
     END IF;
 
+    -- Under the lock, with this statement's new snapshot: a writer still in flight adds its
+    -- own delta after this commits.
     PERFORM 1 FROM real_estate.project AS pr
      WHERE pr.id = ANY (v_project_ids)
      ORDER BY pr.id
        FOR NO KEY UPDATE;
-
-    PERFORM set_config('real_estate.repair_counters', 'on', true);
-    WITH fixed AS (
-        UPDATE real_estate.project AS pr
-           SET available_plots = c.n
-          FROM (SELECT pr2.id,
-                       (SELECT count(*) FROM real_estate.property AS p
-                         WHERE p.project_id = pr2.id AND p.status = 'AVAILABLE')::integer AS n
-                  FROM real_estate.project AS pr2
-                 WHERE pr2.id = ANY (v_project_ids)) AS c
-         WHERE pr.id = c.id AND pr.available_plots <> c.n
-        RETURNING pr.available_plots = c.n AS exact
-    )
-    SELECT count(*)::integer, (count(*) FILTER (WHERE NOT exact))::integer
-      INTO v_fixed, v_wrong FROM fixed;
-    PERFORM set_config('real_estate.repair_counters', '', true);
-    IF v_wrong > 0 THEN
-        RAISE EXCEPTION 'repair_counters(): % counter(s) were changed again by a trigger', v_wrong
-            USING ERRCODE = 'RE011';
+    SELECT array_agg(c.id ORDER BY c.id), array_agg(c.delta ORDER BY c.id), array_agg(DISTINCT c.workspace_id)
+      INTO v_project_ids, v_deltas, v_workspace_ids
+      FROM (SELECT pr.id, pr.workspace_id,
+                   (SELECT count(*) FROM real_estate.property AS p
+                     WHERE p.project_id = pr.id AND p.status = 'AVAILABLE')::integer - pr.available_plots AS delta
+              FROM real_estate.project AS pr
+             WHERE pr.id = ANY (v_project_ids)) AS c
+     WHERE c.delta <> 0;
+    IF v_project_ids IS NULL THEN
+        RETURN 0;
     END IF;
-    RETURN v_fixed;
+    PERFORM real_estate.apply_counter_deltas(v_workspace_ids, v_project_ids, v_deltas);
+    RETURN cardinality(v_project_ids);
 END;
 $$;
+
+
+--
+-- Name: FUNCTION repair_counters(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.repair_counters() IS 'Sets every project''s available_plots back to its number of AVAILABLE properties, for rows written past the triggers (session_replication_role = replica: logical replication, pg_restore, bulk loads), the drift check_invariants() reports as counter_drift, and returns the number of projects it corrected (0: none drifted). Locks the drifted projects'' counter rows in id order (FOR NO KEY UPDATE, as the counter trigger does, so it cannot deadlock with writers, and waits for a writer holding them), then counts with a new snapshot: a writer still in flight adds its own delta after this commits. The corrections go through apply_counter_deltas, the counter trigger''s own announced write, so the counter guard lets exactly them through: a host trigger changing a counter again makes it fail (RE011) and nothing is kept. Owner only (not granted to real_estate_app or real_estate_reader); READ COMMITTED only (a REPEATABLE READ snapshot could miss committed property changes: RE010). Idempotent: a second call returns 0.';
+
+
+--
+-- Name: reserve(uuid, uuid, uuid, interval); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.reserve(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) RETURNS timestamp with time zone
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_row record;
+    v_reserved_until timestamptz;
+BEGIN
+    PERFORM real_estate.not_null(p_reserved_by_id, 'reserved_by id');
+    v_reserved_until := real_estate.expiry_after(p_ttl);
+    SELECT * INTO v_row FROM real_estate.lock_property(p_workspace_id, p_property_id, 'active') AS l;
+
+    IF v_row.status = 'SOLD' THEN
+        RAISE EXCEPTION 'property % is sold', p_property_id
+            USING ERRCODE = 'RE002';
+    ELSIF v_row.status = 'RESERVED' AND v_row.reserved_until > now() THEN
+        RAISE EXCEPTION 'property % is reserved until %', p_property_id, v_row.reserved_until
+            USING ERRCODE = 'RE003';
+    ELSIF v_row.status = 'RESERVED' THEN
+        PERFORM real_estate.end_reservation(v_row.workspace_id, p_property_id, NULL);
+    END IF;
+
+    UPDATE real_estate.property AS p
+       SET status = 'RESERVED', reserved_by_id = p_reserved_by_id, reserved_until = v_reserved_until
+     WHERE p.workspace_id = v_row.workspace_id
+       AND p.id = p_property_id;
+    RETURN v_reserved_until;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION reserve(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid, p_ttl interval); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.reserve(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) IS 'The one body of reserve_property (p_workspace_id NULL: the workspace is looked up) and reserve_property_in_workspace: reserves an AVAILABLE property for p_ttl and returns the new reserved_until (now() + p_ttl); a reservation that has expired is taken over atomically, released and logged first (end_reservation) in the same transaction. The row is found and locked FOR UPDATE by real_estate.lock_property and decided under the lock, so of two concurrent reservations of a property exactly one wins and the other gets RE003. Errors: RE001 no such property (in that workspace), RE002 SOLD, RE003 held by an unexpired reservation (the message ends in its reserved_until), RE004 workspace not ACTIVE, RE010 a NULL id or a p_ttl that is not a positive interval. Every statement names the workspace: on Citus the reservation is a single-worker transaction (a takeover also writes its run row on the coordinator).';
 
 
 --
@@ -1739,67 +1785,17 @@ CREATE FUNCTION real_estate.reserve_property(p_property_id uuid, p_reserved_by_i
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-DECLARE
-    v_status text;
-    v_reserved_until timestamptz;
-    v_activation_status text;
-    v_new_reserved_until timestamptz;
-    v_workspace_id uuid;
 BEGIN
-    IF p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
-        RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
-            USING ERRCODE = 'RE010';
-    END IF;
-    -- Compared as a point in time: interval comparison counts a month as 30 days, so
-    -- '-1 year 360 days' would pass a "p_ttl > 0" test yet end in the past.
-    v_new_reserved_until := now() + p_ttl;
-    IF v_new_reserved_until IS NULL OR v_new_reserved_until <= now() THEN
-        RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-
-    IF real_estate.is_distributed() THEN
-        -- Citus: find the workspace (a read on every shard), then reserve on its worker.
-        SELECT p.workspace_id INTO v_workspace_id
-          FROM real_estate.property AS p
-         WHERE p.id = p_property_id;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'property % does not exist', p_property_id
-                USING ERRCODE = 'RE001';
-        END IF;
-        RETURN real_estate.reserve_property_in_workspace(v_workspace_id, p_property_id,
-                                                         p_reserved_by_id, p_ttl);
-    END IF;
-
-    SELECT p.status, p.reserved_until, w.activation_status
-      INTO v_status, v_reserved_until, v_activation_status
-      FROM real_estate.property AS p
-      JOIN real_estate.workspace AS w ON w.id = p.workspace_id
-     WHERE p.id = p_property_id
-       FOR UPDATE OF p;
-
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'property % does not exist', p_property_id
-            USING ERRCODE = 'RE001';
-    ELSIF v_activation_status <> 'ACTIVE' THEN
-        RAISE EXCEPTION 'property % belongs to a % workspace', p_property_id, v_activation_status
-            USING ERRCODE = 'RE004';
-    ELSIF v_status = 'SOLD' THEN
-        RAISE EXCEPTION 'property % is sold', p_property_id
-            USING ERRCODE = 'RE002';
-    ELSIF v_status = 'RESERVED' AND v_reserved_until > now() THEN
-        RAISE EXCEPTION 'property % is reserved until %', p_property_id, v_reserved_until
-            USING ERRCODE = 'RE003';
-    ELSIF v_status = 'RESERVED' THEN
-        PERFORM real_estate.release_reservation(p_property_id);
-    END IF;
-
-    UPDATE real_estate.property AS p
-       SET status = 'RESERVED', reserved_by_id = p_reserved_by_id, reserved_until = v_new_reserved_until
-     WHERE p.id = p_property_id;
-    RETURN v_new_reserved_until;
+    RETURN real_estate.reserve(NULL, p_property_id, p_reserved_by_id, p_ttl);
 END;
 $$;
+
+
+--
+-- Name: FUNCTION reserve_property(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.reserve_property(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) IS 'Reserves an AVAILABLE property for p_ttl (default 24 hours) and returns the new reserved_until (now() + p_ttl); a reservation that has expired is taken over atomically (released and logged as an expired release event, then reserved). Raises RE001 no such property, RE002 SOLD, RE003 held by an unexpired reservation (message ends in its reserved_until), RE004 workspace not ACTIVE, RE010 NULL argument or a p_ttl that is not a positive interval. The row is locked FOR UPDATE: of two concurrent reservations exactly one wins, the other gets RE003. On Citus the workspace is looked up on every shard first; reserve_property_in_workspace skips that.';
 
 
 --
@@ -1810,124 +1806,18 @@ CREATE FUNCTION real_estate.reserve_property_in_workspace(p_workspace_id uuid, p
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
-DECLARE
-    v_status text;
-    v_reserved_until timestamptz;
-    v_activation_status text;
-    v_new_reserved_until timestamptz;
 BEGIN
-    IF p_workspace_id IS NULL OR p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
-        RAISE EXCEPTION 'workspace id, property id and reserved_by id must not be NULL'
-            USING ERRCODE = 'RE010';
-    END IF;
-    -- Compared as a point in time: interval comparison counts a month as 30 days, so
-    -- '-1 year 360 days' would pass a "p_ttl > 0" test yet end in the past.
-    v_new_reserved_until := now() + p_ttl;
-    IF v_new_reserved_until IS NULL OR v_new_reserved_until <= now() THEN
-        RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-
-    SELECT p.status, p.reserved_until, w.activation_status
-      INTO v_status, v_reserved_until, v_activation_status
-      FROM real_estate.property AS p
-      JOIN real_estate.workspace AS w ON w.id = p.workspace_id
-     WHERE p.workspace_id = p_workspace_id
-       AND p.id = p_property_id
-       FOR UPDATE OF p;
-
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'property % does not exist in workspace %', p_property_id, p_workspace_id
-            USING ERRCODE = 'RE001';
-    ELSIF v_activation_status <> 'ACTIVE' THEN
-        RAISE EXCEPTION 'property % belongs to a % workspace', p_property_id, v_activation_status
-            USING ERRCODE = 'RE004';
-    ELSIF v_status = 'SOLD' THEN
-        RAISE EXCEPTION 'property % is sold', p_property_id
-            USING ERRCODE = 'RE002';
-    ELSIF v_status = 'RESERVED' AND v_reserved_until > now() THEN
-        RAISE EXCEPTION 'property % is reserved until %', p_property_id, v_reserved_until
-            USING ERRCODE = 'RE003';
-    ELSIF v_status = 'RESERVED' THEN
-        PERFORM real_estate.release_reservation_in_workspace(p_workspace_id, p_property_id);
-    END IF;
-
-    UPDATE real_estate.property AS p
-       SET status = 'RESERVED', reserved_by_id = p_reserved_by_id, reserved_until = v_new_reserved_until
-     WHERE p.workspace_id = p_workspace_id
-       AND p.id = p_property_id;
-    RETURN v_new_reserved_until;
+    RETURN real_estate.reserve(real_estate.not_null(p_workspace_id, 'workspace id'), p_property_id,
+                               p_reserved_by_id, p_ttl);
 END;
 $$;
 
 
 --
--- Name: run_distributed_release_job(integer, interval); Type: PROCEDURE; Schema: real_estate; Owner: -
+-- Name: FUNCTION reserve_property_in_workspace(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid, p_ttl interval); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-CREATE PROCEDURE real_estate.run_distributed_release_job(IN p_batch_size integer DEFAULT 100, IN p_retention interval DEFAULT '30 days'::interval)
-    LANGUAGE plpgsql
-    AS $$
-DECLARE
-    v_groups pg_catalog.text[];
-    v_group pg_catalog.uuid[];
-    v_batch pg_catalog.record;
-    v_run_id bigint;
-    v_skip_ids pg_catalog.uuid[];
-    v_after pg_catalog.timestamptz;
-    v_key pg_catalog.int4;
-BEGIN
-    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 THEN
-        RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::pg_catalog.text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-    IF p_retention IS NULL
-       OR pg_catalog.now() OPERATOR(pg_catalog.-) p_retention OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
-        RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::pg_catalog.text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-
-    v_run_id := real_estate.begin_release_run('pg_cron');
-    COMMIT;
-
-    -- The groups, read once (as text: an array of arrays must be rectangular).
-    SELECT pg_catalog.array_agg(g::pg_catalog.text) INTO v_groups
-      FROM real_estate.release_shard_groups() AS g;
-    -- Concurrent runs split the groups: a run takes a group only if no other run holds
-    -- it (a session advisory lock per group, kept across this run's commits), so K runs
-    -- started together release K shard groups at once, on up to K workers. Locks this
-    -- session kept from an earlier run that failed midway are dropped first.
-    PERFORM pg_catalog.pg_advisory_unlock(l.classid::pg_catalog.int4, l.objid::pg_catalog.int4)
-       FROM pg_catalog.pg_locks AS l
-      WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
-        AND l.pid OPERATOR(pg_catalog.=) pg_catalog.pg_backend_pid()
-        AND l.objsubid OPERATOR(pg_catalog.=) 2
-        AND l.classid OPERATOR(pg_catalog.=) 1920430;
-    FOR v_i IN 1 .. coalesce(pg_catalog.array_length(v_groups, 1), 0) LOOP
-        v_group := v_groups[v_i]::pg_catalog.uuid[];
-        v_key := pg_catalog.hashtext(v_groups[v_i]);
-        CONTINUE WHEN NOT pg_catalog.pg_try_advisory_lock(1920430, v_key);
-        v_skip_ids := '{}';
-        v_after := NULL;
-        LOOP
-            SELECT * INTO v_batch
-              FROM real_estate.release_workspace_batch(v_group, 'pg_cron', p_batch_size, v_run_id,
-                                                       v_skip_ids, v_after);
-            v_skip_ids := v_skip_ids OPERATOR(pg_catalog.||) v_batch.skipped_ids;
-            PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
-                v_batch.error, false);
-            COMMIT;
-            EXIT WHEN v_batch.picked OPERATOR(pg_catalog.<) p_batch_size;
-            v_after := v_batch.first_reserved_until;
-        END LOOP;
-        PERFORM pg_catalog.pg_advisory_unlock(1920430, v_key);
-    END LOOP;
-
-    PERFORM real_estate.purge_release_log(p_retention);
-    PERFORM real_estate.record_release_run(v_run_id, 0, 0, NULL, true);
-    COMMIT;
-END;
-$$;
+COMMENT ON FUNCTION real_estate.reserve_property_in_workspace(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) IS 'reserve_property for a caller who knows the property''s workspace: the same result, errors (RE001 also when the property is not in that workspace, RE010 also for a NULL workspace) and concurrency. Every statement names the workspace, the distribution column once the tables are distributed (Citus): the reservation is then a single-shard transaction on the one worker that holds the workspace (a takeover of an expired reservation also writes its run row on the coordinator). On a single node it costs what reserve_property costs.';
 
 
 --
@@ -1943,7 +1833,9 @@ DECLARE
     v_projects pg_catalog.uuid[];
     v_workspaces pg_catalog.uuid[];
     v_untils pg_catalog.timestamptz[];
-    v_bounds pg_catalog.timestamptz[];
+    v_bounds pg_catalog.int4[];
+    v_cuts pg_catalog.timestamptz[];
+    v_ends pg_catalog.int4[];
     v_got_ctids pg_catalog.tid[];
     v_got_ids pg_catalog.uuid[];
     v_got_projects pg_catalog.uuid[];
@@ -1965,22 +1857,10 @@ DECLARE
     v_i integer;
     v_j integer;
 BEGIN
-    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 THEN
-        RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::pg_catalog.text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-    IF p_retention IS NULL
-       OR pg_catalog.now() OPERATOR(pg_catalog.-) p_retention OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
-        RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::pg_catalog.text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
+    PERFORM real_estate.check_batch_size(p_batch_size);
+    PERFORM real_estate.release_cutoff(p_retention);
 
-    IF real_estate.is_distributed() THEN
-        -- Citus: one shard group at a time, each batch on one worker (pyrelease distribute).
-        CALL real_estate.run_distributed_release_job(p_batch_size, p_retention);
-        RETURN;
-    END IF;
-
+    v_bounds := real_estate.shard_bounds();
     v_run_id := real_estate.begin_release_run('pg_cron');
     COMMIT;
     -- Rows per read-only transaction of a pick (10-20 ms each at 1,000 on a 2-core machine),
@@ -2024,8 +1904,8 @@ BEGIN
                     v_k := v_k OPERATOR(pg_catalog.+) 1;
                     SELECT k.ctids, k.ids, k.project_ids, k.workspace_ids
                       INTO v_got_ctids, v_got_ids, v_got_projects, v_got_workspaces
-                      FROM real_estate.release_pick(v_after, v_bounds[v_k OPERATOR(pg_catalog.-) 1],
-                                                    v_bounds[v_k]) AS k;
+                      FROM real_estate.release_pick(v_after, v_cuts[v_k OPERATOR(pg_catalog.-) 1],
+                                                    v_cuts[v_k]) AS k;
                 END IF;
                 COMMIT;
                 v_ctids := v_ctids OPERATOR(pg_catalog.||) v_got_ctids;
@@ -2034,7 +1914,7 @@ BEGIN
                 v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_got_workspaces;
                 IF v_phase OPERATOR(pg_catalog.=) 3 THEN
                     -- The last pick's slices end at the sampled bounds, then past the last.
-                    IF v_k OPERATOR(pg_catalog.>) coalesce(pg_catalog.cardinality(v_bounds), 0) THEN
+                    IF v_k OPERATOR(pg_catalog.>) coalesce(pg_catalog.cardinality(v_cuts), 0) THEN
                         v_phase := 4;
                         EXIT;
                     END IF;
@@ -2043,8 +1923,8 @@ BEGIN
                 v_untils := v_untils OPERATOR(pg_catalog.||) v_sample;
                 IF v_scanned OPERATOR(pg_catalog.<) v_slice THEN
                     -- The pick is complete. The last pick's slices: about v_slice rows each.
-                    v_bounds := real_estate.release_pick_bounds(v_untils,
-                                                                v_slice OPERATOR(pg_catalog./) v_every);
+                    v_cuts := real_estate.release_pick_bounds(v_untils,
+                                                              v_slice OPERATOR(pg_catalog./) v_every);
                     v_phase := 3;
                     EXIT;
                 END IF;
@@ -2052,15 +1932,20 @@ BEGIN
                 EXIT WHEN pg_catalog.cardinality(v_ctids) OPERATOR(pg_catalog.>=) v_window;
             END LOOP;
         END IF;
-        v_n := pg_catalog.cardinality(v_ctids);
+        v_ends := real_estate.release_batch_ends(v_workspaces, p_batch_size, v_bounds);
         v_i := 1;
-        WHILE v_i OPERATOR(pg_catalog.<=) v_n LOOP
-            v_j := least(v_i OPERATOR(pg_catalog.+) p_batch_size OPERATOR(pg_catalog.-) 1, v_n);
-            SELECT * INTO v_batch
-              FROM real_estate.release_batch('pg_cron', v_run_id, v_ctids[v_i:v_j], v_ids[v_i:v_j],
-                                             v_projects[v_i:v_j], v_workspaces[v_i:v_j]);
-            PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
-                v_batch.error, false);
+        FOREACH v_j IN ARRAY v_ends LOOP
+            -- Citus: concurrent runs split the shard groups, a batch taking its group for its
+            -- transaction; a group another run holds is left to it (or to the next run).
+            IF pg_catalog.cardinality(v_bounds) OPERATOR(pg_catalog.=) 0
+               OR pg_catalog.pg_try_advisory_xact_lock(1920430,
+                      pg_catalog.width_bucket(pg_catalog.uuid_hash(v_workspaces[v_i]), v_bounds)) THEN
+                SELECT * INTO v_batch
+                  FROM real_estate.release_batch('pg_cron', v_run_id, v_ctids[v_i:v_j], v_ids[v_i:v_j],
+                                                 v_projects[v_i:v_j], v_workspaces[v_i:v_j]);
+                PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
+                    v_batch.error, false);
+            END IF;
             COMMIT;
             v_i := v_j OPERATOR(pg_catalog.+) 1;
         END LOOP;
@@ -2071,6 +1956,41 @@ BEGIN
     COMMIT;
 END;
 $$;
+
+
+--
+-- Name: PROCEDURE run_release_job(IN p_batch_size integer, IN p_retention interval); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON PROCEDURE real_estate.run_release_job(IN p_batch_size integer, IN p_retention interval) IS 'What pg_cron runs (CALL real_estate.run_release_job()): the release of release_expired_reservations (same promises: SKIP LOCKED, each reservation released and logged once, failures recorded, never waits on rows or counters held elsewhere, concurrent runs share the work) in batches of p_batch_size (default 250: each batch holds its projects'' counter rows until it commits), COMMITTING AFTER EVERY BATCH, so that no lock is held longer than one batch. Recorded as a pg_cron run committed first (a run killed midway stays visible, finished_at NULL). A backlog of at most one slice (4 batches, at most 1,000 rows) is one pick; a larger one is read in slices of that size along property_release_pick_idx (release_pick_chunk), each its own short read-only transaction, and released window by window (50 slices). Then, once the batches have committed, a last pick over the partial index in slices cut at a sample of the released rows'' expiries: it marks their index entries dead (the next run does not visit them) and releases what expired while the run went on. Rows a pick took but could not release are the next run''s. Batches never span two shard groups; on Citus each commits on one worker, and concurrent runs split the shard groups (a transaction-level advisory lock per group and batch: a group another run is releasing is left to it). Then purges the log rows older than p_retention (purge_release_log; RE010 for a bad batch size or retention, before anything is released). A procedure that commits can be neither SECURITY DEFINER nor carry a SET clause: every name in it is schema-qualified and every operator pg_catalog''s, and the work is done by functions with a pinned search_path.';
+
+
+--
+-- Name: shard_bounds(); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.shard_bounds() RETURNS integer[]
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    IF to_regclass('pg_catalog.pg_dist_shard') IS NULL THEN
+        RETURN '{}'::integer[];
+    END IF;
+    -- Citus's catalog, read only where it exists (a statement is planned when first run).
+    RETURN ARRAY(SELECT s.shardminvalue::integer
+                   FROM pg_catalog.pg_dist_shard AS s
+                  WHERE s.logicalrelid = 'real_estate.property'::regclass
+                  ORDER BY 1);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION shard_bounds(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.shard_bounds() IS 'The lowest hash value of each shard of real_estate.property once it is a Citus distributed table (pyrelease distribute), ascending; an empty array on a single node or without Citus. The release groups its rows by width_bucket(uuid_hash(workspace_id), shard_bounds()), the shard group the row lives in (Citus hashes a uuid distribution column with uuid_hash): 0 for every row on a single node, so a batch never spans two shard groups. Read-only; reads Citus''s metadata only when Citus is installed.';
 
 
 --
@@ -2561,6 +2481,13 @@ GRANT USAGE ON SCHEMA real_estate TO real_estate_monitor;
 
 
 --
+-- Name: FUNCTION apply_counter_deltas(p_workspace_ids uuid[], p_project_ids uuid[], p_deltas integer[]); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.apply_counter_deltas(p_workspace_ids uuid[], p_project_ids uuid[], p_deltas integer[]) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION begin_release_run(p_source text); Type: ACL; Schema: real_estate; Owner: -
 --
 
@@ -2573,6 +2500,13 @@ REVOKE ALL ON FUNCTION real_estate.begin_release_run(p_source text) FROM PUBLIC;
 
 REVOKE ALL ON FUNCTION real_estate.cancel_reservation(p_property_id uuid, p_reserved_by_id uuid) FROM PUBLIC;
 GRANT ALL ON FUNCTION real_estate.cancel_reservation(p_property_id uuid, p_reserved_by_id uuid) TO real_estate_app;
+
+
+--
+-- Name: FUNCTION check_batch_size(p_batch_size integer); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.check_batch_size(p_batch_size integer) FROM PUBLIC;
 
 
 --
@@ -2606,6 +2540,20 @@ REVOKE ALL ON FUNCTION real_estate.distribute_tables(p_shard_count integer) FROM
 
 
 --
+-- Name: FUNCTION end_reservation(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.end_reservation(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION expiry_after(p_ttl interval); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.expiry_after(p_ttl interval) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION extend_reservation(p_property_id uuid, p_reserved_by_id uuid, p_ttl interval); Type: ACL; Schema: real_estate; Owner: -
 --
 
@@ -2614,10 +2562,17 @@ GRANT ALL ON FUNCTION real_estate.extend_reservation(p_property_id uuid, p_reser
 
 
 --
--- Name: FUNCTION is_distributed(); Type: ACL; Schema: real_estate; Owner: -
+-- Name: FUNCTION lock_property(p_workspace_id uuid, p_property_id uuid, p_check text, p_reserved_by_id uuid, OUT row_ctid tid, OUT workspace_id uuid, OUT project_id uuid, OUT status text, OUT reserved_by_id uuid, OUT reserved_until timestamp with time zone, OUT activation_status text); Type: ACL; Schema: real_estate; Owner: -
 --
 
-REVOKE ALL ON FUNCTION real_estate.is_distributed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION real_estate.lock_property(p_workspace_id uuid, p_property_id uuid, p_check text, p_reserved_by_id uuid, OUT row_ctid tid, OUT workspace_id uuid, OUT project_id uuid, OUT status text, OUT reserved_by_id uuid, OUT reserved_until timestamp with time zone, OUT activation_status text) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION not_null(p_value anyelement, p_name text); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.not_null(p_value anyelement, p_name text) FROM PUBLIC;
 
 
 --
@@ -2656,10 +2611,31 @@ REVOKE ALL ON FUNCTION real_estate.release_batch(p_source text, p_run_id bigint,
 
 
 --
+-- Name: FUNCTION release_batch_ends(p_workspace_ids uuid[], p_batch_size integer, p_bounds integer[]); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_batch_ends(p_workspace_ids uuid[], p_batch_size integer, p_bounds integer[]) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_cutoff(p_retention interval); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_cutoff(p_retention interval) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION release_event_notify(); Type: ACL; Schema: real_estate; Owner: -
 --
 
 REVOKE ALL ON FUNCTION real_estate.release_event_notify() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint) FROM PUBLIC;
 
 
 --
@@ -2682,13 +2658,6 @@ GRANT SELECT ON TABLE real_estate.release_event TO real_estate_reader;
 
 REVOKE ALL ON FUNCTION real_estate.release_events(p_after_id bigint, p_limit integer) FROM PUBLIC;
 GRANT ALL ON FUNCTION real_estate.release_events(p_after_id bigint, p_limit integer) TO real_estate_reader;
-
-
---
--- Name: FUNCTION release_expired_in_shard_groups(p_batch_size integer); Type: ACL; Schema: real_estate; Owner: -
---
-
-REVOKE ALL ON FUNCTION real_estate.release_expired_in_shard_groups(p_batch_size integer) FROM PUBLIC;
 
 
 --
@@ -2746,31 +2715,10 @@ GRANT ALL ON FUNCTION real_estate.release_reservation_in_workspace(p_workspace_i
 
 
 --
--- Name: FUNCTION release_rows(p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[]); Type: ACL; Schema: real_estate; Owner: -
+-- Name: FUNCTION release_rows(p_run_id bigint, p_reason text, p_workspace_ids uuid[], p_ctids tid[], p_project_ids uuid[]); Type: ACL; Schema: real_estate; Owner: -
 --
 
-REVOKE ALL ON FUNCTION real_estate.release_rows(p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[]) FROM PUBLIC;
-
-
---
--- Name: FUNCTION release_shard_groups(p_max_workspaces integer); Type: ACL; Schema: real_estate; Owner: -
---
-
-REVOKE ALL ON FUNCTION real_estate.release_shard_groups(p_max_workspaces integer) FROM PUBLIC;
-
-
---
--- Name: FUNCTION release_workspace_batch(p_workspace_ids uuid[], p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone); Type: ACL; Schema: real_estate; Owner: -
---
-
-REVOKE ALL ON FUNCTION real_estate.release_workspace_batch(p_workspace_ids uuid[], p_source text, p_batch_size integer, p_run_id bigint, p_skip_ids uuid[], p_after timestamp with time zone, OUT run_id bigint, OUT picked integer, OUT released integer, OUT failed integer, OUT skipped_ids uuid[], OUT error text, OUT first_reserved_until timestamp with time zone, OUT last_reserved_until timestamp with time zone) FROM PUBLIC;
-
-
---
--- Name: FUNCTION release_workspace_rows(p_workspace_ids uuid[], p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[]); Type: ACL; Schema: real_estate; Owner: -
---
-
-REVOKE ALL ON FUNCTION real_estate.release_workspace_rows(p_workspace_ids uuid[], p_run_id bigint, p_property_ids uuid[], p_project_ids uuid[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION real_estate.release_rows(p_run_id bigint, p_reason text, p_workspace_ids uuid[], p_ctids tid[], p_project_ids uuid[]) FROM PUBLIC;
 
 
 --
@@ -2778,6 +2726,13 @@ REVOKE ALL ON FUNCTION real_estate.release_workspace_rows(p_workspace_ids uuid[]
 --
 
 REVOKE ALL ON FUNCTION real_estate.repair_counters() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION reserve(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid, p_ttl interval); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.reserve(p_workspace_id uuid, p_property_id uuid, p_reserved_by_id uuid, p_ttl interval) FROM PUBLIC;
 
 
 --
@@ -2797,17 +2752,17 @@ GRANT ALL ON FUNCTION real_estate.reserve_property_in_workspace(p_workspace_id u
 
 
 --
--- Name: PROCEDURE run_distributed_release_job(IN p_batch_size integer, IN p_retention interval); Type: ACL; Schema: real_estate; Owner: -
---
-
-REVOKE ALL ON PROCEDURE real_estate.run_distributed_release_job(IN p_batch_size integer, IN p_retention interval) FROM PUBLIC;
-
-
---
 -- Name: PROCEDURE run_release_job(IN p_batch_size integer, IN p_retention interval); Type: ACL; Schema: real_estate; Owner: -
 --
 
 REVOKE ALL ON PROCEDURE real_estate.run_release_job(IN p_batch_size integer, IN p_retention interval) FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION shard_bounds(); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.shard_bounds() FROM PUBLIC;
 
 
 --

@@ -1,18 +1,9 @@
--- real_estate.check_invariants(): returns one row per violation of what pyrelease
--- promises, and nothing when all hold (monitoring, soak tests):
---   counter_drift       a project's available_plots differs from its AVAILABLE properties;
---   reservation_fields  a RESERVED row without holder or expiry, or a non-RESERVED row with one;
---   early_release       an 'expired' release event whose reservation had not expired when
---                       released (a 'cancelled' one may: its holder gave it back early);
---   double_release      the same reservation (property, holder, expiry) released twice.
--- Read-only; takes no locks beyond a normal read (run it when writers are quiet for an
--- exact answer).
+-- real_estate.check_invariants(): one row per broken promise (counter drift, a reservation
+-- missing its holder or expiry, an early or a double release), nothing when all hold.
+-- Read-only, no lock beyond a normal read.
 CREATE OR REPLACE FUNCTION real_estate.check_invariants()
 RETURNS TABLE (violation text, object_id text, detail text)
-LANGUAGE sql
-STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
     SELECT 'counter_drift', pr.id::text,
            format('available_plots = %s, AVAILABLE properties = %s', pr.available_plots, coalesce(c.n, 0))
@@ -41,6 +32,8 @@ AS $function$
      GROUP BY e.property_id, e.reserved_by_id, e.reserved_until
     HAVING count(*) > 1;
 $function$;
+
+COMMENT ON FUNCTION real_estate.check_invariants() IS 'Returns one row (violation, object_id, detail) per violation of what pyrelease promises, and nothing when all hold (monitoring, soak tests): counter_drift, a project''s available_plots differs from its number of AVAILABLE properties; reservation_fields, a RESERVED row without holder or expiry, or a row that is not RESERVED with one; early_release, an expired release event whose reservation had not expired when released (a cancelled one may: its holder gave it back early); double_release, the same reservation (property, holder, expiry) released twice. Read-only; takes no lock beyond a normal read (run it when writers are quiet for an exact answer). Works on Citus too (it reads every shard).';
 
 REVOKE ALL ON FUNCTION real_estate.check_invariants() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION real_estate.check_invariants() TO real_estate_reader;

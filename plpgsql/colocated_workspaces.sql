@@ -1,18 +1,9 @@
--- real_estate.colocated_workspaces(p_relid): for the counter trigger's TRUNCATE branch, which
--- has no row to route by, the workspaces whose counters a TRUNCATE of relation p_relid (a
--- real_estate.property) must zero:
---   NULL  p_relid is a plain table (a single node, or no Citus): every project's counter;
---   '{}'  p_relid is a Citus distributed table's shell (the coordinator): nothing here, the
---         trigger on each shard does it;
---   ids   p_relid is a Citus shard (the trigger firing on a worker): the workspaces of the
---         co-located project shard, whose counters the trigger then zeroes through a query
---         on those workspaces that Citus runs on that shard, locally.
--- Read-only; reads Citus's metadata (synced to every worker) only when Citus is there.
+-- real_estate.colocated_workspaces(p_relid): the workspaces whose counters a TRUNCATE of
+-- p_relid (a property table) must zero: NULL for a plain table (every counter), '{}' for a
+-- Citus shell table, the co-located project shard's workspaces for a Citus shard. Read-only.
 CREATE OR REPLACE FUNCTION real_estate.colocated_workspaces(p_relid regclass)
 RETURNS uuid[]
-LANGUAGE plpgsql
-STABLE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_is_citus_table boolean;
@@ -49,5 +40,7 @@ BEGIN
     RETURN v_ids;
 END;
 $function$;
+
+COMMENT ON FUNCTION real_estate.colocated_workspaces(regclass) IS 'For the counter trigger''s TRUNCATE branch, which has no row to route by: the workspaces whose counters a TRUNCATE of relation p_relid (a real_estate.property) must zero. NULL: p_relid is a plain table (a single node, or no Citus), every project''s counter. ''{}'': p_relid is a Citus distributed table''s shell (the coordinator), nothing there, the trigger on each shard does it. ids: p_relid is a Citus shard (the trigger firing on a worker), the workspaces of the co-located project shard, whose counters the trigger then zeroes through a query on those workspaces that Citus runs on that shard, locally. Read-only; reads Citus''s metadata (synced to every worker) only when Citus is there.';
 
 REVOKE ALL ON FUNCTION real_estate.colocated_workspaces(regclass) FROM PUBLIC;

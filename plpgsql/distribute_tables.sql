@@ -1,27 +1,10 @@
 -- real_estate.distribute_tables(p_shard_count): turns a migrated install on a Citus
--- coordinator into a distributed one (what `pyrelease distribute` calls). Idempotent: each
--- step is skipped when already done, and a second call changes nothing.
---   1. refuses, in one line, without Citus in this database (RE020) or without an active
---      worker that can hold shards (RE021);
---   2. moves the primary keys of property and release_event onto (id, workspace_id) (the
---      unique indexes of migration 0009; RE022 when they are missing: migrate first) and
---      makes project's (id, workspace_id) key its replica identity (Citus moves shards by
---      logical replication): Citus requires every key to include the distribution column;
---   3. distributes workspace by id, then project, property and release_event by
---      workspace_id, all in workspace's co-location group (each tenant's rows, its
---      counters and its log on the same shard group, its foreign keys checked there),
---      with p_shard_count shards (NULL: citus.shard_count);
---   4. sets citus.enable_unsafe_triggers for this database (the counter triggers fire on
---      the shards, touching only co-located rows; later migrations re-create triggers) and
---      marks every real_estate routine as a Citus distributed object, so that the trigger
---      functions and their helpers exist on every worker.
--- Returns one row per step: (object, action) with action 'done' or 'already'.
--- Distributing a table that holds rows copies them to the workers and blocks writes to
--- that table meanwhile (Citus's create_distributed_table); see README, Scaling out.
+-- coordinator into a distributed one (pyrelease distribute): keys on (id, workspace_id), the
+-- four tables distributed by workspace in one co-location group, the routines on every
+-- node. Idempotent: one row per step, 'done' or 'already'. Refuses in one line (RE020-22).
 CREATE OR REPLACE FUNCTION real_estate.distribute_tables(p_shard_count integer DEFAULT NULL)
 RETURNS TABLE (object text, action text)
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_workers integer;
@@ -172,5 +155,7 @@ BEGIN
     RETURN QUERY SELECT 'real_estate routines on every node', 'done';
 END;
 $function$;
+
+COMMENT ON FUNCTION real_estate.distribute_tables(integer) IS 'Turns a migrated install on a Citus coordinator into a distributed one (what pyrelease distribute calls). Idempotent: each step is skipped when already done, and a second call changes nothing. 1. Refuses, in one line, without Citus in this database (RE020) or without an active worker that can hold shards (RE021). 2. Moves the primary keys of property and release_event onto (id, workspace_id) (RE022 when migration 0009''s index is missing: migrate first) and makes project''s (id, workspace_id) key its replica identity: Citus requires every key to include the distribution column. 3. Distributes workspace by id, then project, property and release_event by workspace_id, all in workspace''s co-location group (each tenant''s rows, counters and log on the same shard group, its foreign keys checked there), with p_shard_count shards (NULL: citus.shard_count); their INSERT triggers are dropped while the rows are copied and re-created after (the counters are copied as they are, not counted twice). 4. Sets citus.enable_unsafe_triggers for this database (the counter triggers fire on the shards, touching only co-located rows) and makes every real_estate routine a Citus distributed object, present on every worker. Returns one row per step: (object, action) with action ''done'' or ''already''. Distributing a table that holds rows copies them to the workers and blocks writes to that table meanwhile (Citus''s create_distributed_table).';
 
 REVOKE ALL ON FUNCTION real_estate.distribute_tables(integer) FROM PUBLIC;

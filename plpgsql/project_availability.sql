@@ -17,8 +17,7 @@ SELECT pr.id,
                 AND w.activation_status = 'ACTIVE'
                 AND p.project_id IS NOT NULL
               GROUP BY p.project_id) AS x ON x.project_id = pr.id;
-COMMENT ON VIEW real_estate.project_availability IS
-    'Every project with its stored and effective available plots (expired reservations counted as available)';
+COMMENT ON VIEW real_estate.project_availability IS 'Every project with its stored and effective available plots (expired reservations counted as available)';
 
 REVOKE ALL ON real_estate.project_availability FROM PUBLIC;
 GRANT SELECT ON real_estate.project_availability TO real_estate_reader;

@@ -18,8 +18,7 @@ SELECT p.id,
                 AND w.activation_status = 'ACTIVE') AS release_pending
           FROM real_estate.property AS pr
           JOIN real_estate.workspace AS w ON w.id = pr.workspace_id) AS p;
-COMMENT ON VIEW real_estate.property_availability IS
-    'Every property with its effective status: an expired reservation of an ACTIVE workspace reads as AVAILABLE with no holder';
+COMMENT ON VIEW real_estate.property_availability IS 'Every property with its effective status: an expired reservation of an ACTIVE workspace reads as AVAILABLE with no holder';
 
 REVOKE ALL ON real_estate.property_availability FROM PUBLIC;
 GRANT SELECT ON real_estate.property_availability TO real_estate_reader;

@@ -1,24 +1,11 @@
--- real_estate.property_sync_available_plots(): statement-level trigger function that keeps
--- real_estate.project.available_plots equal to the number of the project's AVAILABLE
--- properties after every INSERT, UPDATE, DELETE or TRUNCATE on real_estate.property,
--- whoever issued it.
--- Promises: one counter UPDATE per statement (not per row), one grouped delta per project
--- computed from the transition tables, applied by project id; project rows are locked in
--- id order first, so concurrent writers touching the same projects in different orders
--- cannot deadlock on the counters. SECURITY DEFINER so that roles without UPDATE on
--- available_plots still get exact counters. Every counter query names the rows'
--- workspaces, so that on Citus, where this trigger fires on the shards of
--- real_estate.property, it reaches only the co-located project shard (a local, single-shard
--- query on the same worker).
--- The write is announced to the counter guard (real_estate.project_guard_available_plots)
--- for the length of the UPDATE: the setting pyrelease.counter_write holds this trigger's
--- depth and each project's expected delta; the guard lets through exactly those changes,
--- made as the table's owner one trigger level below this one, and nothing else.
+-- real_estate.property_sync_available_plots(): statement-level trigger function keeping
+-- project.available_plots equal to the project's AVAILABLE properties after every INSERT,
+-- UPDATE, DELETE or TRUNCATE on property, whoever issued it: one grouped delta per project
+-- from the transition tables, applied by real_estate.apply_counter_deltas (rows locked in
+-- id order: no deadlock). On Citus it fires on the shards, naming the rows' workspaces.
 CREATE OR REPLACE FUNCTION real_estate.property_sync_available_plots()
 RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_project_ids uuid[];
@@ -87,25 +74,7 @@ BEGIN
         RETURN NULL;
     END IF;
 
-    IF TG_OP <> 'TRUNCATE' THEN
-        PERFORM 1 FROM real_estate.project AS pr
-         WHERE pr.workspace_id = ANY (v_workspace_ids)
-           AND pr.id = ANY (v_project_ids)
-         ORDER BY pr.id
-           FOR NO KEY UPDATE;
-    END IF;
-
-    PERFORM set_config('pyrelease.counter_write',
-        pg_trigger_depth()::text || '|,'
-        || array_to_string(ARRAY(SELECT d.project_id::text || ':' || d.delta::text
-                                   FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)), ',')
-        || ',', true);
-    UPDATE real_estate.project AS pr
-       SET available_plots = pr.available_plots + d.delta
-      FROM unnest(v_project_ids, v_deltas) AS d(project_id, delta)
-     WHERE pr.workspace_id = ANY (v_workspace_ids)
-       AND pr.id = d.project_id;
-    PERFORM set_config('pyrelease.counter_write', '', true);
+    PERFORM real_estate.apply_counter_deltas(v_workspace_ids, v_project_ids, v_deltas);
     RETURN NULL;
 END;
 $function$;
@@ -126,5 +95,7 @@ CREATE OR REPLACE TRIGGER property_sync_available_plots_delete
 CREATE OR REPLACE TRIGGER property_sync_available_plots_truncate
     AFTER TRUNCATE ON real_estate.property
     FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+
+COMMENT ON FUNCTION real_estate.property_sync_available_plots() IS 'Statement-level trigger function on real_estate.property (AFTER INSERT, UPDATE, DELETE, TRUNCATE): keeps real_estate.project.available_plots equal to the number of the project''s AVAILABLE properties after every statement, whoever issued it (package functions or the application''s own INSERT/UPDATE/DELETE/COPY/MERGE/TRUNCATE). One counter UPDATE per statement, not per row: one grouped delta per project computed from the transition tables, applied by apply_counter_deltas, which locks the project rows in id order first, so concurrent writers touching the same projects in different orders cannot deadlock on the counters. SECURITY DEFINER, so that roles without UPDATE on available_plots still get exact counters. On Citus it fires on the shards of property and names the rows'' workspaces in every counter query, which then reaches only the co-located project shard (a local query on the same worker); a TRUNCATE zeroes the counters of the co-located project shard (colocated_workspaces), and nothing on the coordinator''s shell table.';
 
 REVOKE ALL ON FUNCTION real_estate.property_sync_available_plots() FROM PUBLIC;

@@ -1,22 +1,15 @@
--- real_estate.purge_release_log(p_retention): deletes release runs (and their events)
--- that started more than p_retention ago, and, when pg_cron lives in this database, the
--- rows of this database's release jobs in cron.job_run_details older than that (keyed on
--- start_time: a failed run can have no end_time). Returns the number of release_run rows deleted. Idempotent.
+-- real_estate.purge_release_log(p_retention): deletes the release runs (and their events)
+-- started more than p_retention ago, and this database's release jobs' pg_cron run history
+-- as old, when pg_cron lives here and the owner may. Returns the runs deleted. Idempotent.
 CREATE OR REPLACE FUNCTION real_estate.purge_release_log(p_retention interval DEFAULT interval '30 days')
 RETURNS integer
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_cutoff timestamptz;
     v_run_ids bigint[];
 BEGIN
-    IF p_retention IS NULL OR now() - p_retention >= now() THEN
-        RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-    v_cutoff := now() - p_retention;
+    v_cutoff := real_estate.release_cutoff(p_retention);
 
     SELECT coalesce(array_agg(r.id), '{}') INTO v_run_ids
       FROM real_estate.release_run AS r
@@ -47,5 +40,7 @@ BEGIN
     RETURN cardinality(v_run_ids);
 END;
 $function$;
+
+COMMENT ON FUNCTION real_estate.purge_release_log(interval) IS 'Deletes the release runs that started more than p_retention ago (real_estate.release_cutoff: RE010 unless a positive interval) and their release events, and, when pg_cron lives in this database and the owner may (USAGE on schema cron, DELETE on cron.job_run_details), the rows of this database''s release jobs in cron.job_run_details older than that (keyed on start_time: a failed run can have no end_time). Returns the number of release_run rows deleted. Idempotent; the scheduled run calls it at its end.';
 
 REVOKE ALL ON FUNCTION real_estate.purge_release_log(interval) FROM PUBLIC;

@@ -9,9 +9,7 @@ CREATE OR REPLACE FUNCTION real_estate.record_release_run(
     p_finish boolean
 )
 RETURNS void
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_run real_estate.release_run;
@@ -32,5 +30,7 @@ BEGIN
     END IF;
 END;
 $function$;
+
+COMMENT ON FUNCTION real_estate.record_release_run(bigint, integer, integer, text, boolean) IS 'Adds a batch''s released and failed counts to run p_run_id, keeps its first error, and with p_finish stamps finished_at and writes the run''s one-line summary to the server log (RAISE LOG: released, failed, duration and first error). Every release routine records through it.';
 
 REVOKE ALL ON FUNCTION real_estate.record_release_run(bigint, integer, integer, text, boolean) FROM PUBLIC;

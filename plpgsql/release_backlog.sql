@@ -9,8 +9,7 @@ SELECT count(*)::bigint AS expired_reservations,
  WHERE p.status = 'RESERVED'
    AND p.reserved_until <= now()
    AND w.activation_status = 'ACTIVE';
-COMMENT ON VIEW real_estate.release_backlog IS
-    'Expired reservations of ACTIVE workspaces not yet released, and the age of the oldest';
+COMMENT ON VIEW real_estate.release_backlog IS 'Expired reservations of ACTIVE workspaces not yet released, and the age of the oldest';
 
 REVOKE ALL ON real_estate.release_backlog FROM PUBLIC;
 GRANT SELECT ON real_estate.release_backlog TO real_estate_reader;

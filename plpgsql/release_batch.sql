@@ -1,24 +1,9 @@
--- real_estate.release_batch(...): one batch of a release run: a slice of the run's pick
--- (real_estate.release_pick: row versions' ctids, property ids, their projects and
--- workspaces). In ONE statement it locks the batch's projects' counter rows (FOR NO KEY
--- UPDATE SKIP LOCKED), then those of its rows that still hold an expired reservation of an
--- ACTIVE workspace and belong to a locked project (or to none) (FOR UPDATE SKIP LOCKED,
--- found by ctid: no index lookup), releases them, and writes their release_event rows from
--- the UPDATE's RETURNING; the counter trigger then applies one grouped delta per project.
--- So a batch never waits on a row another transaction holds (a property, or a project whose
--- counter an application transaction is changing): such rows are left for the next run, and
--- concurrent runs can neither block nor deadlock each other; expiry, status and workspace
--- are checked under the lock, so a row is released at most once and a row changed meanwhile
--- (sold, re-reserved, moved) is left alone.
--- A picked row that was not released is looked up again by id, once: a row updated after the
--- pick (by anything: its ctid changed) but still expired is released by that second statement.
--- If a statement fails (a host trigger or constraint raises), the rows are retried one by
--- one and each failing row is counted in failed and named in error while the others are
--- released (a serialization failure or deadlock is not a row's failure: it is raised, for
--- the caller to retry). The run row is created by the first batch that has something to
--- release when p_run_id is NULL, so a run that finds nothing writes nothing.
--- The batch before issue 10 took (p_source, p_batch_size, p_run_id, p_skip_ids, p_after).
+-- real_estate.release_batch(...): one batch of a release run, rows of one shard group taken
+-- from its pick, released by real_estate.release_rows (SKIP LOCKED: never waits, a row at
+-- most once). A picked row updated since is looked up again by id, once. A failing row is
+-- counted and named, the others still released. Opens the run row on its first release.
 DROP FUNCTION IF EXISTS real_estate.release_batch(text, integer, bigint, uuid[], timestamptz);
+DROP FUNCTION IF EXISTS real_estate.release_workspace_batch(uuid[], text, integer, bigint, uuid[], timestamptz);
 
 CREATE OR REPLACE FUNCTION real_estate.release_batch(
     p_source text,
@@ -32,24 +17,20 @@ CREATE OR REPLACE FUNCTION real_estate.release_batch(
     OUT failed integer,
     OUT error text
 )
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
--- The batch statement must find its rows by ctid whatever the batch size: a custom plan for a
--- large array could switch to a scan of the whole table.
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- Its statements (and release_rows') find their rows by ctid whatever their number: a custom
+-- plan for a large array could switch to a scan of the whole table.
 SET plan_cache_mode = force_generic_plan
 AS $function$
 DECLARE
-    v_count integer;
-    v_ctids tid[];
-    v_row_projects uuid[];
-    v_row_workspaces uuid[];
-    v_projects uuid[];
+    v_workspaces uuid[];
     v_active uuid[];
-    v_run_id bigint;
+    v_projects uuid[];
+    v_ctids tid[];
     v_try integer := 1;
     v_message text;
     v_sqlstate text;
+    v_id uuid;
 BEGIN
     run_id := p_run_id;
     released := 0;
@@ -60,90 +41,60 @@ BEGIN
     IF run_id IS NULL THEN
         run_id := real_estate.begin_release_run(p_source);
     END IF;
-    v_run_id := run_id;
+    IF cardinality(real_estate.shard_bounds()) > 0 THEN
+        -- Citus plans a statement that filters its distribution column on a parameter only
+        -- with the parameter's value: custom plans, until this function returns.
+        PERFORM set_config('plan_cache_mode', 'force_custom_plan', true);
+    END IF;
+    -- The batch's workspaces (few: the pick orders its rows by workspace), the ACTIVE ones
+    -- among them, and its projects, as the arrays every statement filters on.
+    v_workspaces := ARRAY(SELECT DISTINCT u.id FROM unnest(p_workspace_ids) AS u(id));
+    v_active := ARRAY(SELECT w.id
+                        FROM real_estate.workspace AS w
+                       WHERE w.id = ANY (v_workspaces)
+                         AND w.activation_status = 'ACTIVE');
+    v_projects := ARRAY(SELECT DISTINCT u.id FROM unnest(p_project_ids) AS u(id) WHERE u.id IS NOT NULL);
     v_ctids := p_ctids;
-    v_row_projects := p_project_ids;
-    v_row_workspaces := p_workspace_ids;
 
     LOOP
-        -- The batch's distinct projects (to lock) and ACTIVE workspaces (few: the pick is
-        -- ordered by workspace), as arrays the batch statement filters on.
-        v_projects := ARRAY(SELECT DISTINCT u.id FROM unnest(v_row_projects) AS u(id) WHERE u.id IS NOT NULL);
-        v_active := ARRAY(SELECT w.id
-                            FROM real_estate.workspace AS w
-                           WHERE w.id IN (SELECT DISTINCT u.id FROM unnest(v_row_workspaces) AS u(id))
-                             AND w.activation_status = 'ACTIVE');
         BEGIN
-            WITH locked_project AS (
-                SELECT pr.id
-                  FROM real_estate.project AS pr
-                 WHERE pr.id = ANY (v_projects)
-                 ORDER BY pr.id
-                   FOR NO KEY UPDATE SKIP LOCKED
-            ), target AS (
-                SELECT p.ctid AS row_ctid, p.id, p.workspace_id, p.project_id,
-                       p.reserved_by_id, p.reserved_until
-                  FROM real_estate.property AS p
-                 WHERE p.ctid = ANY (v_ctids)
-                   AND p.status = 'RESERVED'
-                   AND p.reserved_until <= now()
-                   AND (p.project_id IS NULL OR p.project_id IN (SELECT l.id FROM locked_project AS l))
-                   AND p.workspace_id = ANY (v_active)
-                   FOR UPDATE OF p SKIP LOCKED
-            ), done AS (
-                UPDATE real_estate.property AS p
-                   SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
-                  FROM target AS t
-                 WHERE p.ctid = t.row_ctid  -- the version just locked
-                RETURNING t.id, t.workspace_id, t.project_id, t.reserved_by_id, t.reserved_until
-            )
-            INSERT INTO real_estate.release_event
-                (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at)
-            SELECT v_run_id, d.id, d.workspace_id, d.project_id, d.reserved_by_id, d.reserved_until, now()
-              FROM done AS d;
-            GET DIAGNOSTICS v_count = ROW_COUNT;
-            released := released + v_count;
+            released := released + real_estate.release_rows(run_id, 'expired', v_active, v_ctids, v_projects);
         EXCEPTION
             WHEN serialization_failure OR deadlock_detected THEN
                 RAISE;  -- the caller's transaction must retry: not a failure of a row
             WHEN OTHERS THEN
-                IF cardinality(v_ctids) = 1 THEN
-                    GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
-                    failed := failed + 1;
-                    error := coalesce(error, format('property %s: %s (SQLSTATE %s)',
-                        (SELECT p.id FROM real_estate.property AS p WHERE p.ctid = v_ctids[1]),
-                        v_message, v_sqlstate));
-                    RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)',
-                        (SELECT p.id FROM real_estate.property AS p WHERE p.ctid = v_ctids[1]),
-                        v_message, v_sqlstate;
-                ELSE
-                    -- One by one: each row in its own statement (and subtransaction).
-                    DECLARE
-                        v_one record;
-                        v_res record;
+                -- One by one, each row in its own statement (and subtransaction).
+                FOR v_i IN 1 .. cardinality(v_ctids) LOOP
                     BEGIN
-                        FOR v_one IN SELECT * FROM unnest(v_ctids, v_row_projects, v_row_workspaces) AS u(c, pr, ws) LOOP
-                            SELECT * INTO v_res
-                              FROM real_estate.release_batch(p_source, v_run_id, ARRAY[v_one.c],
-                                   NULL, ARRAY[v_one.pr], ARRAY[v_one.ws]) AS b;
-                            released := released + v_res.released;
-                            failed := failed + v_res.failed;
-                            error := coalesce(error, v_res.error);
-                        END LOOP;
+                        released := released
+                            + real_estate.release_rows(run_id, 'expired', v_active, ARRAY[v_ctids[v_i]], v_projects);
+                    EXCEPTION
+                        WHEN serialization_failure OR deadlock_detected THEN
+                            RAISE;
+                        WHEN OTHERS THEN
+                            GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT, v_sqlstate = RETURNED_SQLSTATE;
+                            SELECT p.id INTO v_id
+                              FROM real_estate.property AS p
+                             WHERE p.ctid = v_ctids[v_i] AND p.workspace_id = ANY (v_active);
+                            failed := failed + 1;
+                            error := coalesce(error, format('property %s: %s (SQLSTATE %s)', v_id, v_message, v_sqlstate));
+                            RAISE WARNING 'pyrelease: could not release property %: % (SQLSTATE %)',
+                                v_id, v_message, v_sqlstate;
                     END;
-                END IF;
+                END LOOP;
                 EXIT;
         END;
 
         EXIT WHEN v_try = 2 OR released + failed >= cardinality(p_ctids) OR p_ids IS NULL;
         -- Picked but not released: held elsewhere, no longer expired, or changed after the
         -- pick (a new row version, at a new ctid). Those still expired are tried once more,
-        -- at their current version.
+        -- at their current version (and project).
         v_try := 2;
-        SELECT array_agg(p.ctid), array_agg(p.project_id), array_agg(p.workspace_id)
-          INTO v_ctids, v_row_projects, v_row_workspaces
+        SELECT array_agg(p.ctid), array_agg(DISTINCT p.project_id) FILTER (WHERE p.project_id IS NOT NULL)
+          INTO v_ctids, v_projects
           FROM real_estate.property AS p
          WHERE p.id = ANY (p_ids)
+           AND p.workspace_id = ANY (v_active)
            AND p.status = 'RESERVED'
            AND p.reserved_until <= now();
         EXIT WHEN v_ctids IS NULL;
@@ -156,5 +107,7 @@ BEGIN
     END IF;
 END;
 $function$;
+
+COMMENT ON FUNCTION real_estate.release_batch(text, bigint, tid[], uuid[], uuid[], uuid[]) IS 'One batch of a release run: consecutive rows of its pick (their versions'' ctids, ids, projects and workspaces), all of one shard group (real_estate.release_batch_ends). Releases those that still hold an expired reservation of an ACTIVE workspace through real_estate.release_rows, in one statement that locks the batch''s projects'' counter rows and then its rows with SKIP LOCKED: a batch never waits on a row or counter another transaction holds (left for the next run), concurrent runs neither block nor deadlock each other, a row is released at most once and a row changed meanwhile (sold, re-reserved) is left alone. A picked row updated after the pick (a new version) but still expired is looked up again by id, once, in the batch''s workspaces (a row moved to another workspace is the next run''s). If the statement fails (a host trigger or constraint raises), the rows are retried one by one: each failing row is counted in failed and named in error, the others are released; a serialization failure or deadlock is raised for the caller to retry. With p_run_id NULL the run row is created by the first batch that releases something, so a run that finds nothing writes nothing. Every statement names the batch''s workspaces: on Citus the batch runs on one worker and commits there in one phase.';
 
 REVOKE ALL ON FUNCTION real_estate.release_batch(text, bigint, tid[], uuid[], uuid[], uuid[]) FROM PUBLIC;

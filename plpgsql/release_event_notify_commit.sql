@@ -1,18 +1,9 @@
--- real_estate.release_event_notify_commit(): the deferred constraint trigger on
--- real_estate.release_notification that real_estate.release_event_notify arms once per
--- transaction. At commit it sends
---   NOTIFY real_estate_release, '{"count": …, "max_id": …, "min_id": …}'
--- (the lowest and highest release_event id the transaction wrote, and how many), removes
--- its row and clears the running totals (so that events written after a
--- SET CONSTRAINTS ... IMMEDIATE arm a second notification instead of being left out).
--- PostgreSQL delivers the notification only if and when the transaction commits. It is a
--- wake-up, not the data: listeners read real_estate.release_events() after their cursor,
--- so a notification missed (listener disconnected) loses nothing.
+-- real_estate.release_event_notify_commit(): the deferred constraint trigger that sends, at
+-- commit, the transaction's one NOTIFY real_estate_release ('{"count", "max_id", "min_id"}')
+-- armed by real_estate.release_event_notify_arm, and clears what armed it.
 CREATE OR REPLACE FUNCTION real_estate.release_event_notify_commit()
 RETURNS trigger
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_state text[] := string_to_array(current_setting('pyrelease.release_notify', true), ' ');
@@ -36,5 +27,7 @@ CREATE CONSTRAINT TRIGGER release_event_notify_commit
     AFTER INSERT ON real_estate.release_notification
     DEFERRABLE INITIALLY DEFERRED
     FOR EACH ROW EXECUTE FUNCTION real_estate.release_event_notify_commit();
+
+COMMENT ON FUNCTION real_estate.release_event_notify_commit() IS 'The deferred constraint trigger on real_estate.release_notification that release_event_notify_arm arms once per transaction. At commit it sends NOTIFY real_estate_release, ''{"count": ..., "max_id": ..., "min_id": ...}'' (the lowest and highest release_event id the transaction wrote, and how many), removes its row and clears the running totals (so that events written after a SET CONSTRAINTS ... IMMEDIATE arm a second notification instead of being left out). PostgreSQL delivers the notification only if and when the transaction commits. It is a wake-up, not the data: listeners read release_events() after their cursor, so a notification missed (listener disconnected) loses nothing.';
 
 REVOKE ALL ON FUNCTION real_estate.release_event_notify_commit() FROM PUBLIC;

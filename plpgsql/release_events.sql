@@ -1,28 +1,13 @@
 -- real_estate.release_events(p_after_id, p_limit): the release events after id p_after_id,
--- in id order, at most p_limit (1 to 10000; RE010 otherwise, or when NULL or negative).
--- What a consumer reads after its cursor (pyrelease.listen, `pyrelease watch`).
--- Promise: no event is ever skipped. Ids are given out at insert but become visible at
--- commit, so a transaction still running can hold a lower id than one already committed.
--- Every event up to the last one returned that will ever be committed is returned, so a
--- consumer may advance its cursor to the last id it got: when the ids read have a gap and a
--- transaction that could fill it is still running (one holding its RowExclusiveLock on
--- release_event: it takes it before allocating an id and keeps it until it ends; one whose
--- transaction began after the ids were read cannot hold a lower one), only the
--- events before the gap are returned (the rest come once it ends: its commit notifies);
--- otherwise the gap is final (a rolled-back insert) and the events past it are read again
--- in a new snapshot, which sees everything committed before the check. This relies on the
--- identity's CACHE 1 (ids given out in time order). READ COMMITTED only (the second read
--- needs its own snapshot): other isolation levels get SQLSTATE 0A000.
--- Read-only, takes no lock beyond a normal read. Not SECURITY DEFINER: it reads what the
--- caller may read.
+-- in id order, never skipping one: when the ids read have a gap a running writer could still
+-- fill, only the events before it are returned. READ COMMITTED only; read-only, not
+-- SECURITY DEFINER (it reads what the caller may read).
 CREATE OR REPLACE FUNCTION real_estate.release_events(
     p_after_id bigint DEFAULT 0,
     p_limit integer DEFAULT 1000
 )
 RETURNS SETOF real_estate.release_event
-LANGUAGE plpgsql
-VOLATILE
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_ids bigint[];
@@ -73,6 +58,8 @@ BEGIN
          LIMIT p_limit;
 END;
 $function$;
+
+COMMENT ON FUNCTION real_estate.release_events(bigint, integer) IS 'The release events after id p_after_id, in id order, at most p_limit (1 to 10000; RE010 otherwise, or when NULL or negative): what a consumer reads after its cursor (pyrelease.listen, pyrelease watch). No event is ever skipped: ids are given out at insert but become visible at commit, so a transaction still running can hold a lower id than one already committed. Every event up to the last one returned that will ever be committed is returned, so a consumer may advance its cursor to the last id it got: when the ids read have a gap and a transaction that could fill it is still running (one holding its RowExclusiveLock on release_event, which it takes before allocating an id and keeps until it ends; one whose transaction began after the ids were read cannot hold a lower one), only the events before the gap are returned (the rest come once it ends: its commit notifies); otherwise the gap is final (a rolled-back insert) and the events past it are read again in a new snapshot, which sees everything committed before the check. This relies on the identity''s CACHE 1 (ids given out in time order); on Citus the coordinator gives out every id (release_rows sends its events as an INSERT ... VALUES that the coordinator evaluates) and holds the writer''s lock until the workers have committed, so the same holds there for events written through the coordinator. READ COMMITTED only (the second read needs its own snapshot): other isolation levels get SQLSTATE 0A000. Read-only, takes no lock beyond a normal read; not SECURITY DEFINER: it reads what the caller may read.';
 
 REVOKE ALL ON FUNCTION real_estate.release_events(bigint, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION real_estate.release_events(bigint, integer) TO real_estate_reader;

@@ -1,20 +1,7 @@
--- real_estate.release_pick(p_after, p_above, p_up_to, p_limit): a pick of a release run.
--- Reads the expired reservations (reserved_until <= now()) of ACTIVE workspaces through the
--- partial index real_estate.property_reserved_until_idx, oldest first, and returns them as
--- four parallel arrays (the row versions' ctids, the property ids, their projects and
--- workspaces), ordered by (workspace_id, project_id, ctid): slices of it are the run's
--- batches, so that each batch touches as few workspaces and projects (counter rows) as
--- possible. Takes no lock: each batch re-checks its rows under FOR UPDATE SKIP LOCKED
--- (real_estate.release_batch).
--- p_above and p_up_to bound the expiries read (reserved_until > p_above, <= p_up_to): the
--- range of the index the pick walks. p_limit stops after that many rows (the oldest, those
--- of workspaces that are not ACTIVE included: scanned says how many were read).
--- With p_after, only reservations that expired after p_after are returned (the scheduled
--- run's last pick: those that expired while it ran). p_after is a filter, not a bound: the
--- scan still walks every entry of its range, and a plain index scan that meets the entries
--- of rows released and committed before it marks them dead in the index, so the runs after
--- the scheduled run's last pick do not visit them again.
--- The pick before the scheduled run read its backlog in slices took only (p_after).
+-- real_estate.release_pick(p_after, p_above, p_up_to, p_limit): a pick of a release run: the
+-- expired reservations of ACTIVE workspaces, read oldest first along the partial index
+-- property_reserved_until_idx (a plain index scan: it marks released rows' entries dead),
+-- returned as parallel arrays ordered by shard group, workspace, project and row. No lock.
 DROP FUNCTION IF EXISTS real_estate.release_pick(timestamptz);
 
 CREATE OR REPLACE FUNCTION real_estate.release_pick(
@@ -29,10 +16,7 @@ CREATE OR REPLACE FUNCTION real_estate.release_pick(
     OUT workspace_ids uuid[],
     OUT scanned integer
 )
-LANGUAGE plpgsql
-STABLE
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 -- A plain index scan, never a bitmap or sequential one: only a plain index scan marks the
 -- entries of rows released (and committed) before it as dead in the index.
 SET enable_bitmapscan = off
@@ -42,7 +26,12 @@ SET enable_seqscan = off
 SET enable_sort = off
 -- The sort of a large pick stays in memory (50,000 rows: about 4 MB).
 SET work_mem = '64MB'
+-- The sort by shard group cannot be avoided, so its plan carries enable_sort's penalty: no JIT
+-- compilation for that cost (it would take longer than the pick itself).
+SET jit = off
 AS $function$
+DECLARE
+    v_bounds integer[] := real_estate.shard_bounds();
 BEGIN
     picked_at := now();
     -- p_after is a filter (IS NOT FALSE), not an index condition: the scan still walks (and
@@ -68,8 +57,11 @@ BEGIN
                      ORDER BY p.reserved_until  -- the index's order: no sort
                      LIMIT p_limit) AS o
               JOIN real_estate.workspace AS w ON w.id = o.workspace_id
-             ORDER BY o.workspace_id, o.project_id, o.row_ctid) AS c;
+             ORDER BY width_bucket(uuid_hash(o.workspace_id), v_bounds), o.workspace_id, o.project_id,
+                      o.row_ctid) AS c;
 END;
 $function$;
+
+COMMENT ON FUNCTION real_estate.release_pick(timestamptz, timestamptz, timestamptz, integer) IS 'A pick of a release run: the expired reservations (reserved_until <= now()) of ACTIVE workspaces, read oldest first through the partial index property_reserved_until_idx, returned as parallel arrays (row versions'' ctids, property ids, projects, workspaces) ordered by shard group (real_estate.shard_bounds(); one group on a single node), workspace, project and row, so that consecutive rows cut into batches touch few workspaces and counter rows and no batch spans two shard groups. p_above (exclusive) and p_up_to bound the expiries read; p_limit stops after that many rows (scanned counts them, those of workspaces that are not ACTIVE included); with p_after only reservations that expired after it are returned (a filter, not a bound: the scan still walks its whole range). The scan is a plain index scan (bitmap, sequential scans and sorts disabled): one that meets the entries of rows released and committed before it marks them dead, so the runs after the scheduled run''s last pick do not visit them. Takes no lock: each batch re-checks its rows under FOR UPDATE SKIP LOCKED.';
 
 REVOKE ALL ON FUNCTION real_estate.release_pick(timestamptz, timestamptz, timestamptz, integer) FROM PUBLIC;

@@ -1,51 +1,94 @@
--- real_estate.release_rows(p_run_id, p_property_ids, p_project_ids): releases those of the
--- given properties that hold an expired reservation (reserved_until <= now()) in an ACTIVE
--- workspace, writes one real_estate.release_event per released row (keeping the previous
--- holder and expiry) and returns how many it released. Rows are locked FOR UPDATE SKIP
--- LOCKED and the expiry is checked under the lock, so a row is never released twice, a row
--- another transaction holds is left alone (callers that must wait lock it first), and a row
--- that changed meanwhile (sold, re-reserved) is not touched. When p_project_ids is given,
--- only rows of those projects (whose counter rows the caller has locked) or of no project
--- are released, so the counter trigger never waits. Counters follow through that trigger.
+-- real_estate.release_rows(p_run_id, p_reason, p_workspace_ids, p_ctids, p_project_ids): THE
+-- release: makes the given row versions AVAILABLE and logs one release_event each, in two
+-- statements that name the workspaces (one worker on Citus). SKIP LOCKED, re-checked under
+-- the lock: a row is released once. Returns how many. Not SECURITY DEFINER (it builds an
+-- INSERT as text on Citus): only the owner's SECURITY DEFINER routines call it.
+DROP FUNCTION IF EXISTS real_estate.release_rows(bigint, uuid[], uuid[]);
+DROP FUNCTION IF EXISTS real_estate.release_workspace_rows(uuid[], bigint, uuid[], uuid[]);
+
 CREATE OR REPLACE FUNCTION real_estate.release_rows(
     p_run_id bigint,
-    p_property_ids uuid[],
+    p_reason text,
+    p_workspace_ids uuid[],
+    p_ctids tid[],
     p_project_ids uuid[] DEFAULT NULL
 )
 RETURNS integer
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
-    v_released integer;
+    v_ids uuid[];
+    v_workspaces uuid[];
+    v_projects uuid[];
+    v_holders uuid[];
+    v_untils timestamptz[];
+    v_rows text[];
+    v_min bigint;
+    v_max bigint;
+    v_count bigint;
 BEGIN
-    WITH target AS (
+    WITH locked_project AS (
+        SELECT pr.id
+          FROM real_estate.project AS pr
+         WHERE pr.workspace_id = ANY (p_workspace_ids)
+           AND pr.id = ANY (p_project_ids)
+         ORDER BY pr.id
+           FOR NO KEY UPDATE SKIP LOCKED
+    ), target AS (
         SELECT p.ctid AS row_ctid, p.id, p.workspace_id, p.project_id, p.reserved_by_id, p.reserved_until
-          FROM unnest(p_property_ids) AS x(id)
-          JOIN real_estate.property AS p ON p.id = x.id
-         -- Wrapped in IS TRUE so that no index but the primary key can serve them: the
-         -- planner otherwise misjudges them and re-scans every expired row of the table.
-         WHERE (p.status = 'RESERVED' AND p.reserved_until <= now()) IS TRUE
-           AND (p_project_ids IS NULL OR p.project_id IS NULL OR p.project_id = ANY (p_project_ids)) IS TRUE
-           AND (SELECT w.activation_status
-                  FROM real_estate.workspace AS w
-                 WHERE w.id = p.workspace_id) = 'ACTIVE'
+          FROM real_estate.property AS p
+         WHERE p.ctid = ANY (p_ctids)
+           AND p.workspace_id = ANY (p_workspace_ids)
+           AND p.status = 'RESERVED'
+           AND (p.reserved_until <= now() OR p_reason = 'cancelled')
+           AND (p_project_ids IS NULL OR p.project_id IS NULL
+                OR p.project_id IN (SELECT l.id FROM locked_project AS l))
            FOR UPDATE OF p SKIP LOCKED
-    ), released AS (
+    ), done AS (
         UPDATE real_estate.property AS p
            SET status = 'AVAILABLE', reserved_by_id = NULL, reserved_until = NULL
           FROM target AS t
-         WHERE p.ctid = t.row_ctid  -- the version we just locked: no second index lookup
+         WHERE p.ctid = t.row_ctid  -- the version just locked
+           AND p.workspace_id = ANY (p_workspace_ids)
         RETURNING t.id, t.workspace_id, t.project_id, t.reserved_by_id, t.reserved_until
     )
-    INSERT INTO real_estate.release_event
-        (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at)
-    SELECT p_run_id, r.id, r.workspace_id, r.project_id, r.reserved_by_id, r.reserved_until, now()
-      FROM released AS r;
-    GET DIAGNOSTICS v_released = ROW_COUNT;
-    RETURN v_released;
+    SELECT array_agg(d.id), array_agg(d.workspace_id), array_agg(d.project_id),
+           array_agg(d.reserved_by_id), array_agg(d.reserved_until)
+      INTO v_ids, v_workspaces, v_projects, v_holders, v_untils
+      FROM done AS d;
+    IF v_ids IS NULL THEN
+        RETURN 0;
+    END IF;
+
+    IF cardinality(real_estate.shard_bounds()) = 0 THEN
+        INSERT INTO real_estate.release_event
+            (run_id, property_id, workspace_id, project_id, reserved_by_id, reserved_until, released_at, reason)
+        SELECT p_run_id, u.id, u.workspace_id, u.project_id, u.reserved_by_id, u.reserved_until, now(), p_reason
+          FROM unnest(v_ids, v_workspaces, v_projects, v_holders, v_untils)
+               AS u(id, workspace_id, project_id, reserved_by_id, reserved_until);
+    ELSE
+        -- Citus: the same rows as one INSERT ... VALUES (each value a quoted literal), which
+        -- the coordinator routes to the group's worker after giving out the ids from its own
+        -- sequence (so ids keep their commit order for release_events()); an INSERT ...
+        -- SELECT would be sent as a COPY, which always commits in two phases.
+        v_rows := ARRAY(SELECT format('(%s, %L::uuid, %L::uuid, %L::uuid, %L::uuid, %L::timestamptz, now(), %L)',
+                                      p_run_id, u.id, u.workspace_id, u.project_id, u.reserved_by_id,
+                                      u.reserved_until, p_reason)
+                          FROM unnest(v_ids, v_workspaces, v_projects, v_holders, v_untils)
+                               AS u(id, workspace_id, project_id, reserved_by_id, reserved_until));
+        EXECUTE 'WITH e AS (INSERT INTO real_estate.release_event (run_id, property_id, workspace_id,'
+                ' project_id, reserved_by_id, reserved_until, released_at, reason) VALUES '
+                || array_to_string(v_rows, ', ')
+                || ' RETURNING id) SELECT min(e.id), max(e.id), count(*) FROM e'
+           INTO v_min, v_max, v_count;
+        -- The events' trigger fires on the worker, away from the coordinator's listeners:
+        -- the notification is armed here.
+        PERFORM real_estate.release_event_notify_arm(v_min, v_max, v_count);
+    END IF;
+    RETURN cardinality(v_ids);
 END;
 $function$;
 
-REVOKE ALL ON FUNCTION real_estate.release_rows(bigint, uuid[], uuid[]) FROM PUBLIC;
+COMMENT ON FUNCTION real_estate.release_rows(bigint, text, uuid[], tid[], uuid[]) IS 'The one place a reservation is ended: releases those of the row versions p_ctids (of the workspaces p_workspace_ids) that are still RESERVED and, for p_reason ''expired'', expired (reserved_until <= now()), or for ''cancelled'' whatever their expiry, and logs one release_event each (previous holder and expiry, reason p_reason, run p_run_id); returns how many. Rows are locked FOR UPDATE SKIP LOCKED and checked under the lock, so a row is released at most once, a row another transaction holds is left alone (callers that must wait lock it first: a row the caller holds is never skipped), and a row changed meanwhile (a new version) is not touched. With p_project_ids, the counter rows of those projects are locked FOR NO KEY UPDATE SKIP LOCKED first and only rows of locked projects (or of none) are released, so the counter trigger never waits. Callers pass only the workspaces whose rows may be released (the ACTIVE ones for an expiry). Every statement names the workspaces: on Citus, given the workspaces of one shard group, it runs on the one worker holding it, and the events are sent as one INSERT ... VALUES whose ids the coordinator gives out (commit-ordered for release_events()), their NOTIFY armed on the coordinator (release_event_notify_arm), where the listeners are. Not SECURITY DEFINER (it builds that INSERT as text, every value a quoted literal): only the owner''s SECURITY DEFINER routines call it.';
+
+REVOKE ALL ON FUNCTION real_estate.release_rows(bigint, text, uuid[], tid[], uuid[]) FROM PUBLIC;

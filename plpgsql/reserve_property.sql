@@ -1,84 +1,20 @@
--- real_estate.reserve_property(p_property_id, p_reserved_by_id, p_ttl): reserves an
--- AVAILABLE property for p_ttl and returns the new reserved_until (now() + p_ttl). A
--- property whose reservation has expired is taken over atomically: the expired reservation
--- is released and logged (real_estate.release_reservation) in the same transaction.
--- Raises, each with its own SQLSTATE:
---   RE001 the property does not exist;       RE002 the property is SOLD;
---   RE003 it is held by an unexpired reservation; RE004 its workspace is not ACTIVE;
---   RE010 an argument is NULL or p_ttl is not a positive interval.
--- Concurrency: the property row is locked FOR UPDATE, so of two concurrent reservations of
--- the same property exactly one wins and the other gets RE003.
+-- real_estate.reserve_property(p_property_id, p_reserved_by_id, p_ttl): reserves a property
+-- for p_ttl, returns the new reserved_until (real_estate.reserve). Of two concurrent
+-- reservations exactly one wins; an expired reservation is taken over and logged.
 CREATE OR REPLACE FUNCTION real_estate.reserve_property(
     p_property_id uuid,
     p_reserved_by_id uuid,
     p_ttl interval DEFAULT interval '24 hours'
 )
 RETURNS timestamptz
-LANGUAGE plpgsql
-SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
-DECLARE
-    v_status text;
-    v_reserved_until timestamptz;
-    v_activation_status text;
-    v_new_reserved_until timestamptz;
-    v_workspace_id uuid;
 BEGIN
-    IF p_property_id IS NULL OR p_reserved_by_id IS NULL THEN
-        RAISE EXCEPTION 'property id and reserved_by id must not be NULL'
-            USING ERRCODE = 'RE010';
-    END IF;
-    -- Compared as a point in time: interval comparison counts a month as 30 days, so
-    -- '-1 year 360 days' would pass a "p_ttl > 0" test yet end in the past.
-    v_new_reserved_until := now() + p_ttl;
-    IF v_new_reserved_until IS NULL OR v_new_reserved_until <= now() THEN
-        RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-
-    IF real_estate.is_distributed() THEN
-        -- Citus: find the workspace (a read on every shard), then reserve on its worker.
-        SELECT p.workspace_id INTO v_workspace_id
-          FROM real_estate.property AS p
-         WHERE p.id = p_property_id;
-        IF NOT FOUND THEN
-            RAISE EXCEPTION 'property % does not exist', p_property_id
-                USING ERRCODE = 'RE001';
-        END IF;
-        RETURN real_estate.reserve_property_in_workspace(v_workspace_id, p_property_id,
-                                                         p_reserved_by_id, p_ttl);
-    END IF;
-
-    SELECT p.status, p.reserved_until, w.activation_status
-      INTO v_status, v_reserved_until, v_activation_status
-      FROM real_estate.property AS p
-      JOIN real_estate.workspace AS w ON w.id = p.workspace_id
-     WHERE p.id = p_property_id
-       FOR UPDATE OF p;
-
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'property % does not exist', p_property_id
-            USING ERRCODE = 'RE001';
-    ELSIF v_activation_status <> 'ACTIVE' THEN
-        RAISE EXCEPTION 'property % belongs to a % workspace', p_property_id, v_activation_status
-            USING ERRCODE = 'RE004';
-    ELSIF v_status = 'SOLD' THEN
-        RAISE EXCEPTION 'property % is sold', p_property_id
-            USING ERRCODE = 'RE002';
-    ELSIF v_status = 'RESERVED' AND v_reserved_until > now() THEN
-        RAISE EXCEPTION 'property % is reserved until %', p_property_id, v_reserved_until
-            USING ERRCODE = 'RE003';
-    ELSIF v_status = 'RESERVED' THEN
-        PERFORM real_estate.release_reservation(p_property_id);
-    END IF;
-
-    UPDATE real_estate.property AS p
-       SET status = 'RESERVED', reserved_by_id = p_reserved_by_id, reserved_until = v_new_reserved_until
-     WHERE p.id = p_property_id;
-    RETURN v_new_reserved_until;
+    RETURN real_estate.reserve(NULL, p_property_id, p_reserved_by_id, p_ttl);
 END;
 $function$;
+
+COMMENT ON FUNCTION real_estate.reserve_property(uuid, uuid, interval) IS 'Reserves an AVAILABLE property for p_ttl (default 24 hours) and returns the new reserved_until (now() + p_ttl); a reservation that has expired is taken over atomically (released and logged as an expired release event, then reserved). Raises RE001 no such property, RE002 SOLD, RE003 held by an unexpired reservation (message ends in its reserved_until), RE004 workspace not ACTIVE, RE010 NULL argument or a p_ttl that is not a positive interval. The row is locked FOR UPDATE: of two concurrent reservations exactly one wins, the other gets RE003. On Citus the workspace is looked up on every shard first; reserve_property_in_workspace skips that.';
 
 REVOKE ALL ON FUNCTION real_estate.reserve_property(uuid, uuid, interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION real_estate.reserve_property(uuid, uuid, interval) TO real_estate_app;

@@ -1,30 +1,10 @@
--- real_estate.run_release_job(p_batch_size, p_retention): the scheduled run, what pg_cron
--- executes (CALL real_estate.run_release_job()). Records a 'pg_cron' run and commits it at
--- once (a run killed midway stays visible as unfinished), then releases expired
--- reservations batch by batch, COMMITTING AFTER EACH BATCH so that no row lock on a
--- property or a project counter is held for longer than one batch, then purges log rows
--- older than p_retention.
--- First the pick, ordered by workspace, project and row, which no transaction of the run
--- holds for long: a backlog of at most one slice (4 batches, at most 1,000 rows) is one
--- read of the partial index (real_estate.release_pick); a larger one is read in slices
--- along real_estate.property_release_pick_idx (real_estate.release_pick_chunk), each slice
--- its own short read-only transaction, and released window by window (50 slices), so that
--- the run's memory does not grow with the backlog. The batches are consecutive rows of the
--- pick, each released in one statement (real_estate.release_batch). Then, once they have
--- committed, a last pick over the partial index, in slices cut at a sample of the released
--- rows' expiries (real_estate.release_pick_bounds): it
--- marks the index entries of the rows just released dead (so the next run does not visit
--- them) and releases the reservations that expired while the run went on. Rows the first
--- pick took but could not release (held elsewhere, failing) are the next run's.
--- Promises: the same as real_estate.release_expired_reservations (SKIP LOCKED, each
--- reservation released once, failures recorded, never waits on rows held elsewhere); runs
--- that queue up back to back or overlap simply share the work.
--- A procedure that commits can be neither SECURITY DEFINER nor carry a SET clause, so the
--- body stays minimal, every name is schema-qualified, every operator is pg_catalog's, and
--- the work is done by pinned-search_path functions.
--- Its default batch is smaller than the function's 1000: each batch holds the counter rows
--- of the projects it touches until it commits, and short batches keep the application's
--- reservations in those projects from waiting (see README, Performance).
+-- real_estate.run_release_job(p_batch_size, p_retention): the scheduled run (pg_cron). The
+-- release of real_estate.release_expired_reservations, COMMITTING AFTER EACH BATCH (no lock
+-- held longer than one batch), a large backlog picked in short read-only slices, then a last
+-- pick; then purges old log rows. A procedure that commits can carry neither SECURITY
+-- DEFINER nor SET: every name is schema-qualified, every operator pg_catalog's.
+DROP PROCEDURE IF EXISTS real_estate.run_distributed_release_job(integer, interval);
+
 CREATE OR REPLACE PROCEDURE real_estate.run_release_job(
     p_batch_size integer DEFAULT 250,
     p_retention interval DEFAULT interval '30 days'
@@ -37,7 +17,9 @@ DECLARE
     v_projects pg_catalog.uuid[];
     v_workspaces pg_catalog.uuid[];
     v_untils pg_catalog.timestamptz[];
-    v_bounds pg_catalog.timestamptz[];
+    v_bounds pg_catalog.int4[];
+    v_cuts pg_catalog.timestamptz[];
+    v_ends pg_catalog.int4[];
     v_got_ctids pg_catalog.tid[];
     v_got_ids pg_catalog.uuid[];
     v_got_projects pg_catalog.uuid[];
@@ -59,22 +41,10 @@ DECLARE
     v_i integer;
     v_j integer;
 BEGIN
-    IF p_batch_size IS NULL OR p_batch_size OPERATOR(pg_catalog.<) 1 THEN
-        RAISE EXCEPTION 'batch size must be a positive integer, got %', coalesce(p_batch_size::pg_catalog.text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
-    IF p_retention IS NULL
-       OR pg_catalog.now() OPERATOR(pg_catalog.-) p_retention OPERATOR(pg_catalog.>=) pg_catalog.now() THEN
-        RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::pg_catalog.text, 'NULL')
-            USING ERRCODE = 'RE010';
-    END IF;
+    PERFORM real_estate.check_batch_size(p_batch_size);
+    PERFORM real_estate.release_cutoff(p_retention);
 
-    IF real_estate.is_distributed() THEN
-        -- Citus: one shard group at a time, each batch on one worker (pyrelease distribute).
-        CALL real_estate.run_distributed_release_job(p_batch_size, p_retention);
-        RETURN;
-    END IF;
-
+    v_bounds := real_estate.shard_bounds();
     v_run_id := real_estate.begin_release_run('pg_cron');
     COMMIT;
     -- Rows per read-only transaction of a pick (10-20 ms each at 1,000 on a 2-core machine),
@@ -118,8 +88,8 @@ BEGIN
                     v_k := v_k OPERATOR(pg_catalog.+) 1;
                     SELECT k.ctids, k.ids, k.project_ids, k.workspace_ids
                       INTO v_got_ctids, v_got_ids, v_got_projects, v_got_workspaces
-                      FROM real_estate.release_pick(v_after, v_bounds[v_k OPERATOR(pg_catalog.-) 1],
-                                                    v_bounds[v_k]) AS k;
+                      FROM real_estate.release_pick(v_after, v_cuts[v_k OPERATOR(pg_catalog.-) 1],
+                                                    v_cuts[v_k]) AS k;
                 END IF;
                 COMMIT;
                 v_ctids := v_ctids OPERATOR(pg_catalog.||) v_got_ctids;
@@ -128,7 +98,7 @@ BEGIN
                 v_workspaces := v_workspaces OPERATOR(pg_catalog.||) v_got_workspaces;
                 IF v_phase OPERATOR(pg_catalog.=) 3 THEN
                     -- The last pick's slices end at the sampled bounds, then past the last.
-                    IF v_k OPERATOR(pg_catalog.>) coalesce(pg_catalog.cardinality(v_bounds), 0) THEN
+                    IF v_k OPERATOR(pg_catalog.>) coalesce(pg_catalog.cardinality(v_cuts), 0) THEN
                         v_phase := 4;
                         EXIT;
                     END IF;
@@ -137,8 +107,8 @@ BEGIN
                 v_untils := v_untils OPERATOR(pg_catalog.||) v_sample;
                 IF v_scanned OPERATOR(pg_catalog.<) v_slice THEN
                     -- The pick is complete. The last pick's slices: about v_slice rows each.
-                    v_bounds := real_estate.release_pick_bounds(v_untils,
-                                                                v_slice OPERATOR(pg_catalog./) v_every);
+                    v_cuts := real_estate.release_pick_bounds(v_untils,
+                                                              v_slice OPERATOR(pg_catalog./) v_every);
                     v_phase := 3;
                     EXIT;
                 END IF;
@@ -146,15 +116,20 @@ BEGIN
                 EXIT WHEN pg_catalog.cardinality(v_ctids) OPERATOR(pg_catalog.>=) v_window;
             END LOOP;
         END IF;
-        v_n := pg_catalog.cardinality(v_ctids);
+        v_ends := real_estate.release_batch_ends(v_workspaces, p_batch_size, v_bounds);
         v_i := 1;
-        WHILE v_i OPERATOR(pg_catalog.<=) v_n LOOP
-            v_j := least(v_i OPERATOR(pg_catalog.+) p_batch_size OPERATOR(pg_catalog.-) 1, v_n);
-            SELECT * INTO v_batch
-              FROM real_estate.release_batch('pg_cron', v_run_id, v_ctids[v_i:v_j], v_ids[v_i:v_j],
-                                             v_projects[v_i:v_j], v_workspaces[v_i:v_j]);
-            PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
-                v_batch.error, false);
+        FOREACH v_j IN ARRAY v_ends LOOP
+            -- Citus: concurrent runs split the shard groups, a batch taking its group for its
+            -- transaction; a group another run holds is left to it (or to the next run).
+            IF pg_catalog.cardinality(v_bounds) OPERATOR(pg_catalog.=) 0
+               OR pg_catalog.pg_try_advisory_xact_lock(1920430,
+                      pg_catalog.width_bucket(pg_catalog.uuid_hash(v_workspaces[v_i]), v_bounds)) THEN
+                SELECT * INTO v_batch
+                  FROM real_estate.release_batch('pg_cron', v_run_id, v_ctids[v_i:v_j], v_ids[v_i:v_j],
+                                                 v_projects[v_i:v_j], v_workspaces[v_i:v_j]);
+                PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
+                    v_batch.error, false);
+            END IF;
             COMMIT;
             v_i := v_j OPERATOR(pg_catalog.+) 1;
         END LOOP;
@@ -165,5 +140,7 @@ BEGIN
     COMMIT;
 END;
 $procedure$;
+
+COMMENT ON PROCEDURE real_estate.run_release_job(integer, interval) IS 'What pg_cron runs (CALL real_estate.run_release_job()): the release of release_expired_reservations (same promises: SKIP LOCKED, each reservation released and logged once, failures recorded, never waits on rows or counters held elsewhere, concurrent runs share the work) in batches of p_batch_size (default 250: each batch holds its projects'' counter rows until it commits), COMMITTING AFTER EVERY BATCH, so that no lock is held longer than one batch. Recorded as a pg_cron run committed first (a run killed midway stays visible, finished_at NULL). A backlog of at most one slice (4 batches, at most 1,000 rows) is one pick; a larger one is read in slices of that size along property_release_pick_idx (release_pick_chunk), each its own short read-only transaction, and released window by window (50 slices). Then, once the batches have committed, a last pick over the partial index in slices cut at a sample of the released rows'' expiries: it marks their index entries dead (the next run does not visit them) and releases what expired while the run went on. Rows a pick took but could not release are the next run''s. Batches never span two shard groups; on Citus each commits on one worker, and concurrent runs split the shard groups (a transaction-level advisory lock per group and batch: a group another run is releasing is left to it). Then purges the log rows older than p_retention (purge_release_log; RE010 for a bad batch size or retention, before anything is released). A procedure that commits can be neither SECURITY DEFINER nor carry a SET clause: every name in it is schema-qualified and every operator pg_catalog''s, and the work is done by functions with a pinned search_path.';
 
 REVOKE ALL ON PROCEDURE real_estate.run_release_job(integer, interval) FROM PUBLIC;

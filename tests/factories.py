@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -218,6 +219,63 @@ def runs(conn: Conn) -> list[tuple[Any, ...]]:
         "SELECT id, source, started_at, finished_at, released, failed, error"
         " FROM real_estate.release_run ORDER BY id"
     ).fetchall()
+
+
+def reservation(conn: Conn, property_id: uuid.UUID) -> tuple[Any, ...]:
+    """(status, reserved_by_id, reserved_until) of a property."""
+    row = conn.execute(
+        "SELECT status, reserved_by_id, reserved_until FROM real_estate.property WHERE id = %s",
+        (property_id,),
+    ).fetchone()
+    assert row is not None, f"no property {property_id}"
+    return tuple(row)
+
+
+def held(conn: Conn, n: int) -> tuple[uuid.UUID, list[uuid.UUID]]:
+    """n live reservations of one holder, each in a workspace and project of its own (an open
+    transaction's counter lock on one project holds back no writer of another; on Citus they
+    spread over the shards)."""
+    holder = uuid.uuid4()
+    ids: list[uuid.UUID] = []
+    for _ in range(n):
+        ws = make_workspace(conn)
+        ids += make_properties(conn, ws, make_project(conn, ws), 1, "RESERVED", False, holder)
+    return holder, ids
+
+
+def event_ids(conn: Conn) -> list[int]:
+    """The ids of real_estate.release_event, ascending."""
+    return [r[0] for r in conn.execute("SELECT id FROM real_estate.release_event ORDER BY id")]
+
+
+def violations(conn: Conn) -> list[tuple[Any, ...]]:
+    """SELECT * FROM real_estate.check_invariants(): empty when every promise holds."""
+    return conn.execute("SELECT * FROM real_estate.check_invariants()").fetchall()
+
+
+class Collector(threading.Thread):
+    """pyrelease.listen() in a thread, collecting event ids until it stops (timeout without
+    an event); its connection carries application_name (to find and kill it)."""
+
+    def __init__(
+        self, dsn: str, after: int = 0, timeout: float = 4.0, name: str = "pyrelease-listen-test"
+    ) -> None:
+        super().__init__(daemon=True)
+        self.conn = psycopg.connect(dsn, autocommit=True, application_name=name)
+        self.after, self.timeout = after, timeout
+        self.ids: list[int] = []
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        import pyrelease
+
+        try:
+            for event in pyrelease.listen(self.conn, after_id=self.after, timeout=self.timeout):
+                self.ids.append(event.id)
+        except BaseException as exc:
+            self.error = exc
+        finally:
+            self.conn.close()
 
 
 def assert_counters_exact(conn: Conn) -> dict[uuid.UUID, int]:

@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS cron.job_run_details (jobid bigint, start_time timest
 
 
 # The routines for Citus (distribute_tables, the shard-group release, ...) read Citus's catalog
-# and call its functions only on a Citus coordinator, where tests/citus runs them; on a lint
+# and call its functions only on a Citus coordinator, where tests/backends runs them; on a lint
 # server without Citus, those objects' absence is not a finding.
 CITUS_ONLY = re.compile(
     r'^(relation "pg_catalog\.pg_dist_\w+"|function pg_catalog\.(create_distributed_table'

@@ -16,6 +16,7 @@ from factories import (
     make_project,
     make_properties,
     make_workspace,
+    reservation,
     scalar,
 )
 
@@ -31,15 +32,6 @@ World = tuple[uuid.UUID, uuid.UUID]
 def world(conn: Conn) -> World:
     ws = make_workspace(conn)
     return ws, make_project(conn, ws)
-
-
-def stored(conn: Conn, property_id: uuid.UUID) -> tuple[Any, ...]:
-    row = conn.execute(
-        "SELECT status, reserved_by_id, reserved_until FROM real_estate.property WHERE id = %s",
-        (property_id,),
-    ).fetchone()
-    assert row is not None
-    return tuple(row)
 
 
 # --------------------------------------------------------------------- sync: values and types
@@ -62,7 +54,7 @@ def test_reserve_returns_reserved_until(
 
     assert isinstance(until, datetime) and until.tzinfo is not None
     assert until == now + timedelta(minutes=30)
-    assert stored(conn, target) == ("RESERVED", holder, until)
+    assert reservation(conn, target) == ("RESERVED", holder, until)
     assert available_plots(conn, project) == 0
 
 
@@ -102,7 +94,7 @@ def test_release_reservation_returns_a_bool(
     assert pyrelease.release_reservation(conn, id_type(str(expired))) is False
     assert pyrelease.release_reservation(conn, id_type(str(pending))) is False
     assert pyrelease.release_reservation(conn, uuid.uuid4()) is False
-    assert stored(conn, expired) == ("AVAILABLE", None, None)
+    assert reservation(conn, expired) == ("AVAILABLE", None, None)
 
 
 # --------------------------------------------------------------------- sync: errors
@@ -134,7 +126,7 @@ def test_errors_become_the_package_types(conn: Conn, world: World) -> None:
         assert issubclass(cls, pyrelease.PyreleaseError)
     assert not issubclass(pyrelease.PropertyNotFound, pyrelease.PropertyNotAvailable)
     assert issubclass(pyrelease.InvalidArgument, ValueError)
-    assert stored(conn, sold) == ("SOLD", None, None)
+    assert reservation(conn, sold) == ("SOLD", None, None)
 
 
 def test_errors_carry_structured_fields(conn: Conn, world: World) -> None:
@@ -195,7 +187,7 @@ def test_bad_arguments_raise_invalid_argument(
     with pytest.raises(pyrelease.InvalidArgument):
         call(conn, target)
 
-    assert stored(conn, target) == ("AVAILABLE", None, None)
+    assert reservation(conn, target) == ("AVAILABLE", None, None)
     assert available_plots(conn, project) == 1
 
 
@@ -228,17 +220,17 @@ def test_wrappers_run_in_the_callers_transaction(connect: Connect, world: World)
     pyrelease.reserve(conn, target, uuid.uuid4())
     assert pyrelease.release_expired(conn) == 2
     assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
-    assert stored(observer, target) == ("AVAILABLE", None, None)  # not committed yet
+    assert reservation(observer, target) == ("AVAILABLE", None, None)  # not committed yet
     conn.rollback()
 
-    assert stored(observer, target) == ("AVAILABLE", None, None)
+    assert reservation(observer, target) == ("AVAILABLE", None, None)
     assert available_plots(observer, project) == 1
     assert scalar(observer, "SELECT count(*) FROM real_estate.release_run") == 0
     assert scalar(observer, "SELECT count(*) FROM real_estate.release_event") == 0
 
     until = pyrelease.reserve(conn, target, uuid.uuid4())
     conn.commit()
-    assert stored(observer, target)[::2] == ("RESERVED", until)
+    assert reservation(observer, target)[::2] == ("RESERVED", until)
     assert available_plots(observer, project) == 0
 
 
@@ -255,7 +247,7 @@ def test_error_leaves_the_callers_transaction_to_the_caller(connect: Connect, wo
         pyrelease.reserve(conn, sold, uuid.uuid4())
     conn.rollback()  # the failed transaction is the caller's to end: the first reserve is gone
 
-    assert stored(conn, first) == ("AVAILABLE", None, None)
+    assert reservation(conn, first) == ("AVAILABLE", None, None)
 
 
 # --------------------------------------------------------------------- async twins
@@ -292,7 +284,7 @@ async def test_async_wrappers_values_and_types(
 
     assert (type(released), released) == (int, 2)
     assert isinstance(until, datetime) and until.tzinfo is not None
-    assert stored(conn, target) == ("RESERVED", holder, until)
+    assert reservation(conn, target) == ("RESERVED", holder, until)
     assert timedelta(minutes=4) < until - datetime.now(until.tzinfo) <= timedelta(minutes=5)
     assert available_plots(conn, project) == 3
     assert_counters_exact(conn)
@@ -333,10 +325,10 @@ async def test_async_wrappers_run_in_the_callers_transaction(
     assert await aio.release_expired(aconn) == 1
     await aconn.rollback()
 
-    assert stored(conn, target) == ("AVAILABLE", None, None)
+    assert reservation(conn, target) == ("AVAILABLE", None, None)
     assert scalar(conn, "SELECT count(*) FROM real_estate.release_event") == 0
     assert available_plots(conn, project) == 1
 
     until = await aio.reserve(aconn, target, uuid.uuid4())
     await aconn.commit()
-    assert stored(conn, target)[::2] == ("RESERVED", until)
+    assert reservation(conn, target)[::2] == ("RESERVED", until)

@@ -349,7 +349,7 @@ SQL_CASES: list[tuple[str, str]] = [
         "22P02",
     ),
     ("SELECT * FROM real_estate.release_pick('not a time')", "22007"),
-    ("SELECT real_estate.release_rows(1, <not-a-uuid>)", "22P02"),
+    ("SELECT real_estate.release_rows(1, 'expired', <not-a-uuid>, '{{}}')", "22P02"),
     # purge_release_log (internal; superuser here)
     *(
         (f"SELECT real_estate.purge_release_log({v})", state)

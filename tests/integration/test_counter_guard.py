@@ -2,7 +2,7 @@
 lc_messages changes nothing; a write that changes a project's id cannot smuggle a counter in;
 a host BEFORE UPDATE trigger on project cannot alter the counter while riding on the counter
 trigger's own UPDATE; and announcing a counter write by hand (the setting the counter
-trigger uses) does not make a direct write pass."""
+trigger and repair_counters use) makes a direct write pass only for the table's owner."""
 
 from __future__ import annotations
 
@@ -117,28 +117,36 @@ def test_host_before_update_trigger_cannot_ride_on_the_counter_write(conn: Conn,
     assert_counters_exact(conn)
 
 
-def test_announcing_a_counter_write_by_hand_does_not_pass(conn: Conn) -> None:
-    """The counter trigger announces its write in a setting anyone can SET. Forged by hand:
-    a direct write (even the owner's) is refused, since the counter trigger always runs
-    inside a trigger (depth >= 1); and a trigger of a role that is not the table's owner is
-    refused even granted the column (the counter trigger runs as the owner)."""
+def test_announcing_a_counter_write_by_hand_passes_only_for_the_owner(conn: Conn) -> None:
+    """The counter write is announced in a setting anyone can SET. repair_counters() and the
+    counter trigger announce through the same helper, so the guard has one bypass: the
+    announced delta, one trigger level below the announcement, as the table's owner. Forged
+    by the owner at top level it lets the owner's matching write through (the owner is
+    trusted: it could drop the trigger; before the repair used that announcement, the guard
+    demanded depth >= 2 and refused it); at a wrong depth it is refused; and forged by any
+    other role, at the top level or from a trigger, granted the column, it is refused."""
     ws = make_workspace(conn)
     project = make_project(conn, ws)
-    for depth in (0, 1, -1):
+    bump = "UPDATE real_estate.project SET available_plots = available_plots + 5 WHERE id = %s"
+    for depth in (1, -1):
         conn.execute(
             "SELECT set_config('pyrelease.counter_write', %s, false)",
             (f"{depth}|,{project}:5,",),
         )
         with pytest.raises(psycopg.Error) as info:
-            conn.execute(
-                "UPDATE real_estate.project SET available_plots = available_plots + 5"
-                " WHERE id = %s",
-                (project,),
-            )
+            conn.execute(bump, (project,))
         assert info.value.sqlstate == "RE011"
-    conn.execute("RESET pyrelease.counter_write")
+    conn.execute("SELECT set_config('pyrelease.counter_write', %s, false)", (f"0|,{project}:4,",))
+    with pytest.raises(psycopg.Error) as info:  # not the announced delta
+        conn.execute(bump, (project,))
+    assert info.value.sqlstate == "RE011"
+    conn.execute("SELECT set_config('pyrelease.counter_write', %s, false)", (f"0|,{project}:5,",))
+    conn.execute(bump, (project,))  # the owner (this connection) at top level: trusted
+    assert available_plots(conn, project) == 5
+    conn.execute("SELECT real_estate.repair_counters()")  # and repaired the same way
+    assert available_plots(conn, project) == 0
 
-    # The application's own trigger, forging the announcement at the right depth.
+    # Another role, granted the column: refused at top level and from its own trigger.
     conn.execute(
         """
         CREATE FUNCTION public.forge() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -158,6 +166,13 @@ def test_announcing_a_counter_write_by_hand_does_not_pass(conn: Conn) -> None:
         """
     )
     try:
+        conn.execute(
+            "SELECT set_config('pyrelease.counter_write', %s, false)", (f"0|,{project}:5,",)
+        )
+        with pytest.raises(psycopg.Error) as info:
+            conn.execute(bump, (project,))
+        assert info.value.sqlstate == "RE011"
+        conn.execute("RESET pyrelease.counter_write")
         with pytest.raises(psycopg.Error) as info:
             make_properties(conn, ws, project, 1)
         assert info.value.sqlstate == "RE011"

@@ -673,7 +673,7 @@ def test_every_function_pins_its_search_path(conn: Conn) -> None:
         " FROM pg_proc AS p WHERE p.pronamespace = 'real_estate'::regnamespace"
     ).fetchall()
     procedures = [name for name, kind, _, _ in rows if kind == "p"]
-    assert sorted(procedures) == ["run_distributed_release_job", "run_release_job"]
+    assert sorted(procedures) == ["run_release_job"]
     for name, kind, config, secdef in rows:
         if kind == "p":
             assert not secdef, "a procedure that commits cannot be SECURITY DEFINER"

@@ -35,18 +35,19 @@ def test_fresh_database_matches_the_committed_snapshot(db: str) -> None:
     assert actual == expected, f"run `make schema` and review the diff:\n{diff[:4000]}"
 
 
-def _previous_migrations(tmp_path: Path) -> Path:
+def _from_history(tmp_path: Path, commit: str, folder: str) -> Path:
+    """`folder` as it was at `commit`, extracted under tmp_path."""
     git = shutil.which("git")
     if git is None or not (REPO / ".git").exists():
-        pytest.skip("the upgrade test reads the previous layout from git history: no git here")
+        pytest.skip("the upgrade tests read earlier layouts from git history: no git here")
     archive = subprocess.run(
-        [git, "-C", str(REPO), "archive", "--format=tar", PREVIOUS_LAYOUT, "migrations"],
+        [git, "-C", str(REPO), "archive", "--format=tar", commit, folder],
         capture_output=True,
         check=True,
     ).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(tmp_path, filter="data")
-    return tmp_path / "migrations"
+    return tmp_path / folder
 
 
 def test_upgrade_from_the_previous_layout_keeps_data_and_converges(
@@ -59,7 +60,9 @@ def test_upgrade_from_the_previous_layout_keeps_data_and_converges(
     )
     with backend.lock():
         backend.apply_migrations(
-            backend.to_apply(read_migrations(str(_previous_migrations(tmp_path))))
+            backend.to_apply(
+                read_migrations(str(_from_history(tmp_path, PREVIOUS_LAYOUT, "migrations")))
+            )
         )
     backend.connection.close()
 
@@ -102,3 +105,29 @@ def test_upgrade_from_the_previous_layout_keeps_data_and_converges(
         events = conn.execute("SELECT property_id FROM real_estate.release_event").fetchall()
         assert {e[0] for e in events} >= set(expired)
     pyrelease.rollback(fresh_db, steps="all")
+
+
+# The last commit of main before each behaviour had one body (the Citus twins, is_distributed).
+BEFORE_ONE_BODY = "eaf7771"
+
+
+def test_upgrade_from_the_twin_routines_drops_them(
+    fresh_db: str, db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database whose routines came from the layout with the Citus twins
+    (release_workspace_batch, run_distributed_release_job, ...) ends, after a migrate,
+    with exactly the routines of a fresh install: the files that replace them drop them."""
+    from pyrelease import install
+
+    previous = _from_history(tmp_path, BEFORE_ONE_BODY, "plpgsql")
+    current = install.routine_files
+    monkeypatch.setattr(install, "routine_files", lambda folder=None: current(previous))
+    pyrelease.migrate(fresh_db, schedule=False)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        old = conn.execute(
+            "SELECT count(*) FROM pg_proc WHERE proname = 'run_distributed_release_job'"
+        ).fetchone()
+    assert old == (1,)
+    monkeypatch.setattr(install, "routine_files", current)
+    pyrelease.migrate(fresh_db, schedule=False)
+    assert dump(fresh_db) == dump(db), "the upgraded routines differ from a fresh install"

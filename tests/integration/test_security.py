@@ -65,9 +65,20 @@ PUBLIC_FUNCTIONS = {
 }
 READER_FUNCTIONS = {"check_invariants", "release_events", "release_health"}
 INTERNALS = {
-    "release_rows": "SELECT real_estate.release_rows(1, ARRAY[gen_random_uuid()])",
+    "release_rows": "SELECT real_estate.release_rows(1, 'expired', '{}', '{}')",
     "release_batch": "SELECT real_estate.release_batch('call', 1, '{}', NULL, NULL, NULL)",
     "release_pick": "SELECT * FROM real_estate.release_pick()",
+    "lock_property": "SELECT * FROM real_estate.lock_property(NULL, gen_random_uuid())",
+    "reserve": "SELECT real_estate.reserve(NULL, gen_random_uuid(), gen_random_uuid(), '1 h')",
+    "end_reservation": "SELECT real_estate.end_reservation(NULL, gen_random_uuid(), NULL)",
+    "apply_counter_deltas": "SELECT real_estate.apply_counter_deltas('{}', '{}', '{}')",
+    "release_event_notify_arm": "SELECT real_estate.release_event_notify_arm(1, 1, 1)",
+    "release_batch_ends": "SELECT real_estate.release_batch_ends('{}', 1, '{}')",
+    "shard_bounds": "SELECT real_estate.shard_bounds()",
+    "not_null": "SELECT real_estate.not_null(1, 'x')",
+    "expiry_after": "SELECT real_estate.expiry_after('1 hour')",
+    "check_batch_size": "SELECT real_estate.check_batch_size(1)",
+    "release_cutoff": "SELECT real_estate.release_cutoff('1 day')",
     "begin_release_run": "SELECT real_estate.begin_release_run('call')",
     "record_release_run": "SELECT real_estate.record_release_run(1, 1, 0, NULL, true)",
     "purge_release_log": "SELECT real_estate.purge_release_log('1 day')",
@@ -825,7 +836,7 @@ def test_every_function_pins_its_search_path(conn: Conn) -> None:
     unpinned = [r[0] for r in rows if r[1] != "p" and PINNED not in (r[2] or [])]
     assert unpinned == []
     procedures = [r for r in rows if r[1] == "p"]
-    assert [r[0] for r in procedures] == ["run_distributed_release_job", "run_release_job"]
+    assert [r[0] for r in procedures] == ["run_release_job"]
     for _, _, config, secdef, body in procedures:
         assert config is None and secdef is False
         assert unqualified(body) == []

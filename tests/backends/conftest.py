@@ -1,4 +1,13 @@
-"""Fixtures of the Citus cluster tests (see cluster.py for where Citus comes from)."""
+"""The two back-ends every behavioural test here runs against: ``single`` (one PostgreSQL, the
+session's server) and ``citus`` (a coordinator and two workers, see cluster.py for where
+Citus comes from).
+
+Fixtures: ``backend`` (parametrized over both: a :class:`Backend` whose database starts
+empty), ``bconn`` (an autocommit connection to it); the Citus cluster ``citus``, ``cdb`` (a
+migrated database distributed over both workers, shared by the session) and ``cconn`` (an
+autocommit connection to it), which the Citus-only tests in citus/ use. Without Citus, the
+``citus`` parameter and citus/ are left out with one line at the end of the run.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +21,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from backend import Backend, Conn
 from cluster import (
     DBNAME,
     PG_BINDIR,
@@ -27,32 +37,48 @@ import pyrelease
 
 HERE = Path(__file__).resolve().parent
 _SKIPPED = pytest.StashKey[str]()
+BACKENDS = ("single", "citus")
+# Every table of the schema, emptied before each test on the shared distributed database, so
+# that each test starts, on both back-ends, from an empty migrated database.
+TABLES = ", ".join(
+    f"real_estate.{t}" for t in ("release_event", "release_run", "property", "project", "workspace")
+)
+
+
+def _needs_citus(item: pytest.Item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and callspec.params.get("backend") == "citus":
+        return True
+    return HERE / "citus" in Path(str(item.path)).resolve().parents
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Decide once, at collection, whether Citus is installed; if not, leave the cluster tests
+    """Decide once, at collection, whether Citus is installed; if not, leave the Citus tests
     out and say why in one line at the end of the run."""
-    mine = [i for i in items if HERE in Path(str(i.path)).resolve().parents]
+    mine = [i for i in items if _needs_citus(i)]
     if not mine:
         return
     reason = _citus_missing()
     if reason is not None:
         config.hook.pytest_deselected(items=mine)
         items[:] = [i for i in items if i not in mine]
-        config.stash[_SKIPPED] = f"{len(mine)} Citus cluster tests skipped: {reason}"
+        config.stash[_SKIPPED] = f"{len(mine)} Citus tests skipped: {reason}"
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     line = config.stash.get(_SKIPPED, None)
     if line is not None:
-        terminalreporter.write_line(f"tests/citus: {line}", yellow=True)
+        terminalreporter.write_line(f"tests/backends: {line}", yellow=True)
+
+
+# ----------------------------------------------------------------------------- Citus cluster
 
 
 @pytest.fixture(scope="session")
 def citus() -> Iterator[Cluster]:
     reason = _citus_missing()
     if reason is not None:
-        pytest.skip(f"Citus cluster tests skipped: {reason}")
+        pytest.skip(f"Citus tests skipped: {reason}")
     preload = "citus,pg_cron" if (_pkglibdir() / "pg_cron.so").exists() else "citus"
     base = Path(tempfile.mkdtemp(prefix="pyrelease-citus-", dir="/tmp"))
     base.chmod(0o777)
@@ -115,14 +141,41 @@ def citus() -> Iterator[Cluster]:
 
 @pytest.fixture(scope="session")
 def cdb(citus: Cluster) -> str:
-    """DSN of a migrated database distributed over the two workers (SHARD_COUNT shards)."""
+    """DSN of a migrated database distributed over the two workers (SHARD_COUNT shards),
+    without its release job (no tick may run under the tests' feet; the tick test schedules
+    it)."""
     dsn = citus.create_database(DBNAME)
-    pyrelease.migrate(dsn)
+    pyrelease.migrate(dsn, schedule=False)
     pyrelease.distribute(dsn, shard_count=SHARD_COUNT)
     return dsn
 
 
 @pytest.fixture
-def cconn(cdb: str) -> Iterator[psycopg.Connection[Any]]:
+def cconn(cdb: str) -> Iterator[Conn]:
     with psycopg.connect(cdb, autocommit=True) as c:
         yield c
+
+
+# ----------------------------------------------------------------------------- the back-ends
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    if request.param == "single":
+        found = Backend("single", request.getfixturevalue("db"))
+    else:
+        found = Backend("citus", request.getfixturevalue("cdb"))
+        with psycopg.connect(found.dsn, autocommit=True) as c:
+            c.execute(f"TRUNCATE {TABLES}")
+    try:
+        yield found
+    finally:
+        for c in found.opened:
+            with contextlib.suppress(Exception):
+                c.close()
+
+
+@pytest.fixture
+def bconn(backend: Backend) -> Conn:
+    """An autocommit connection to the back-end's database."""
+    return backend.connect()
