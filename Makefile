@@ -9,19 +9,12 @@
 # test   setup, then pytest (PYTEST_ARGS=...) on the server PGHOST/PGPORT/PGUSER/PGPASSWORD
 #        or PYRELEASE_TEST_DSN name, else on throwaway clusters it starts and removes
 # soak   8 pgbench clients x 60 s with pg_cron every minute, then check_invariants()
-<<<<<<< HEAD
 # lint   ruff check, ruff format --check, mypy --strict, plpgsql_check (on the db cluster),
 #        python -m build + twine check
-# schema rewrite schema.sql, the committed snapshot of the installed schema
-# format ruff check --fix + ruff format
-# bench  the benchmark against the db cluster (BENCH_ARGS=... passes options)
-=======
-# lint   ruff check + ruff format --check + mypy --strict pyrelease/, plpgsql_check over every
-#        routine (on the db cluster)
 # schema rewrite schema.sql, the committed snapshot of the installed schema, and the
 #        install marker migrations/install.<digest>.py that `yoyo apply` runs
+# format ruff check --fix + ruff format
 # bench  the benchmark against the `make db` cluster (BENCH_ARGS=... passes options)
->>>>>>> install
 # clean  stop and delete the local cluster, .venv, caches and bench results
 
 SHELL := /bin/bash
@@ -80,13 +73,10 @@ lint: $(VENV)/.stamp-pyproject db
 	d="$$(mktemp -d)"; $(VENV)/bin/python -m build -q --no-isolation -o "$$d" . >/dev/null \
 	  && $(VENV)/bin/twine check --strict "$$d"/*; s=$$?; rm -rf "$$d"; exit $$s
 
-<<<<<<< HEAD
-=======
 # Rewrite the install marker migrations/install.<digest>.py (what `yoyo apply` runs when
 # plpgsql/ or the numbered migrations changed), then schema.sql (the committed snapshot of what
 # the migrations + plpgsql/ install) from a freshly migrated database; test_migrations.py and
 # test_schema.py fail until both are committed.
->>>>>>> install
 schema: setup db
 	$(VENV)/bin/python -m tests.schema_dump $(DSN)
 
