@@ -83,14 +83,16 @@ SELECT j.jobid, j.jobname, j.schedule, j.command, j.database, j.active
  ORDER BY j.jobid;
 
 -- name: orphan_release_jobs
--- Release jobs on this node whose database no longer exists (dropped or renamed without
--- a rollback): they can only fail.
+-- Release jobs on the node of job `jobid` whose database no longer exists (dropped or
+-- renamed without a rollback): they can only fail. A NULL jobid (the release job is not
+-- registered yet): on any node, since pg_cron registers every job on its own node.
 SELECT j.jobid, j.database
   FROM cron.job AS j
-  JOIN cron.job AS this ON this.jobid OPERATOR(pg_catalog.=) %(jobid)s::pg_catalog.int8
+  LEFT JOIN cron.job AS this ON this.jobid OPERATOR(pg_catalog.=) %(jobid)s::pg_catalog.int8
  WHERE pg_catalog.starts_with(j.command, 'CALL real_estate.run_release_job')
-   AND j.nodename OPERATOR(pg_catalog.=) this.nodename
-   AND j.nodeport OPERATOR(pg_catalog.=) this.nodeport
+   AND (%(jobid)s::pg_catalog.int8 IS NULL
+        OR (j.nodename OPERATOR(pg_catalog.=) this.nodename
+            AND j.nodeport OPERATOR(pg_catalog.=) this.nodeport))
    AND NOT EXISTS (SELECT FROM pg_catalog.pg_database AS d
                     WHERE d.datname OPERATOR(pg_catalog.=) j.database::pg_catalog.name);
 
