@@ -209,14 +209,16 @@ _SET_LOCK_TIMEOUT = f"SET lock_timeout = '{LOCK_TIMEOUT}'"
 
 
 def _guard(conn: psycopg.Connection[Any], state: State, lock_pid: int | None) -> str:
-    """One statement: take yoyo's migration lock (lock_pid), then refuse unless the database
-    is in `state` (the migrations applied, the routines installed) and the role is the one
-    the plan was made for. In one statement, so that a refusal leaves no lock behind."""
+    """One statement: refuse unless the role is the one the plan was made for, take yoyo's
+    migration lock (lock_pid: its table created if need be), then refuse unless the database
+    is in `state` (the migrations applied, the routines installed). One statement, so that
+    a refusal leaves nothing behind (no lock)."""
 
     def lit(value: Any) -> str:
         return sql.Literal(value).as_string(conn)
 
     lock = (
+        f"    {_LOCK_TABLE};\n"
         "    INSERT INTO public.yoyo_lock (locked, ctime, pid)"
         f" VALUES (1, {_UTC_NOW}, {int(lock_pid)});\n"
         if lock_pid is not None
@@ -227,6 +229,11 @@ DECLARE
     v_applied pg_catalog.text[] := '{{}}';
     v_routines pg_catalog.text;
 BEGIN
+    IF SESSION_USER::pg_catalog.text OPERATOR(pg_catalog.<>) {lit(state.role)}
+       OR CURRENT_USER::pg_catalog.text OPERATOR(pg_catalog.<>) {lit(state.role)} THEN
+        RAISE EXCEPTION 'pyrelease: run this as role % (only the install''s owner migrates)',
+            {lit(state.role)};
+    END IF;
 {lock}    IF pg_catalog.to_regclass('public._yoyo_migration') IS NOT NULL THEN
         SELECT COALESCE(pg_catalog.array_agg(m.migration_id::pg_catalog.text
                                              ORDER BY m.migration_id::pg_catalog.text COLLATE "C"),
@@ -237,11 +244,6 @@ BEGIN
     END IF;
     IF pg_catalog.to_regclass('real_estate.routine_source') IS NOT NULL THEN
         SELECT s.sha256 INTO v_routines FROM real_estate.routine_source AS s;
-    END IF;
-    IF SESSION_USER::pg_catalog.text OPERATOR(pg_catalog.<>) {lit(state.role)}
-       OR CURRENT_USER::pg_catalog.text OPERATOR(pg_catalog.<>) {lit(state.role)} THEN
-        RAISE EXCEPTION 'pyrelease: run this as role % (only the install''s owner migrates)',
-            {lit(state.role)};
     END IF;
     IF v_applied IS DISTINCT FROM {lit(list(state.applied))}::pg_catalog.text[]
        OR v_routines IS DISTINCT FROM {lit(state.digest)}::pg_catalog.text THEN
@@ -267,8 +269,6 @@ def _framed(script: Script, kind: Literal["migrate", "printed", "driver"], body:
         script.meta("\\set ON_ERROR_STOP on")
     if kind != "driver":  # the driver's connection is the application's: no session SET
         script.run(_SET_LOCK_TIMEOUT)
-    if lock_pid is not None:
-        script.run(_LOCK_TABLE)
     _run_guard(script, _guard(script.conn, state, lock_pid))
     planned = script.statements
     try:

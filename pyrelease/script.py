@@ -14,6 +14,7 @@ is a statement, what they fetch is a read (see StepConnection).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -210,7 +211,8 @@ class StepConnection:
     run live, written down when printing. A statement whose rows the step then fetches is a
     read instead: printed, it runs on the read-only connection, against the database as it
     is before the script; a read after a statement the step itself wrote down cannot be
-    answered so, and is refused (as is a read that needs a change). `transaction()` adds
+    answered so, and is refused (as is a read that needs a change; a SET, which changes
+    the session and no data, does not count). `transaction()` adds
     nothing: the migration's own transaction (or its absence, `__transactional__ = False`)
     is the script's. pyrelease's own search_path pin (db.pinned) is left out: every
     statement it guards is qualified."""
@@ -253,7 +255,8 @@ class StepCursor:
             self._rows = script.run(text, database=self.step.database) or []
         else:
             script.run(text, database=self.step.database)
-            self.step._state.writes += 1
+            if not _SETTING.match(text):
+                self.step._state.writes += 1
         return self
 
     def _read(self) -> Sequence[tuple[Any, ...]]:
@@ -294,4 +297,5 @@ class StepCursor:
         pass
 
 
+_SETTING = re.compile(r"\s*SET\s", re.IGNORECASE)  # a session setting: not a change to read
 _CANNOT_PRINT = "--sql cannot print this migration (only `pyrelease migrate` can run it):"
