@@ -50,7 +50,7 @@ def latest() -> str:
 def driver_connection(bind: Any) -> psycopg.Connection[Any]:
     """The psycopg 3 connection under a SQLAlchemy Connection (or Session, or alembic's
     bind): what the pyrelease API takes."""
-    if hasattr(bind, "connection") and callable(bind.connection):  # a Session
+    if hasattr(bind, "get_bind"):  # a Session: the Connection of its transaction
         bind = bind.connection()
     conn = bind.connection.driver_connection
     if not isinstance(conn, psycopg.Connection):

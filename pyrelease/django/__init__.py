@@ -8,7 +8,9 @@ application's migration that needs it depends on it:
 connection (psycopg 3), outside any transaction (`atomic = False`), as the install's owner,
 with the same statements, yoyo bookkeeping and lock as `pyrelease migrate`.
 
-`connection()` is the psycopg connection under Django's: what the API takes.
+`connection()` is the psycopg connection under Django's: what the API takes. (This
+package's `migrations` is the Django app's migrations folder: pyrelease's own module is
+imported under other names here.)
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 
 import psycopg
 
-from .. import migrations
 from ..errors import MigrationError
+from ..migrations import downgrade, upgrade
 
 
 def connection(using: str = "default") -> psycopg.Connection[Any]:
@@ -50,7 +52,7 @@ def upgrade_to(target: str) -> Operation:
     def forward(apps: Any, schema_editor: Any) -> None:
         wrapper = schema_editor.connection
         wrapper.ensure_connection()
-        migrations.upgrade(psycopg_of(wrapper), target)
+        upgrade(psycopg_of(wrapper), target)
 
     return forward
 
@@ -61,6 +63,6 @@ def downgrade_to(target: str | None) -> Operation:
     def backward(apps: Any, schema_editor: Any) -> None:
         wrapper = schema_editor.connection
         wrapper.ensure_connection()
-        migrations.downgrade(psycopg_of(wrapper), target)
+        downgrade(psycopg_of(wrapper), target)
 
     return backward
