@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 from yoyo import exceptions as yoyo_exceptions
 from yoyo import read_migrations
@@ -588,7 +588,8 @@ def _backend(dsn: str, command: str) -> Iterator[PostgresqlPsycopgBackend]:
 def _printing(dsn: str, command: str) -> Iterator[Script]:
     """A script to print, planned on a read-only connection (and read-only connections to
     other databases: they inherit its options), as the owner."""
-    conn = connect(make_conninfo(dsn), options=READ_ONLY)
+    given = conninfo_to_dict(dsn).get("options") or os.environ.get("PGOPTIONS", "")
+    conn = connect(make_conninfo(dsn), options=f"{given} {READ_ONLY}".strip())
     try:
         with _cancellations():
             require_owner(conn, command)
