@@ -59,8 +59,8 @@ def psql_connect(database: str) -> str:
 
 class Script:
     """Statements run live on `conn` (and on connections to other databases with its
-    login), or printed. `conn` must be in autocommit mode, outside a transaction: the script
-    opens its own transactions, as psql does."""
+    login), or printed. Live, the script's transactions are psycopg's on `conn` (BEGIN and
+    COMMIT on an autocommit connection; a savepoint inside a caller's transaction)."""
 
     def __init__(self, conn: psycopg.Connection[Any], *, live: bool) -> None:
         self.conn = conn

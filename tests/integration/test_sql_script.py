@@ -302,3 +302,30 @@ def test_pg_cron_in_the_application_database(server_cron_in_app: Any, tmp_path: 
         assert printed(dsn, "migrate").startswith("-- nothing to do")
     finally:
         pyrelease.rollback(dsn, steps="all")
+
+
+def test_the_job_of_a_dropped_database_goes_with_the_script(
+    server: Any, fresh_db: str, tmp_path: Path
+) -> None:
+    """A release job whose database was dropped without a rollback (an orphan) is removed,
+    with its purge job, by the script that registers this database's new job: the new job's
+    id is not known when the script is printed, the orphans are found all the same."""
+    from factories import extra_database
+    from psycopg import sql
+
+    with extra_database(server, tag="gone") as gone:
+        pyrelease.migrate(server.dsn_for(gone))
+        orphans = cron_jobs(server, gone)
+        assert len(orphans) == 2
+        with connect_to(server.admin_dsn) as admin:
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(gone)))
+        script = printed(fresh_db, "migrate")
+        assert all(f"cron.unschedule({job[0]}" in script for job in orphans), script[-3000:]
+
+        done = psql(fresh_db, script, tmp_path)
+
+        assert done.returncode == 0, done.stderr
+        assert cron_jobs(server, gone) == []
+        assert len(cron_jobs(server, current_db(fresh_db))) == 2
+        assert_nothing_left(server, fresh_db)
+    pyrelease.rollback(fresh_db, steps="all")
