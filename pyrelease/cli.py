@@ -15,7 +15,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 from uuid import UUID
 
 import psycopg
@@ -57,6 +57,9 @@ def resolve_dsn(cli_dsn: str | None) -> str:
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
+    if args.sql:
+        print(migrations.migrate_sql(args.dsn, schedule=not args.no_schedule), end="")
+        return
     if args.break_lock:
         migrations.break_lock(args.dsn)
         print("migration lock cleared")
@@ -65,7 +68,11 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
-    undone = migrations.rollback(args.dsn, "all" if args.all else args.steps or 1)
+    steps: int | Literal["all"] = "all" if args.all else args.steps or 1
+    if args.sql:
+        print(migrations.rollback_sql(args.dsn, steps), end="")
+        return
+    undone = migrations.rollback(args.dsn, steps)
     print(f"rolled back {', '.join(undone)}" if undone else "nothing to roll back")
 
 
@@ -260,6 +267,10 @@ class _Parser(argparse.ArgumentParser):
         super().error(redact(message))
 
 
+SQL_HELP = (
+    "print the psql script it would run on this database now, changing nothing"
+    " (apply it as the owner: psql -X -v ON_ERROR_STOP=1 -f FILE)"
+)
 DSN_HELP = "libpq connection string or URL (default: $DATABASE_URL, else the PG* variables)"
 
 
@@ -280,11 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("migrate", cmd_migrate, "apply pending migrations (and schedule the job)")
-    p.add_argument(
+    first = p.add_mutually_exclusive_group()
+    first.add_argument(
         "--break-lock",
         action="store_true",
         help="first remove a migration lock left by a migration killed half-way",
     )
+    first.add_argument("--sql", action="store_true", help=SQL_HELP)
     p.add_argument(
         "--no-schedule",
         action="store_true",
@@ -294,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     group = p.add_mutually_exclusive_group()
     group.add_argument("--steps", type=_positive_int, metavar="N", help="default: 1")
     group.add_argument("--all", action="store_true", help="roll back every migration")
+    p.add_argument("--sql", action="store_true", help=SQL_HELP)
     p = add("release", cmd_release, "release expired reservations now")
     p.add_argument("--batch-size", type=_positive_int, default=api.DEFAULT_BATCH_SIZE, metavar="N")
     p.add_argument(

@@ -55,6 +55,7 @@ from .errors import (
 from .owner import require_owner
 from .pending import require_migrated
 from .queries import QUERIES
+from .script import PIN, Raw, Script, StepConnection
 
 log = logging.getLogger("pyrelease")
 
@@ -181,14 +182,20 @@ def schedule(
     exceptions (a pg_cron error the package has no type for is a ScheduleError)."""
     require(cron, str, "cron")
     require(retention, str, "retention")
-    with reraised_as(ScheduleError, "pg_cron"):
-        return _schedule(conn, cron, retention)
+    script = Script(conn, live=True)
+    try:
+        with reraised_as(ScheduleError, "pg_cron"):
+            return plan_schedule(script, cron, retention)
+    finally:
+        script.close()
 
 
-def converge(conn: psycopg.Connection[Any]) -> Job | None:
+def converge(script: Script) -> Job | None:
     """The release job as it must be, or None without pg_cron: registered when missing,
-    repaired when altered (the schedule and retention the DBA chose are kept). Raises what
-    schedule() raises when pg_cron refuses it."""
+    repaired when altered (the schedule and retention the DBA chose are kept), nothing sent
+    when it is in place. Raises what schedule() raises when pg_cron refuses it. Part of the
+    install: the routines are installed (or, printed, installed by the script) before."""
+    conn = script.conn
     if cron_setup(conn) is None:
         return None
     found = job(conn)
@@ -198,8 +205,9 @@ def converge(conn: psycopg.Connection[Any]) -> Job | None:
         with suppress(InvalidArgument):
             check_readable(found.schedule)
             every = found.schedule
-    converged = schedule(conn, every, retention)
-    if found is None:
+    with reraised_as(ScheduleError, "pg_cron"):
+        converged = plan_schedule(script, every, retention, installed=True)
+    if found is None and script.live:
         log.info(
             "scheduled %s (%s) in database %s",
             converged.name,
@@ -209,60 +217,170 @@ def converge(conn: psycopg.Connection[Any]) -> Job | None:
     return converged
 
 
-def _schedule(conn: psycopg.Connection[Any], cron: str, retention: str) -> Job:
+# The id of a release job the same transaction registers (before it), for its purge job's
+# command: the job is not there to read when the statements are planned.
+_NEW_JOB_ID = (
+    "(SELECT j.jobid FROM cron.job AS j"
+    " WHERE j.jobname OPERATOR(pg_catalog.=) {name}::pg_catalog.name"
+    " AND j.username OPERATOR(pg_catalog.=) CURRENT_USER::pg_catalog.text)"
+)
+_PURGE_BEFORE_ID = "DELETE FROM cron.job_run_details WHERE (jobid = "
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One of pg_cron's calls, with the job's name when it registers or re-points one."""
+
+    query: str
+    params: dict[str, Any]
+    registers: str | None = None
+
+
+def plan_schedule(script: Script, cron: str, retention: str, installed: bool = False) -> Job:
+    """Read what pg_cron holds, then send (in one transaction in pg_cron's database) only
+    the calls that bring it to the release job and its purge job: none when they are in
+    place. `installed`: the routines are there (or the script installs them first)."""
+    conn = script.conn
     # pg_cron runs the job as the role that registers it: only the owner may (owner.py).
     require_owner(conn, "schedule")
     setup = require_cron(conn)
-    require_migrated(conn, "schedule")
+    if not installed:
+        require_migrated(conn, "schedule")
     retention = _normalise_retention(conn, retention)
     command = "CALL real_estate.run_release_job()"
     if retention != DEFAULT_RETENTION:
         command = f"CALL real_estate.run_release_job(p_retention => {_literal(conn, retention)})"
-    with _cron_connection(conn, setup) as cron_conn, pinned(cron_conn):
-        # pg_cron validates the expression; what it accepts but pyrelease cannot compute the
-        # interval of (@reboot; a sixth field, which pg_cron 1.4 ignores) rolls it back.
-        found = _release_jobs(cron_conn, setup)
-        for extra in found[1:]:  # registered twice (by two users, or by older versions)
-            _unschedule_job(cron_conn, extra.jobid)
-        current, name = (
-            (found[0], found[0].name)
-            if found
-            else _claim(cron_conn, setup.job_names, setup, lambda j: not _runs_elsewhere(j, setup))
-        )
-        job = _upsert(cron_conn, setup, current, name, cron, command, setup.database)
-        check_readable(job.schedule)
-        for orphan in _rows(cron_conn, "orphan_release_jobs", {"jobid": job.jobid}):
-            _unschedule_job(cron_conn, orphan[0])
-            if not setup.in_app_database:
-                gone = CronSetup(cron_database=setup.cron_database, database=orphan[1])
-                for purge_job in _purge_jobs(cron_conn, gone, orphan[0]):
-                    _unschedule_job(cron_conn, purge_job.jobid)
+    cron_conn = script.connection(setup.cron_database)
+    found = _release_jobs(cron_conn, setup)
+    # registered twice (by two users, or by older versions): the extras go
+    calls = [_unschedule_call(extra.jobid) for extra in found[1:]]
+    current, name = (
+        (found[0], found[0].name)
+        if found
+        else _claim(cron_conn, setup.job_names, setup, lambda j: not _runs_elsewhere(j, setup))
+    )
+    calls += _upsert_calls(current, name, cron, command, setup.database)
+    for orphan_id, gone in _rows(
+        cron_conn, "orphan_release_jobs", {"jobid": current.jobid if current else None}
+    ):
+        calls.append(_unschedule_call(orphan_id))
         if not setup.in_app_database:
-            _schedule_purge(cron_conn, setup, job, retention)
-        register(conn, job)  # last, inside pg_cron's transaction: recorded once all else held
+            gone_setup = CronSetup(cron_database=setup.cron_database, database=gone)
+            calls += [
+                _unschedule_call(p.jobid) for p in _purge_jobs(cron_conn, gone_setup, orphan_id)
+            ]
+    if not setup.in_app_database:
+        calls += _purge_calls(cron_conn, setup, current, name, retention)
+    registered = _send(script, setup.cron_database, calls, cron, name)
+    # pg_cron validated the expression; what it accepts but pyrelease cannot compute the
+    # interval of (@reboot; a sixth field, which pg_cron 1.4 ignores) rolled it back.
+    jobid = current.jobid if current else int(registered.get(name, 0))
+    job = Job(jobid, name, cron, command, setup.database, True, setup.cron_database)
+    # Then the job as registered, in this database, for the health rule (a printed script
+    # knows a new job's id only as psql's variable: JOBID_VARIABLE).
+    plan_register(script, job, jobid if current or script.live else Raw(JOBID_VARIABLE))
     return job
 
 
-def _schedule_purge(
-    cron_conn: psycopg.Connection[Any], setup: CronSetup, job: Job, retention: str
-) -> None:
-    """The daily job that trims pg_cron's run history of the release job (and its own)."""
-    found = _purge_jobs(cron_conn, setup, job.jobid)
-    for extra in found[1:]:
-        _unschedule_job(cron_conn, extra.jobid)
+def _send(
+    script: Script, database: str, calls: list[_Call], cron: str, release_job: str
+) -> dict[str, int]:
+    """The calls, in one transaction with search_path pinned; check_readable(cron) before
+    it commits. Returns the ids of the jobs registered (live); printed, a new release job's
+    id goes into psql's variable JOBID_VARIABLE."""
+    registered: dict[str, int] = {}
+    if not calls:
+        check_readable(cron)
+        return registered
+    with script.transaction(database):
+        script.run(PIN, database=database)
+        for call in calls:
+            try:
+                gset = (
+                    GSET_PREFIX
+                    if call.registers == release_job and call.query == QUERIES["schedule_job"]
+                    else None
+                )
+                with translated():
+                    rows = script.run(call.query, call.params, database=database, gset=gset)
+            except psycopg.errors.InvalidParameterValue as exc:  # 22023: "invalid schedule"
+                raise InvalidArgument(
+                    f"invalid cron expression {cron!r}: {first_line(exc)}"
+                ) from exc
+            except psycopg.Error as exc:
+                if call.registers is None:
+                    raise
+                raise ScheduleError(
+                    f"pg_cron refused the job {call.registers!r}: {first_line(exc)}"
+                ) from exc
+            if call.registers is not None and rows and call.query == QUERIES["schedule_job"]:
+                registered[call.registers] = int(rows[0][0])
+        check_readable(cron)
+    return registered
+
+
+def _unschedule_call(jobid: int) -> _Call:
+    return _Call(QUERIES["unschedule_job"], {"jobid": jobid})
+
+
+def _upsert_calls(
+    existing: Job | None, name: str, cron: str, command: str | Raw, database: str
+) -> list[_Call]:
+    """Register the job, or re-point the existing one (schedule, command, database, active:
+    re-scheduling by name alone would keep an old database or a paused flag); nothing when
+    it is as it must be."""
+    params: dict[str, Any] = {
+        "jobname": name,
+        "schedule": cron,
+        "command": command,
+        "database": database,
+    }
+    if existing is None:
+        return [_Call(QUERIES["schedule_job"], params, registers=name)]
+    if (existing.schedule, existing.command, existing.database, existing.active) == (
+        cron,
+        command,
+        database,
+        True,
+    ):
+        return []
+    return [_Call(QUERIES["alter_job"], {**params, "jobid": existing.jobid}, registers=name)]
+
+
+def _purge_calls(
+    cron_conn: psycopg.Connection[Any],
+    setup: CronSetup,
+    release: Job | None,
+    release_name: str,
+    retention: str,
+) -> list[_Call]:
+    """The daily job that trims pg_cron's run history of the release job (and its own); a
+    release job registered by the same calls is named by the query that finds it."""
+    found = _purge_jobs(cron_conn, setup, release.jobid if release else _NO_JOB)
+    calls = [_unschedule_call(extra.jobid) for extra in found[1:]]
     current, name = (
         (found[0], found[0].name)
         if found
         else _claim(cron_conn, setup.purge_job_names, setup, lambda j: _purges(j, setup, None))
     )
-    purge = (
-        f"DELETE FROM cron.job_run_details WHERE (jobid = {job.jobid} OR jobid IN"
-        f" (SELECT jobid FROM cron.job WHERE jobname = {_literal(cron_conn, name)}"
+    after_id = (
+        f" OR jobid IN (SELECT jobid FROM cron.job WHERE jobname = {_literal(cron_conn, name)}"
         " AND database = current_database()))"
         f" AND start_time < now() - interval {_literal(cron_conn, retention)}"
     )
-    _upsert(cron_conn, setup, current, name, PURGE_SCHEDULE, purge, setup.cron_database)
+    purge: str | Raw
+    if release is not None:
+        purge = f"{_PURGE_BEFORE_ID}{release.jobid}{after_id}"
+    else:
+        new_id = _NEW_JOB_ID.format(name=_literal(cron_conn, release_name))
+        purge = Raw(
+            f"({_literal(cron_conn, _PURGE_BEFORE_ID)} OPERATOR(pg_catalog.||)"
+            f" {new_id}::pg_catalog.text OPERATOR(pg_catalog.||) {_literal(cron_conn, after_id)})"
+        )
+    return calls + _upsert_calls(current, name, PURGE_SCHEDULE, purge, setup.cron_database)
 
+
+_NO_JOB = -1  # no release job has this id: the purge jobs of a job not registered yet
 
 _PURGED_JOB = re.compile(r"\(jobid = (\d+) OR")
 
@@ -305,25 +423,50 @@ def _unschedule(conn: psycopg.Connection[Any]) -> bool:
         for each in (*found, *purges):
             _unschedule_job(cron_conn, each.jobid)
     with translated(), pinned(conn):
-        if expect_row(conn.execute(QUERIES["has_release_schedule"]).fetchone(), "registry")[0]:
-            conn.execute(QUERIES["unregister_schedule"])
+        conn.execute(QUERIES["unregister_schedule"])
     return bool(found)
 
 
-def register(conn: psycopg.Connection[Any], found: Job) -> None:
+# psql's variable that holds a new release job's id in a printed script (`\gset` after
+# cron.schedule_in_database, whose result column names it).
+GSET_PREFIX = "pyrelease_"
+JOBID_VARIABLE = ":'pyrelease_schedule_in_database'::pg_catalog.int8"
+
+
+def plan_register(script: Script, found: Job, jobid: int | Raw) -> None:
     """Record `found` as this database's release job, with its schedule's interval (what the
-    health rule reads); InvalidArgument for a schedule whose interval cannot be computed."""
-    every = interval(found.schedule)
+    health rule reads), unless it is recorded so already; InvalidArgument for a schedule
+    whose interval cannot be computed."""
     params = {
         "name": found.name,
-        "jobid": found.jobid,
+        "jobid": jobid,
         "schedule": found.schedule,
         "cron_database": found.cron_database,
-        "interval": every,
+        "interval": interval(found.schedule),
         "active": found.active,
     }
+    conn = script.conn
     with translated(), pinned(conn):
-        conn.execute(QUERIES["register_schedule"], params)
+        if not expect_row(conn.execute(QUERIES["has_release_schedule"]).fetchone(), "table")[0]:
+            if script.live:
+                return  # (before 0012: nothing to record it in)
+        else:
+            recorded = conn.execute(QUERIES["registered_schedule"]).fetchone()
+            wanted = tuple(params[k] for k in ("name", "jobid", "schedule", "cron_database"))
+            if recorded is not None and recorded == (*wanted, params["interval"], found.active):
+                return
+    with script.transaction():
+        script.run(PIN)
+        script.run(QUERIES["register_schedule"], params)
+
+
+def register(conn: psycopg.Connection[Any], found: Job) -> None:
+    """plan_register, run on `conn`."""
+    script = Script(conn, live=True)
+    try:
+        plan_register(script, found, found.jobid)
+    finally:
+        script.close()
 
 
 def schedule_database(
@@ -363,34 +506,6 @@ def job_runs(conn: psycopg.Connection[Any], found: Job, limit: int = 5) -> list[
     with _cron_connection(conn, setup) as cron_conn, translated(), pinned(cron_conn):
         rows = cron_conn.execute(QUERIES["job_runs"], {"jobid": found.jobid, "limit": limit})
         return [JobRun(*row) for row in rows.fetchall()]
-
-
-def _upsert(
-    cron_conn: psycopg.Connection[Any],
-    setup: CronSetup,
-    existing: Job | None,
-    name: str,
-    cron: str,
-    command: str,
-    database: str,
-) -> Job:
-    """Register the job, or re-point the existing one (schedule, command, database, active:
-    re-scheduling by name alone would keep an old database or a paused flag)."""
-    params = {"jobname": name, "schedule": cron, "command": command, "database": database}
-    try:
-        with translated(), pinned(cron_conn):
-            if existing is None:
-                row = cron_conn.execute(QUERIES["schedule_job"], params).fetchone()
-                jobid = int(expect_row(row, "cron.schedule_in_database")[0])
-            else:
-                cron_conn.execute(QUERIES["alter_job"], {**params, "jobid": existing.jobid})
-                jobid = existing.jobid
-    except psycopg.errors.InvalidParameterValue as exc:  # 22023: pg_cron's "invalid schedule"
-        message = first_line(exc)
-        raise InvalidArgument(f"invalid cron expression {cron!r}: {message}") from exc
-    except psycopg.Error as exc:
-        raise ScheduleError(f"pg_cron refused the job {name!r}: {first_line(exc)}") from exc
-    return Job(jobid, name, cron, command, database, True, setup.cron_database)
 
 
 def _claim(
@@ -464,9 +579,13 @@ def _literal(conn: psycopg.Connection[Any], value: str) -> str:
 def _cron_connection(
     conn: psycopg.Connection[Any], setup: CronSetup
 ) -> Iterator[psycopg.Connection[Any]]:
-    """The connection to pg_cron's database: this one, or a new one with the same login."""
+    """The connection to pg_cron's database: this one, or a new one with the same login (a
+    migration step's connection: its sibling there, see script.py)."""
     if setup.in_app_database:
         yield conn
+        return
+    if isinstance(conn, StepConnection):
+        yield conn.sibling(setup.cron_database)
         return
     conninfo = make_conninfo(
         conn.info.dsn, dbname=setup.cron_database, password=conn.info.password or None

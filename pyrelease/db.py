@@ -18,6 +18,7 @@ import psycopg
 from .errors import DatabaseUnavailable, first_line, hide, translated
 
 SEARCH_PATH = "pg_catalog, pg_temp"
+PIN_SEARCH_PATH = "SELECT pg_catalog.set_config('search_path', %s::pg_catalog.text, true)"
 
 
 def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
@@ -37,8 +38,5 @@ def connect(dsn: str, **kwargs: Any) -> psycopg.Connection[Any]:
 def pinned(conn: psycopg.Connection[Any]) -> Iterator[psycopg.Connection[Any]]:
     """A transaction (a savepoint inside one) whose search_path is pinned to pg_catalog."""
     with conn.transaction():
-        conn.execute(
-            "SELECT pg_catalog.set_config('search_path', %s::pg_catalog.text, true)",
-            (SEARCH_PATH,),
-        )
+        conn.execute(PIN_SEARCH_PATH, (SEARCH_PATH,))
         yield conn

@@ -29,6 +29,7 @@ from . import cron
 from .db import pinned
 from .errors import MigrationError, PyreleaseError, first_line, translate, translated
 from .queries import QUERIES, sql_dir
+from .script import PIN, Script
 
 log = logging.getLogger("pyrelease")
 
@@ -38,21 +39,32 @@ _DEPENDS = re.compile(r"^-- depends: (.+)$", re.MULTILINE)
 
 
 def install(conn: psycopg.Connection[Any], schedule: bool = True) -> None:
-    """The routines from plpgsql/ when their source changed, then the release job.
+    """The routines from plpgsql/ when their source changed, then the release job, run on
+    `conn` (autocommit, outside a transaction).
 
     Raises MigrationError (one line) when either fails; the routines stay installed when
     only the job failed. Run it again once the cause is fixed."""
+    script = Script(conn, live=True)
     try:
-        install_routines(conn)
+        install_on(script, schedule)
+    finally:
+        script.close()
+
+
+def install_on(script: Script, schedule: bool = True) -> None:
+    """install(), on a script: run, or printed (`migrate --sql`)."""
+    try:
+        install_routines(script)
     except PyreleaseError:
         raise
     except Exception as exc:
         raise failed(exc) from exc
     if not schedule:
         log.warning("%s", NO_SCHEDULE)
+        script.comment(f"the release job: {NO_SCHEDULE}")
         return
     try:
-        job = cron.converge(conn)
+        job = cron.converge(script)
     except psycopg.errors.QueryCanceled as exc:
         raise stopped(exc) from exc
     except PyreleaseError as exc:
@@ -62,6 +74,7 @@ def install(conn: psycopg.Connection[Any], schedule: bool = True) -> None:
         ) from exc
     if job is None:
         log.warning("%s", cron.NO_PG_CRON)
+        script.comment(f"the release job: {cron.NO_PG_CRON}")
 
 
 def routine_files(folder: Path | None = None) -> list[Path]:
@@ -107,19 +120,35 @@ def routine_statements(files: list[Path]) -> Iterator[str]:
                 yield statement
 
 
-def install_routines(conn: psycopg.Connection[Any]) -> None:
-    """(Re)create plpgsql/'s objects if their source changed since the last install."""
+def installed_digest(conn: psycopg.Connection[Any]) -> str | None:
+    """The SHA-256 of the plpgsql/ source last installed (None: none, or no table yet)."""
+    with translated(), pinned(conn):
+        found = conn.execute("SELECT pg_catalog.to_regclass('real_estate.routine_source')")
+        if found.fetchone() == (None,):
+            return None
+        row = conn.execute(QUERIES["routine_source"]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def install_routines(script: Script) -> None:
+    """(Re)create plpgsql/'s objects if their source changed since the last install: one
+    transaction, under lock_timeout, with search_path pinned."""
     files = routine_files()
     digest = source_digest(files)
-    with translated(), pinned(conn):
-        conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-        row = conn.execute(QUERIES["routine_source"]).fetchone()
-        if row is not None and row[0] == digest:
-            return
+    if installed_digest(script.conn) == digest:
+        return
+    script.comment(
+        f"the routines, triggers and views of plpgsql/ ({len(files)} files, SHA-256 {digest}),"
+        " re-created in one transaction"
+    )
+    with script.transaction():
+        script.run(PIN)
+        script.run(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         for statement in routine_statements(files):
-            conn.execute(statement.encode())
-        conn.execute(QUERIES["record_routine_source"], {"sha256": digest})
-    log.debug("installed %d routines, triggers and views from plpgsql/", len(files))
+            script.run(statement)
+        script.run(QUERIES["record_routine_source"], {"sha256": digest})
+    if script.live:
+        log.debug("installed %d routines, triggers and views from plpgsql/", len(files))
 
 
 def failed(exc: Exception) -> MigrationError:

@@ -52,14 +52,16 @@ SELECT j.jobid, j.jobname, j.schedule, j.command, j.database, j.active
  ORDER BY j.jobid;
 
 -- name: orphan_release_jobs
--- Release jobs on this node whose database no longer exists (dropped or renamed without
--- a rollback): they can only fail.
+-- Release jobs on the node of job `jobid` whose database no longer exists (dropped or
+-- renamed without a rollback): they can only fail. A NULL jobid (the release job is not
+-- registered yet): on any node, since pg_cron registers every job on its own node.
 SELECT j.jobid, j.database
   FROM cron.job AS j
-  JOIN cron.job AS this ON this.jobid OPERATOR(pg_catalog.=) %(jobid)s::pg_catalog.int8
+  LEFT JOIN cron.job AS this ON this.jobid OPERATOR(pg_catalog.=) %(jobid)s::pg_catalog.int8
  WHERE pg_catalog.starts_with(j.command, 'CALL real_estate.run_release_job')
-   AND j.nodename OPERATOR(pg_catalog.=) this.nodename
-   AND j.nodeport OPERATOR(pg_catalog.=) this.nodeport
+   AND (%(jobid)s::pg_catalog.int8 IS NULL
+        OR (j.nodename OPERATOR(pg_catalog.=) this.nodename
+            AND j.nodeport OPERATOR(pg_catalog.=) this.nodeport))
    AND NOT EXISTS (SELECT FROM pg_catalog.pg_database AS d
                     WHERE d.datname OPERATOR(pg_catalog.=) j.database::pg_catalog.name);
 
@@ -241,10 +243,22 @@ DO UPDATE SET job_name = excluded.job_name, jobid = excluded.jobid, schedule = e
                                     AND s.active OPERATOR(pg_catalog.=) excluded.active
                                    THEN s.registered_at ELSE excluded.registered_at END;
 
+-- name: registered_schedule
+-- The release job as registered (what register_schedule would leave unchanged).
+SELECT s.job_name, s.jobid, s.schedule, s.cron_database, s.schedule_interval, s.active
+  FROM real_estate.release_schedule AS s;
+
 -- name: has_release_schedule
 -- Whether the registration table exists (not after rolling back to before 0012).
 SELECT pg_catalog.to_regclass('real_estate.release_schedule') IS NOT NULL;
 
 -- name: unregister_schedule
--- Forget the release job (pyrelease unschedule).
-DELETE FROM real_estate.release_schedule AS s WHERE s.singleton;
+-- Forget the release job (pyrelease unschedule), where 0012 installed the table (a rollback
+-- drops it before it rolls back 0003, which unschedules).
+DO $$
+BEGIN
+    IF pg_catalog.to_regclass('real_estate.release_schedule') IS NOT NULL THEN
+        DELETE FROM real_estate.release_schedule AS s WHERE s.singleton;
+    END IF;
+END
+$$;

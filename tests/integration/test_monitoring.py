@@ -44,6 +44,7 @@ from psycopg.conninfo import conninfo_to_dict
 import pyrelease
 from pyrelease import cron
 from pyrelease.queries import routine_body
+from pyrelease.script import Script
 
 Conn = psycopg.Connection[Any]
 REPO = Path(__file__).resolve().parents[2]
@@ -448,7 +449,9 @@ def test_schedule_migrate_and_unschedule_keep_the_registration(db: str, conn: Co
         # a job registered before the table existed is recorded as pg_cron has it by the
         # install's convergence (what migrate and yoyo apply run)
         conn.execute("DELETE FROM real_estate.release_schedule")
-        cron.converge(conn)
+        script = Script(conn, live=True)
+        cron.converge(script)
+        script.close()
         assert (registration(conn) or ())[:6] == (
             name,
             jobid,
