@@ -172,7 +172,10 @@ CREATE FUNCTION real_estate.check_invariants() RETURNS TABLE(violation text, obj
            format('property %s (holder %s, until %s) released %s times', e.property_id, e.reserved_by_id, e.reserved_until, count(*))
       FROM real_estate.release_event AS e
      GROUP BY e.property_id, e.reserved_by_id, e.reserved_until
-    HAVING count(*) > 1;
+     -- Not when each event has its own run and all were written at one now(): within one
+     -- transaction, the property was reserved again with the same expiry in between.
+    HAVING count(*) > 1
+       AND (count(DISTINCT e.run_id) < count(*) OR count(DISTINCT e.released_at) > 1);
 $$;
 
 
@@ -180,7 +183,7 @@ $$;
 -- Name: FUNCTION check_invariants(); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.check_invariants() IS 'Returns one row (violation, object_id, detail) per violation of what pyrelease promises, and nothing when all hold (monitoring, soak tests): counter_drift, a project''s available_plots differs from its number of AVAILABLE properties; reservation_fields, a RESERVED row without holder or expiry, or a row that is not RESERVED with one; early_release, an expired release event whose reservation had not expired when released (a cancelled one may: its holder gave it back early); double_release, the same reservation (property, holder, expiry) released twice. Read-only; takes no lock beyond a normal read (run it when writers are quiet for an exact answer). Works on Citus too (it reads every shard).';
+COMMENT ON FUNCTION real_estate.check_invariants() IS 'Returns one row (violation, object_id, detail) per violation of what pyrelease promises, and nothing when all hold (monitoring, soak tests): counter_drift, a project''s available_plots differs from its number of AVAILABLE properties; reservation_fields, a RESERVED row without holder or expiry, or a row that is not RESERVED with one; early_release, an expired release event whose reservation had not expired when released (a cancelled one may: its holder gave it back early); double_release, the same reservation (property, holder, expiry) released twice: twice in one run, or at two different times (events written at one now(), each in a run of its own, are the property reserved again for the same holder and expiry within one transaction, since now() does not move there: reserve, cancel, reserve, cancel). Read-only; takes no lock beyond a normal read (run it when writers are quiet for an exact answer). Works on Citus too (it reads every shard).';
 
 
 --
@@ -475,11 +478,16 @@ CREATE FUNCTION real_estate.expiry_after(p_ttl interval) RETURNS timestamp with 
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+DECLARE
+    v_max interval := coalesce(nullif(current_setting('pyrelease.max_ttl', true), ''), '1 year')::interval;
 BEGIN
-    -- Compared as a point in time: interval comparison counts a month as 30 days, so
+    -- Compared as points in time: interval comparison counts a month as 30 days, so
     -- '-1 year 360 days' would pass a "p_ttl > 0" test yet end in the past.
     IF p_ttl IS NULL OR now() + p_ttl <= now() THEN
         RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    ELSIF now() + p_ttl > now() + v_max THEN
+        RAISE EXCEPTION 'reservation ttl must be at most % (pyrelease.max_ttl), got %', v_max, p_ttl
             USING ERRCODE = 'RE010';
     END IF;
     RETURN now() + p_ttl;
@@ -491,7 +499,7 @@ $$;
 -- Name: FUNCTION expiry_after(p_ttl interval); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.expiry_after(p_ttl interval) IS 'now() + p_ttl, the reserved_until of a reservation made (reserve_property) or extended (extend_reservation) now. Raises RE010 (''reservation ttl must be a positive interval, got ...'') unless it lies after now(), compared as a point in time: an interval comparison counts a month as 30 days, so ''-1 year 360 days'' would compare positive yet end in the past. Stable, reads nothing.';
+COMMENT ON FUNCTION real_estate.expiry_after(p_ttl interval) IS 'now() + p_ttl, the reserved_until of a reservation made (reserve_property) or extended (extend_reservation) now: the one TTL check. Raises RE010 (''reservation ttl must be a positive interval, got ...'') unless it lies after now(), and (''reservation ttl must be at most ...'') when it lies after now() plus the setting pyrelease.max_ttl (an interval; 1 year when unset), so that a mistaken TTL never becomes a permanent lock. Change the maximum for a database with ALTER DATABASE ... SET pyrelease.max_ttl = ''2 years'' (or per role, or per session: it guards against mistakes, not against a holder who could as well extend its reservation every year). Compared as points in time: an interval comparison counts a month as 30 days, so ''-1 year 360 days'' would compare positive yet end in the past. Stable, reads nothing but that setting.';
 
 
 --
@@ -1057,6 +1065,9 @@ BEGIN
         v_count := v_count + v_state[4]::bigint;
         v_ctid := v_state[5]::tid;
     ELSE
+        -- Deferred to the commit whatever the transaction set (SET CONSTRAINTS ALL IMMEDIATE
+        -- would fire it inside this INSERT, before the totals below exist).
+        SET CONSTRAINTS real_estate.release_event_notify_commit DEFERRED;
         INSERT INTO real_estate.release_notification DEFAULT VALUES RETURNING ctid INTO v_ctid;
     END IF;
     PERFORM set_config('pyrelease.release_notify',
@@ -1069,7 +1080,7 @@ $$;
 -- Name: FUNCTION release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint) IS 'Adds release events just written (their lowest and highest id, and how many) to the transaction''s running totals, kept in the transaction-local setting pyrelease.release_notify (''xid min max count ctid''), and on the transaction''s first call inserts the one row of real_estate.release_notification whose deferred trigger (release_event_notify_commit) sends the transaction''s one NOTIFY real_estate_release at commit. Called by the statement trigger release_event_notify on a single node, and by release_rows on Citus (where that trigger fires on the workers'' shards, without the coordinator''s release_notification). Transactional: the setting and the row are undone with the (sub)transaction that wrote the events, and NOTIFY is sent only at commit.';
+COMMENT ON FUNCTION real_estate.release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint) IS 'Adds release events just written (their lowest and highest id, and how many) to the transaction''s running totals, kept in the transaction-local setting pyrelease.release_notify (''xid min max count ctid''), and on the transaction''s first call inserts the one row of real_estate.release_notification whose deferred trigger (release_event_notify_commit) sends the transaction''s one NOTIFY real_estate_release at commit; that trigger is set DEFERRED first, so that a SET CONSTRAINTS ALL IMMEDIATE in force does not fire it inside the INSERT, before the totals exist (a SET CONSTRAINTS ... IMMEDIATE issued later fires it then, and the events written after arm a second notification). Called by the statement trigger release_event_notify on a single node, and by release_rows on Citus (where that trigger fires on the workers'' shards, without the coordinator''s release_notification). Transactional: the setting and the row are undone with the (sub)transaction that wrote the events, and NOTIFY is sent only at commit.';
 
 
 --

@@ -22,6 +22,7 @@ from .events import (
     check_listen_args,
     check_read_args,
     conninfo_of,
+    id_param,
     is_lost,
     lost_error,
     reconnect_delay,
@@ -49,7 +50,7 @@ async def release_expired(
 
 async def release_reservation(conn: psycopg.AsyncConnection[Any], property_id: UUID | str) -> bool:
     """Release one property's reservation if it has expired; True when it did."""
-    return bool(await _one(conn, "release_reservation", {"property_id": str(property_id)}))
+    return bool(await _one(conn, "release_reservation", {"property_id": id_param(property_id)}))
 
 
 async def reserve(
@@ -60,7 +61,11 @@ async def reserve(
 ) -> datetime:
     """Reserve a property (or take over an expired reservation); return reserved_until."""
     require(ttl, timedelta, "ttl")
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id), "ttl": ttl}
+    params = {
+        "property_id": id_param(property_id),
+        "reserved_by_id": id_param(reserved_by_id),
+        "ttl": ttl,
+    }
     result: datetime = await _one(conn, "reserve", params)
     return result
 
@@ -76,7 +81,11 @@ async def extend(
 ) -> datetime:
     """The holder moves an unexpired reservation's expiry to now + ttl; return it."""
     require(ttl, timedelta, "ttl")
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id), "ttl": ttl}
+    params = {
+        "property_id": id_param(property_id),
+        "reserved_by_id": id_param(reserved_by_id),
+        "ttl": ttl,
+    }
     result: datetime = await _one(conn, "extend", params)
     return result
 
@@ -85,7 +94,7 @@ async def cancel(
     conn: psycopg.AsyncConnection[Any], property_id: UUID | str, reserved_by_id: UUID | str
 ) -> bool:
     """The holder gives the property back (expired or not); True when it did."""
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id)}
+    params = {"property_id": id_param(property_id), "reserved_by_id": id_param(reserved_by_id)}
     return bool(await _one(conn, "cancel", params))
 
 
@@ -93,7 +102,7 @@ async def sell(
     conn: psycopg.AsyncConnection[Any], property_id: UUID | str, reserved_by_id: UUID | str
 ) -> None:
     """The holder's unexpired reservation becomes SOLD (PropertyNotHeld otherwise)."""
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id)}
+    params = {"property_id": id_param(property_id), "reserved_by_id": id_param(reserved_by_id)}
     await _one(conn, "sell", params)
 
 

@@ -25,6 +25,7 @@ from .events import (
     check_listen_args,
     check_read_args,
     conninfo_of,
+    id_param,
     is_lost,
     lost_error,
     reconnect_delay,
@@ -52,7 +53,7 @@ def release_expired(conn: psycopg.Connection[Any], batch_size: int = DEFAULT_BAT
 
 def release_reservation(conn: psycopg.Connection[Any], property_id: UUID | str) -> bool:
     """Release one property's reservation if it has expired; True when it did."""
-    return bool(_one(conn, "release_reservation", {"property_id": str(property_id)}))
+    return bool(_one(conn, "release_reservation", {"property_id": id_param(property_id)}))
 
 
 def reserve(
@@ -63,7 +64,11 @@ def reserve(
 ) -> datetime:
     """Reserve a property (or take over an expired reservation); return reserved_until."""
     require(ttl, timedelta, "ttl")
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id), "ttl": ttl}
+    params = {
+        "property_id": id_param(property_id),
+        "reserved_by_id": id_param(reserved_by_id),
+        "ttl": ttl,
+    }
     result: datetime = _one(conn, "reserve", params)
     return result
 
@@ -80,7 +85,11 @@ def extend(
     """The holder moves an unexpired reservation's expiry to now + ttl; return it.
     PropertyNotHeld (RE005) when it is not this holder's unexpired reservation."""
     require(ttl, timedelta, "ttl")
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id), "ttl": ttl}
+    params = {
+        "property_id": id_param(property_id),
+        "reserved_by_id": id_param(reserved_by_id),
+        "ttl": ttl,
+    }
     result: datetime = _one(conn, "extend", params)
     return result
 
@@ -90,7 +99,7 @@ def cancel(
 ) -> bool:
     """The holder gives the property back (expired or not); True when it did, False when it
     was not this holder's reservation (another holder, not reserved, unknown). Idempotent."""
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id)}
+    params = {"property_id": id_param(property_id), "reserved_by_id": id_param(reserved_by_id)}
     return bool(_one(conn, "cancel", params))
 
 
@@ -99,7 +108,7 @@ def sell(
 ) -> None:
     """The holder's unexpired reservation becomes SOLD; against the release exactly one
     wins. PropertyNotHeld (RE005) when it is not this holder's unexpired reservation."""
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id)}
+    params = {"property_id": id_param(property_id), "reserved_by_id": id_param(reserved_by_id)}
     _one(conn, "sell", params)
 
 

@@ -71,6 +71,11 @@ def to_events(rows: list[tuple[Any, ...]]) -> list[ReleaseEvent]:
     return [ReleaseEvent(*row) for row in rows]
 
 
+def id_param(value: UUID | str | None) -> str | None:
+    """An id as the query takes it: None stays NULL (the database refuses it: RE010)."""
+    return None if value is None else str(value)
+
+
 def check_read_args(after_id: int, limit: int) -> dict[str, int]:
     require(after_id, int, "after_id")
     require(limit, int, "limit")

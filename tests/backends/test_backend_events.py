@@ -20,6 +20,7 @@ from factories import (
     make_properties,
     make_workspace,
     scalar,
+    violations,
 )
 
 import pyrelease
@@ -201,3 +202,35 @@ def test_listen_waits_for_an_event_in_flight_then_yields_both_in_order(
     assert got_before == []
     assert collector.ids == event_ids(bconn)
     assert len(collector.ids) == 2
+
+
+def test_notification_survives_set_constraints_all_immediate(backend: Backend, bconn: Conn) -> None:
+    """SET CONSTRAINTS ALL IMMEDIATE in force when the transaction writes its first event: the
+    notification still goes at commit and leaves nothing in release_notification."""
+    holder, (a, b) = held(bconn, 2)
+    lis = listener(backend)
+    writer = backend.connect(autocommit=False)
+    writer.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    assert pyrelease.cancel(writer, a, holder)
+    assert pyrelease.cancel(writer, b, holder)
+    writer.commit()
+    ids = event_ids(bconn)
+    assert received(lis) == [{"min_id": ids[0], "max_id": ids[-1], "count": 2}]
+    assert scalar(bconn, "SELECT count(*) FROM real_estate.release_notification") == 0
+
+
+def test_reserve_cancel_twice_in_one_transaction_is_no_double_release(
+    backend: Backend, bconn: Conn
+) -> None:
+    """Within one transaction now() does not move: reserve, cancel, reserve, cancel logs two
+    events of identical (property, holder, expiry), two reservations, not one released twice."""
+    ws = make_workspace(bconn)
+    [p] = make_properties(bconn, ws, make_project(bconn, ws), 1, "AVAILABLE")
+    buyer = uuid.uuid4()
+    writer = backend.connect(autocommit=False)
+    for _ in range(2):
+        pyrelease.reserve(writer, p, buyer)
+        assert pyrelease.cancel(writer, p, buyer)
+    writer.commit()
+    assert scalar(bconn, "SELECT count(*) FROM real_estate.release_event") == 2
+    assert violations(bconn) == []

@@ -20,7 +20,7 @@ __transactional__ = False
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.a49e8ef92ba2399d")
+    apply_marker(conn, "install.8dcdc39031cdd7f4")
 
 
 steps = [step(apply_step)]
