@@ -17,6 +17,7 @@ from .errors import DatabaseUnavailable, expect_row, first_line, require, transl
 from .events import (
     DEFAULT_LIMIT,
     NOT_HEARD,
+    PURGED,
     Clock,
     ReleaseEvent,
     check_listen_args,
@@ -109,7 +110,8 @@ async def sell(
 async def release_events(
     conn: psycopg.AsyncConnection[Any], after_id: int = 0, limit: int = DEFAULT_LIMIT
 ) -> list[ReleaseEvent]:
-    """The release events after id `after_id`, in id order, none ever skipped."""
+    """The release events after id `after_id`, in id order, none ever skipped (EventsPurged
+    when events after it were purged; 0: from the oldest kept)."""
     params = check_read_args(after_id, limit)
     with translated():
         cursor = await conn.execute(QUERIES["release_events"], params, prepare=False)
@@ -125,7 +127,9 @@ async def listen(
     reconnect: bool = True,
 ) -> AsyncIterator[ReleaseEvent]:
     """pyrelease.listen() for an AsyncConnection: an async iterator of the release events
-    after `after_id`, each exactly once and in id order, across reconnects."""
+    after `after_id`, each exactly once and in id order, across reconnects (from 0: the
+    events still kept, the purged range logged once; EventsPurged when events after a cursor
+    above 0 were purged)."""
     check_listen_args(after_id, timeout, conn.autocommit)
     conninfo = conninfo_of(conn) if reconnect else ""
     clock = Clock(timeout)
@@ -140,14 +144,25 @@ async def listen(
             row = await (await c.execute(QUERIES["listening"], prepare=False)).fetchone()
         return bool(row and row[0])
 
+    async def oldest_kept(c: psycopg.AsyncConnection[Any]) -> int:
+        with translated():
+            row = await (await c.execute(QUERIES["events_purged"], prepare=False)).fetchone()
+        purged = int(row[0]) if row else 0
+        if purged:
+            log.info(PURGED, purged, purged)
+        return purged
+
     owned: psycopg.AsyncConnection[Any] | None = None
     subscribed = polling = False
+    fresh = after_id == 0
     try:
         while True:
             try:
                 if not subscribed:
                     await subscribe(conn)
                     subscribed = True
+                if fresh:  # a new consumer: from the oldest event kept
+                    cursor, fresh = await oldest_kept(conn), False
                 events = await release_events(conn, cursor)
                 if not polling and not await heard(conn):
                     log.warning(NOT_HEARD)

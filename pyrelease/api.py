@@ -20,6 +20,7 @@ from .errors import DatabaseUnavailable, expect_row, first_line, require, transl
 from .events import (
     DEFAULT_LIMIT,
     NOT_HEARD,
+    PURGED,
     Clock,
     ReleaseEvent,
     check_listen_args,
@@ -116,7 +117,10 @@ def release_events(
     conn: psycopg.Connection[Any], after_id: int = 0, limit: int = DEFAULT_LIMIT
 ) -> list[ReleaseEvent]:
     """The release events after id `after_id`, in id order (at most `limit`, 1 to 10000).
-    None is ever skipped: advancing a cursor to the last id returned is safe."""
+    None is ever skipped: advancing a cursor to the last id returned is safe. Events past
+    an id still in flight (a running transaction may commit it) wait for it. EventsPurged
+    (RE030) when events after `after_id` were purged by the log retention; `after_id` 0 is
+    a new consumer: the events still kept, from the oldest."""
     params = check_read_args(after_id, limit)
     with translated():
         rows = conn.execute(QUERIES["release_events"], params, prepare=False).fetchall()
@@ -140,6 +144,10 @@ def listen(
     is lost and `reconnect` is true, it opens a new one with the same parameters (retrying
     with backoff until the timeout, or forever) and goes on from its cursor: nothing is
     lost or repeated. The new connection is closed when the iterator is.
+
+    From `after_id` 0 (a new consumer) it yields the events still kept, from the oldest,
+    and logs once (INFO) up to which id the log retention purged them. Events after a
+    cursor above 0 that were purged raise EventsPurged (RE030), never a silent jump.
     """
     check_listen_args(after_id, timeout, conn.autocommit)
     conninfo = conninfo_of(conn) if reconnect else ""
@@ -155,14 +163,25 @@ def listen(
             row = c.execute(QUERIES["listening"], prepare=False).fetchone()
         return bool(row and row[0])
 
+    def oldest_kept(c: psycopg.Connection[Any]) -> int:
+        with translated():
+            row = c.execute(QUERIES["events_purged"], prepare=False).fetchone()
+        purged = int(row[0]) if row else 0
+        if purged:
+            log.info(PURGED, purged, purged)
+        return purged
+
     owned: psycopg.Connection[Any] | None = None
     subscribed = polling = False
+    fresh = after_id == 0
     try:
         while True:
             try:
                 if not subscribed:
                     subscribe(conn)
                     subscribed = True
+                if fresh:  # a new consumer: from the oldest event kept
+                    cursor, fresh = oldest_kept(conn), False
                 events = release_events(conn, cursor)
                 if not polling and not heard(conn):
                     log.warning(NOT_HEARD)

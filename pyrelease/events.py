@@ -30,6 +30,12 @@ NOT_HEARD = (
     f" release_events() every {POLL_INTERVAL:g} s instead"
 )
 
+# listen() from cursor 0 (a new consumer) says once what the log retention purged before it.
+PURGED = (
+    "listen: release events up to #%d were purged (log retention): starting from the oldest"
+    " kept, after #%d"
+)
+
 Reason = Literal["expired", "cancelled"]
 
 

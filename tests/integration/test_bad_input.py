@@ -68,7 +68,17 @@ BAD_CRONS = [
     "* * * * 8",
     "1/5 * * * *",
 ]
-BAD_RETENTIONS = ["-1 day", "0", "abc", "", "-1 hour", "1 mon -31 days", "1 day'; DROP TABLE x; --"]
+BAD_RETENTIONS = [
+    "-1 day",
+    "0",
+    "abc",
+    "",
+    "-1 hour",
+    "1 mon -31 days",
+    "1 day'; DROP TABLE x; --",
+    "12 hours",  # under 1 day
+    "23:59:59",
+]
 ERROR_LINE = re.compile(r"^pyrelease: error: \S")
 USAGE_LINE = re.compile(r"^pyrelease(?: [a-z]+)?: error: \S")
 NEVER_SOON = "0 0 1 1 *"  # a schedule that does not fire while the tests run
@@ -336,6 +346,8 @@ SQL_CASES: list[tuple[str, str]] = [
             ("1000, ''", "22007"),
             ("1000, '30 days''; DROP TABLE real_estate.property; --'", "22007"),
             ("p_retention => '-1 day'", "RE010"),
+            ("1000, '23 hours 59 minutes'", "RE010"),  # under 1 day
+            ("p_retention => '1 hour'", "RE010"),
             ("p_batch_size => 0", "RE010"),
             ("NULL, '1000000 years'", "RE010"),
         ]
@@ -359,6 +371,8 @@ SQL_CASES: list[tuple[str, str]] = [
             ("NULL", "RE010"),
             ("'-1 day'", "RE010"),
             ("'0'", "RE010"),
+            ("'12 hours'", "RE010"),
+            ("'1 day -1 second'", "RE010"),
             ("'abc'", "22007"),
             ("'1000000 years'", "22008"),
         ]

@@ -36,10 +36,7 @@ TIMEOUT_S = 900
 
 # Specs that hold the CORRECT output for behaviour the SQL does not have yet.
 # Specs whose expected output shows the correct behaviour that the SQL does not have yet.
-KNOWN_BUGS: dict[str, str] = {
-    "events_idle_writer_after_gap": "release_events() counts every running writer as a possible"
-    " filler of a final gap",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def _tester() -> Path | None:

@@ -13,14 +13,14 @@ the job, as under `pyrelease migrate`. A failure leaves the marker pending: the 
 
 from yoyo import step
 
-__depends__ = {"0012.monitoring"}
+__depends__ = {"0013.release-event-purged"}
 __transactional__ = False
 
 
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.8dcdc39031cdd7f4")
+    apply_marker(conn, "install.fe0cbd5809c9b1f3")
 
 
 steps = [step(apply_step)]
