@@ -1,9 +1,9 @@
 -- real_estate.release_health(p_counters): the health of the scheduled release as one row, by
 -- the one rule of docs/monitoring.md (status --check and --json, the exporter's metrics).
--- Read-only; reads this database's tables (and pg_locks) only. p_counters false skips the
--- counter drift (a scan of property). `pyrelease status` runs this very query for any role (queries.py), so
--- every name, operator and type in it is qualified. PL/pgSQL: Citus plans no SQL function
--- that has parameters.
+-- Read-only; reads this database's tables and pg_locks only. p_counters false skips the
+-- counter drift (a scan of property). `pyrelease status` runs this very query for any role
+-- (queries.py), so every name, operator and type in it is qualified. PL/pgSQL: Citus plans
+-- no SQL function that has parameters.
 CREATE OR REPLACE FUNCTION real_estate.release_health(p_counters boolean DEFAULT true)
 RETURNS TABLE (
     healthy boolean,

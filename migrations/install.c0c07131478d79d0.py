@@ -20,7 +20,7 @@ __transactional__ = False
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.fe0cbd5809c9b1f3")
+    apply_marker(conn, "install.c0c07131478d79d0")
 
 
 steps = [step(apply_step)]
