@@ -172,7 +172,10 @@ CREATE FUNCTION real_estate.check_invariants() RETURNS TABLE(violation text, obj
            format('property %s (holder %s, until %s) released %s times', e.property_id, e.reserved_by_id, e.reserved_until, count(*))
       FROM real_estate.release_event AS e
      GROUP BY e.property_id, e.reserved_by_id, e.reserved_until
-    HAVING count(*) > 1;
+     -- Not when each event has its own run and all were written at one now(): within one
+     -- transaction, the property was reserved again with the same expiry in between.
+    HAVING count(*) > 1
+       AND (count(DISTINCT e.run_id) < count(*) OR count(DISTINCT e.released_at) > 1);
 $$;
 
 
@@ -180,7 +183,7 @@ $$;
 -- Name: FUNCTION check_invariants(); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.check_invariants() IS 'Returns one row (violation, object_id, detail) per violation of what pyrelease promises, and nothing when all hold (monitoring, soak tests): counter_drift, a project''s available_plots differs from its number of AVAILABLE properties; reservation_fields, a RESERVED row without holder or expiry, or a row that is not RESERVED with one; early_release, an expired release event whose reservation had not expired when released (a cancelled one may: its holder gave it back early); double_release, the same reservation (property, holder, expiry) released twice. Read-only; takes no lock beyond a normal read (run it when writers are quiet for an exact answer). Works on Citus too (it reads every shard).';
+COMMENT ON FUNCTION real_estate.check_invariants() IS 'Returns one row (violation, object_id, detail) per violation of what pyrelease promises, and nothing when all hold (monitoring, soak tests): counter_drift, a project''s available_plots differs from its number of AVAILABLE properties; reservation_fields, a RESERVED row without holder or expiry, or a row that is not RESERVED with one; early_release, an expired release event whose reservation had not expired when released (a cancelled one may: its holder gave it back early); double_release, the same reservation (property, holder, expiry) released twice: twice in one run, or at two different times (events written at one now(), each in a run of its own, are the property reserved again for the same holder and expiry within one transaction, since now() does not move there: reserve, cancel, reserve, cancel). Read-only; takes no lock beyond a normal read (run it when writers are quiet for an exact answer). Works on Citus too (it reads every shard).';
 
 
 --
@@ -475,11 +478,16 @@ CREATE FUNCTION real_estate.expiry_after(p_ttl interval) RETURNS timestamp with 
     LANGUAGE plpgsql STABLE
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+DECLARE
+    v_max interval := coalesce(nullif(current_setting('pyrelease.max_ttl', true), ''), '1 year')::interval;
 BEGIN
-    -- Compared as a point in time: interval comparison counts a month as 30 days, so
+    -- Compared as points in time: interval comparison counts a month as 30 days, so
     -- '-1 year 360 days' would pass a "p_ttl > 0" test yet end in the past.
     IF p_ttl IS NULL OR now() + p_ttl <= now() THEN
         RAISE EXCEPTION 'reservation ttl must be a positive interval, got %', coalesce(p_ttl::text, 'NULL')
+            USING ERRCODE = 'RE010';
+    ELSIF now() + p_ttl > now() + v_max THEN
+        RAISE EXCEPTION 'reservation ttl must be at most % (pyrelease.max_ttl), got %', v_max, p_ttl
             USING ERRCODE = 'RE010';
     END IF;
     RETURN now() + p_ttl;
@@ -491,7 +499,7 @@ $$;
 -- Name: FUNCTION expiry_after(p_ttl interval); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.expiry_after(p_ttl interval) IS 'now() + p_ttl, the reserved_until of a reservation made (reserve_property) or extended (extend_reservation) now. Raises RE010 (''reservation ttl must be a positive interval, got ...'') unless it lies after now(), compared as a point in time: an interval comparison counts a month as 30 days, so ''-1 year 360 days'' would compare positive yet end in the past. Stable, reads nothing.';
+COMMENT ON FUNCTION real_estate.expiry_after(p_ttl interval) IS 'now() + p_ttl, the reserved_until of a reservation made (reserve_property) or extended (extend_reservation) now: the one TTL check. Raises RE010 (''reservation ttl must be a positive interval, got ...'') unless it lies after now(), and (''reservation ttl must be at most ...'') when it lies after now() plus the setting pyrelease.max_ttl (an interval; 1 year when unset), so that a mistaken TTL never becomes a permanent lock. Change the maximum for a database with ALTER DATABASE ... SET pyrelease.max_ttl = ''2 years'' (or per role, or per session: it guards against mistakes, not against a holder who could as well extend its reservation every year). Compared as points in time: an interval comparison counts a month as 30 days, so ''-1 year 360 days'' would compare positive yet end in the past. Stable, reads nothing but that setting.';
 
 
 --
@@ -759,15 +767,55 @@ CREATE FUNCTION real_estate.purge_release_log(p_retention interval DEFAULT '30 d
     AS $_$
 DECLARE
     v_cutoff timestamptz;
-    v_run_ids bigint[];
+    v_first_kept_run bigint;
+    v_purged bigint;
+    v_upto bigint;
+    v_floor bigint;
+    v_runs integer;
 BEGIN
     v_cutoff := real_estate.release_cutoff(p_retention);
 
-    SELECT coalesce(array_agg(r.id), '{}') INTO v_run_ids
+    -- Runs before the first one (in id order) started within the retention are old.
+    SELECT r.id INTO v_first_kept_run
       FROM real_estate.release_run AS r
-     WHERE r.started_at < v_cutoff;
-    DELETE FROM real_estate.release_event AS e WHERE e.run_id = ANY (v_run_ids);
-    DELETE FROM real_estate.release_run AS r WHERE r.id = ANY (v_run_ids);
+     WHERE r.started_at >= v_cutoff
+     ORDER BY r.id
+     LIMIT 1;
+    -- (None: every run is old; no run at all: nothing is.)
+    v_first_kept_run := coalesce(v_first_kept_run, (SELECT max(r.id) + 1 FROM real_estate.release_run AS r), 0);
+
+    -- Events are deleted from the oldest on, up to (not including) the first event of a run
+    -- that is not old, and below the lowest id a running writer may still commit (read after
+    -- the events, as release_events does): what stays is a suffix of the ids, so that a
+    -- consumer whose cursor was passed learns it (release_events).
+    SELECT coalesce(max(p.purged_through), 0) INTO v_purged FROM real_estate.release_event_purged AS p;
+    SELECT max(e.id) INTO v_upto
+      FROM real_estate.release_event AS e
+     WHERE e.id > v_purged
+       AND e.id < coalesce((SELECT k.id FROM real_estate.release_event AS k
+                             WHERE k.id > v_purged AND k.run_id >= v_first_kept_run
+                             ORDER BY k.id LIMIT 1), 9223372036854775807);
+    v_floor := real_estate.release_event_floor();
+    IF v_floor <= v_upto THEN
+        SELECT max(e.id) INTO v_upto
+          FROM real_estate.release_event AS e
+         WHERE e.id > v_purged AND e.id < v_floor;
+    END IF;
+    IF v_upto IS NOT NULL THEN
+        DELETE FROM real_estate.release_event AS e WHERE e.id > v_purged AND e.id <= v_upto;
+        INSERT INTO real_estate.release_event_purged AS p (singleton, purged_through, purged_at)
+        VALUES (true, v_upto, now())
+        ON CONFLICT ON CONSTRAINT release_event_purged_pkey DO UPDATE
+           SET purged_through = greatest(p.purged_through, excluded.purged_through),
+               purged_at = excluded.purged_at;
+    END IF;
+
+    -- The old runs left without events (a run with an event still kept stays until it goes).
+    DELETE FROM real_estate.release_run AS r
+     WHERE r.id < v_first_kept_run
+       AND r.id <> ALL (ARRAY(SELECT DISTINCT e.run_id FROM real_estate.release_event AS e
+                               WHERE e.run_id < v_first_kept_run));
+    GET DIAGNOSTICS v_runs = ROW_COUNT;
 
     -- pg_cron's tables exist here only in cron.database_name (CREATE EXTENSION is refused
     -- elsewhere), so their presence settles it without reading that setting, which is
@@ -789,7 +837,7 @@ BEGIN
             $sql$ USING v_cutoff;
         END IF;
     END IF;
-    RETURN cardinality(v_run_ids);
+    RETURN v_runs;
 END;
 $_$;
 
@@ -798,7 +846,7 @@ $_$;
 -- Name: FUNCTION purge_release_log(p_retention interval); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.purge_release_log(p_retention interval) IS 'Deletes the release runs that started more than p_retention ago (real_estate.release_cutoff: RE010 unless a positive interval) and their release events, and, when pg_cron lives in this database and the owner may (USAGE on schema cron, DELETE on cron.job_run_details), the rows of this database''s release jobs in cron.job_run_details older than that (keyed on start_time: a failed run can have no end_time). Returns the number of release_run rows deleted. Idempotent; the scheduled run calls it at its end.';
+COMMENT ON FUNCTION real_estate.purge_release_log(p_retention interval) IS 'Deletes the release log older than p_retention (real_estate.release_cutoff: RE010 unless at least 1 day). The runs before the first one (in id order) that started within the retention are old; release events are deleted from the oldest id up to, not including, the first event of a run that is not old or the lowest id a running writer may still commit (release_event_floor), so that the events kept are always a suffix of the ids: the highest id deleted is recorded in real_estate.release_event_purged, and release_events() tells a consumer whose cursor is below it (RE030) instead of skipping. The old runs left without events are deleted (a run with an event kept stays until that event goes). Then, when pg_cron lives in this database and the owner may (USAGE on schema cron, DELETE on cron.job_run_details), the rows of this database''s release jobs in cron.job_run_details older than that (keyed on start_time: a failed run can have no end_time). Returns the number of release_run rows deleted. Cost: what it deletes (it walks the ids from the last purge on). Idempotent; concurrent purges agree (the record only grows); the scheduled run calls it at its end.';
 
 
 --
@@ -987,9 +1035,9 @@ CREATE FUNCTION real_estate.release_cutoff(p_retention interval) RETURNS timesta
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 BEGIN
-    -- Compared as a point in time: interval comparison counts a month as 30 days.
-    IF p_retention IS NULL OR now() - p_retention >= now() THEN
-        RAISE EXCEPTION 'retention must be a positive interval, got %', coalesce(p_retention::text, 'NULL')
+    -- Compared as points in time: interval comparison counts a month as 30 days.
+    IF p_retention IS NULL OR now() - p_retention > now() - interval '1 day' THEN
+        RAISE EXCEPTION 'retention must be at least 1 day, got %', coalesce(p_retention::text, 'NULL')
             USING ERRCODE = 'RE010';
     END IF;
     RETURN now() - p_retention;
@@ -1001,7 +1049,92 @@ $$;
 -- Name: FUNCTION release_cutoff(p_retention interval); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.release_cutoff(p_retention interval) IS 'now() - p_retention: the log rows of runs started before it are purged (purge_release_log, run_release_job). Raises RE010 (''retention must be a positive interval, got ...'') unless it lies in the past, compared as a point in time (an interval comparison counts a month as 30 days). Stable, reads nothing.';
+COMMENT ON FUNCTION real_estate.release_cutoff(p_retention interval) IS 'now() - p_retention: the log rows of runs started before it are purged (purge_release_log, run_release_job). Raises RE010 (''retention must be at least 1 day, got ...'') unless it lies at least 1 day in the past, compared as points in time (an interval comparison counts a month as 30 days): a shorter retention would purge events that a consumer briefly away has not read yet. `pyrelease schedule --retention` applies this same check. Stable, reads nothing.';
+
+
+--
+-- Name: release_event_announce(); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_event_announce() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+BEGIN
+    -- On Citus this fires on a worker's shard (release_event_<shard id>), after the
+    -- coordinator gave out the ids: there release_rows announces on the coordinator.
+    IF TG_TABLE_NAME = 'release_event' THEN
+        PERFORM real_estate.release_event_announce_floor();
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION release_event_announce(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_event_announce() IS 'Statement-level BEFORE INSERT trigger function on real_estate.release_event, whoever inserts (the release, a takeover by reserve_property, cancel_reservation, the owner by hand): announces the transaction''s floor, the lowest event id it may draw, before the statement draws its ids (real_estate.release_event_announce_floor; once per transaction). O(1) per statement. On Citus it fires on the workers'' shards, after the coordinator gave out the ids, and does nothing there: release_rows announces on the coordinator for the events it writes.';
+
+
+--
+-- Name: release_event_announce_floor(); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_event_announce_floor() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_xid text := pg_current_xact_id()::text;
+    v_floor bigint;
+BEGIN
+    IF current_setting('pyrelease.release_floor', true) = v_xid THEN
+        RETURN;
+    END IF;
+    -- Every id drawn from now on is above the sequence's last value (CACHE 1: ids are given
+    -- out in time order, whoever draws them); none drawn yet: 0.
+    v_floor := coalesce(pg_sequence_last_value('real_estate.release_event_id_seq'::regclass) + 1, 0);
+    -- The key: 21061 ('RE') in the top 16 bits, the floor in the low 48 (a higher floor is
+    -- announced as 2^48 - 1, still a floor). Shared: writers never wait for each other.
+    PERFORM pg_advisory_xact_lock_shared((21061::bigint << 48) + least(v_floor, 281474976710655));
+    PERFORM set_config('pyrelease.release_floor', v_xid, true);
+END;
+$$;
+
+
+--
+-- Name: FUNCTION release_event_announce_floor(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_event_announce_floor() IS 'Announces, before the transaction draws its first real_estate.release_event id, the lowest id it may draw (its floor: the identity sequence''s last value plus one, read now; the sequence has CACHE 1, so every id drawn later is above it, whichever session draws it). The announcement is a transaction-level shared advisory lock on the key 21061 * 2^48 + floor (the floor capped at 2^48 - 1), which every role sees in pg_locks without any privilege: real_estate.release_event_floor reads it, and release_events() holds back the events after a gap only while a transaction whose floor is at or below that gap runs. Once per transaction (the transaction-local setting pyrelease.release_floor holds its xid): later statements draw higher ids. A subtransaction that rolls back takes its announcement with it (and its ids, which can then never be committed); the next insert announces again. Shared locks never conflict: writers never wait for each other. Called by the BEFORE INSERT statement trigger release_event_announce on a single node, and by release_rows on a Citus coordinator (which gives out the ids; the trigger fires on the workers'' shards, after that).';
+
+
+--
+-- Name: release_event_floor(); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.release_event_floor() RETURNS bigint
+    LANGUAGE sql
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+    SELECT min(((l.classid::int8 & 65535) << 32) | l.objid::int8)
+      FROM pg_catalog.pg_locks AS l
+     WHERE l.locktype = 'advisory'
+       AND l.objsubid = 1
+       AND l.granted
+       AND l.classid::int8 >> 16 = 21061
+       AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d WHERE d.datname = current_database())
+       AND l.pid IS DISTINCT FROM pg_backend_pid();
+$$;
+
+
+--
+-- Name: FUNCTION release_event_floor(); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.release_event_floor() IS 'The lowest real_estate.release_event id that a transaction of another session (or a prepared one) may still commit: the least floor announced by release_event_announce_floor among the transactions that hold their announcement (a shared advisory lock on 21061 * 2^48 + floor, decoded from pg_locks, which shows every session''s locks to any role), or NULL when no other transaction writes events. An id below it that is not committed now never will be (it was rolled back, or never used). Read-only; reads pg_locks (a snapshot of the lock table), nothing else. Not SECURITY DEFINER: needs no privilege.';
 
 
 --
@@ -1057,6 +1190,9 @@ BEGIN
         v_count := v_count + v_state[4]::bigint;
         v_ctid := v_state[5]::tid;
     ELSE
+        -- Deferred to the commit whatever the transaction set (SET CONSTRAINTS ALL IMMEDIATE
+        -- would fire it inside this INSERT, before the totals below exist).
+        SET CONSTRAINTS real_estate.release_event_notify_commit DEFERRED;
         INSERT INTO real_estate.release_notification DEFAULT VALUES RETURNING ctid INTO v_ctid;
     END IF;
     PERFORM set_config('pyrelease.release_notify',
@@ -1069,7 +1205,7 @@ $$;
 -- Name: FUNCTION release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint) IS 'Adds release events just written (their lowest and highest id, and how many) to the transaction''s running totals, kept in the transaction-local setting pyrelease.release_notify (''xid min max count ctid''), and on the transaction''s first call inserts the one row of real_estate.release_notification whose deferred trigger (release_event_notify_commit) sends the transaction''s one NOTIFY real_estate_release at commit. Called by the statement trigger release_event_notify on a single node, and by release_rows on Citus (where that trigger fires on the workers'' shards, without the coordinator''s release_notification). Transactional: the setting and the row are undone with the (sub)transaction that wrote the events, and NOTIFY is sent only at commit.';
+COMMENT ON FUNCTION real_estate.release_event_notify_arm(p_min_id bigint, p_max_id bigint, p_count bigint) IS 'Adds release events just written (their lowest and highest id, and how many) to the transaction''s running totals, kept in the transaction-local setting pyrelease.release_notify (''xid min max count ctid''), and on the transaction''s first call inserts the one row of real_estate.release_notification whose deferred trigger (release_event_notify_commit) sends the transaction''s one NOTIFY real_estate_release at commit; that trigger is set DEFERRED first, so that a SET CONSTRAINTS ALL IMMEDIATE in force does not fire it inside the INSERT, before the totals exist (a SET CONSTRAINTS ... IMMEDIATE issued later fires it then, and the events written after arm a second notification). Called by the statement trigger release_event_notify on a single node, and by release_rows on Citus (where that trigger fires on the workers'' shards, without the coordinator''s release_notification). Transactional: the setting and the row are undone with the (sub)transaction that wrote the events, and NOTIFY is sent only at commit.';
 
 
 --
@@ -1149,9 +1285,11 @@ CREATE FUNCTION real_estate.release_events(p_after_id bigint DEFAULT 0, p_limit 
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
 DECLARE
+    v_start bigint;
     v_ids bigint[];
     v_upto bigint;
-    v_read_at timestamptz;
+    v_floor bigint;
+    v_purged bigint;
 BEGIN
     IF p_after_id IS NULL OR p_after_id < 0 THEN
         RAISE EXCEPTION 'after id must be a non-negative integer, got %', coalesce(p_after_id::text, 'NULL')
@@ -1164,37 +1302,44 @@ BEGIN
             USING ERRCODE = '0A000';
     END IF;
 
-    v_ids := ARRAY(SELECT e.id FROM real_estate.release_event AS e
-                    WHERE e.id > p_after_id ORDER BY e.id LIMIT p_limit);
-    v_read_at := clock_timestamp();  -- after that read's snapshot
-    IF cardinality(v_ids) = 0 THEN
-        RETURN;
+    v_start := p_after_id;
+    IF p_after_id = 0 THEN  -- a new consumer: from the oldest event kept
+        SELECT coalesce(max(p.purged_through), 0) INTO v_start FROM real_estate.release_event_purged AS p;
     END IF;
+    v_ids := ARRAY(SELECT e.id FROM real_estate.release_event AS e
+                    WHERE e.id > v_start ORDER BY e.id LIMIT p_limit);
     v_upto := v_ids[cardinality(v_ids)];
-    IF v_upto - p_after_id > cardinality(v_ids)
-       AND EXISTS (SELECT 1
-                     FROM pg_catalog.pg_locks AS l
-                     LEFT JOIN pg_catalog.pg_stat_activity AS a ON a.pid = l.pid
-                    WHERE l.locktype = 'relation'
-                      AND l.database = (SELECT d.oid FROM pg_catalog.pg_database AS d
-                                         WHERE d.datname = current_database())
-                      AND l.relation = 'real_estate.release_event'::regclass
-                      AND l.mode = 'RowExclusiveLock'
-                      AND l.pid IS DISTINCT FROM pg_backend_pid()
-                      -- begun after that read: its ids are all higher (NULL: not ours to see)
-                      AND (a.xact_start IS NULL OR a.xact_start < v_read_at)) THEN
-        -- A gap that a running writer may still fill: stop before the first gap.
-        SELECT coalesce(max(u.id), p_after_id) INTO v_upto
-          FROM unnest(v_ids) WITH ORDINALITY AS u(id, n)
-         WHERE u.id = p_after_id + u.n;
+    IF v_upto - v_start > cardinality(v_ids) THEN
+        -- Gaps: each id missing was drawn before that read. One at or above the floor of
+        -- the running writers may still be committed: stop before the first such gap. One
+        -- below is final (its writer ended: committed, the new read below sees it).
+        v_floor := real_estate.release_event_floor();
+        IF v_floor IS NOT NULL THEN
+            SELECT coalesce(min(s.prev), v_upto) INTO v_upto
+              FROM (SELECT u.id, coalesce(lag(u.id) OVER (ORDER BY u.n), v_start) AS prev
+                      FROM unnest(v_ids) WITH ORDINALITY AS u(id, n)) AS s
+             WHERE s.id > s.prev + 1 AND s.id > v_floor;
+        END IF;
     END IF;
 
     RETURN QUERY
         SELECT e.*
           FROM real_estate.release_event AS e
-         WHERE e.id > p_after_id AND e.id <= v_upto
+         WHERE e.id > v_start AND e.id <= v_upto
          ORDER BY e.id
          LIMIT p_limit;
+
+    -- Events after the cursor purged (before that read, or while the events were read):
+    -- said, never skipped.
+    IF p_after_id > 0 THEN
+        SELECT coalesce(max(p.purged_through), 0) INTO v_purged FROM real_estate.release_event_purged AS p;
+        IF v_purged > p_after_id THEN
+            RAISE EXCEPTION 'release events after id % were purged up to id % (older than the log retention); ids from % on are kept',
+                            p_after_id, v_purged, v_purged + 1
+                USING ERRCODE = 'RE030',
+                      HINT = format('Read again after id %s: nothing from there on was purged.', v_purged);
+        END IF;
+    END IF;
 END;
 $$;
 
@@ -1203,7 +1348,7 @@ $$;
 -- Name: FUNCTION release_events(p_after_id bigint, p_limit integer); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.release_events(p_after_id bigint, p_limit integer) IS 'The release events after id p_after_id, in id order, at most p_limit (1 to 10000; RE010 otherwise, or when NULL or negative): what a consumer reads after its cursor (pyrelease.listen, pyrelease watch). No event is ever skipped: ids are given out at insert but become visible at commit, so a transaction still running can hold a lower id than one already committed. Every event up to the last one returned that will ever be committed is returned, so a consumer may advance its cursor to the last id it got: when the ids read have a gap and a transaction that could fill it is still running (one holding its RowExclusiveLock on release_event, which it takes before allocating an id and keeps until it ends; one whose transaction began after the ids were read cannot hold a lower one), only the events before the gap are returned (the rest come once it ends: its commit notifies); otherwise the gap is final (a rolled-back insert) and the events past it are read again in a new snapshot, which sees everything committed before the check. This relies on the identity''s CACHE 1 (ids given out in time order); on Citus the coordinator gives out every id (release_rows sends its events as an INSERT ... VALUES that the coordinator evaluates) and holds the writer''s lock until the workers have committed, so the same holds there for events written through the coordinator. READ COMMITTED only (the second read needs its own snapshot): other isolation levels get SQLSTATE 0A000. Read-only, takes no lock beyond a normal read; not SECURITY DEFINER: it reads what the caller may read.';
+COMMENT ON FUNCTION real_estate.release_events(p_after_id bigint, p_limit integer) IS 'The release events after id p_after_id, in id order, at most p_limit (1 to 10000; RE010 otherwise, or when NULL or negative): what a consumer reads after its cursor (pyrelease.listen, pyrelease watch). No event is ever skipped, so a consumer may advance its cursor to the last id it got. Ids are given out at insert (CACHE 1: in time order) but become visible at commit, so a running transaction can hold a lower id than one already committed: every writer announces, before it draws its first id, the lowest id it may draw (release_event_announce_floor; the floors of the running transactions: release_event_floor, from pg_locks, which any role reads). When the ids read have a gap at or above the lowest floor, only the events before that gap are returned (the rest come once the writer ends: its commit notifies); a gap below every floor is final (rolled back, or never used) and passed: the events past it are read again in a new snapshot, which sees every writer that ended before the floors were read. A transaction that cannot fill a gap (all its ids are above it) never holds it back, however long it stays open. Purged events are never skipped silently: when the retention purge (purge_release_log) removed events after p_after_id, it raises RE030 (''release events after id N were purged up to id W ...; ids from W+1 on are kept''); p_after_id 0 is a new consumer: it gets the events still kept, from the oldest (real_estate.release_event_purged names what was purged), never RE030. On Citus the coordinator gives out every id and release_rows announces its writer''s floor there; events inserted by hand through the coordinator announce nothing. READ COMMITTED only (the second read needs its own snapshot): other isolation levels get SQLSTATE 0A000. Read-only, takes no lock beyond a normal read; not SECURITY DEFINER: it reads what the caller may read.';
 
 
 --
@@ -1319,13 +1464,48 @@ WITH job AS (
                       GROUP BY p.project_id) AS c ON c.project_id OPERATOR(pg_catalog.=) pr.id
          WHERE pr.available_plots::pg_catalog.int8 OPERATOR(pg_catalog.<>) COALESCE(c.n, 0))
     END AS projects
+), feed_floor AS MATERIALIZED (
+    -- The event feed (release_events): the lowest event id a running writer may still commit,
+    -- as real_estate.release_event_floor() decodes it from pg_locks (any role may read them);
+    -- NULL when no transaction writes events. MATERIALIZED: read here, never on a worker.
+    SELECT pg_catalog.min(((l.classid::pg_catalog.int8 OPERATOR(pg_catalog.&) 65535::pg_catalog.int8)
+                               OPERATOR(pg_catalog.<<) 32)
+                           OPERATOR(pg_catalog.|) l.objid::pg_catalog.int8) AS floor
+      FROM pg_catalog.pg_locks AS l
+     WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+       AND l.objsubid OPERATOR(pg_catalog.=) 1::pg_catalog.int2
+       AND l.granted
+       AND (l.classid::pg_catalog.int8 OPERATOR(pg_catalog.>>) 16) OPERATOR(pg_catalog.=) 21061::pg_catalog.int8
+       AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database AS d
+                                               WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+       AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()
+), feed_run AS MATERIALIZED (
+    -- The ids committed from the floor on (the first 1000): the first one missing is where
+    -- every consumer stops until that writer ends.
+    SELECT pg_catalog.array_agg(e.id ORDER BY e.id) AS ids
+      FROM (SELECT e.id FROM real_estate.release_event AS e
+             WHERE e.id OPERATOR(pg_catalog.>=) (SELECT f.floor FROM feed_floor AS f)
+             ORDER BY e.id LIMIT 1000) AS e
+), feed_gap AS MATERIALIZED (
+    SELECT f.floor OPERATOR(pg_catalog.+) COALESCE(
+               (SELECT pg_catalog.min(u.n) OPERATOR(pg_catalog.-) 1
+                  FROM pg_catalog.unnest(r.ids) WITH ORDINALITY AS u(id, n)
+                 WHERE u.id OPERATOR(pg_catalog.<>)
+                       ((f.floor OPERATOR(pg_catalog.+) u.n) OPERATOR(pg_catalog.-) 1)),
+               pg_catalog.cardinality(r.ids), 0) AS first_missing
+      FROM feed_floor AS f, feed_run AS r
+), feed AS MATERIALIZED (
+    -- The first event committed past that gap: held back from every consumer since then.
+    SELECT (SELECT e.released_at FROM real_estate.release_event AS e
+             WHERE e.id OPERATOR(pg_catalog.>) (SELECT g.first_missing FROM feed_gap AS g)
+             ORDER BY e.id LIMIT 1) AS held_back_since
 ), state AS (
     -- A job registered within the limit while no scheduled run has ever finished is waiting
     -- for its first run; a run in progress is not a missed one.
-    SELECT j.*, h.*, b.*, d.projects,
+    SELECT j.*, h.*, b.*, d.projects, fe.held_back_since,
            COALESCE(j.registered_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after)
                     AND h.last_finished IS NULL, false) AS waiting
-      FROM job AS j, heartbeat AS h, backlog AS b, drift AS d
+      FROM job AS j, heartbeat AS h, backlog AS b, drift AS d, feed AS fe
 ), stale AS (
     SELECT s.*,
            s.job_name IS NOT NULL AND NOT s.waiting AND NOT s.in_progress
@@ -1400,7 +1580,8 @@ SELECT pg_catalog.cardinality(v.problems) OPERATOR(pg_catalog.=) 0 AS healthy,
        pg_catalog.date_part('epoch', v.stale_after) AS limit_seconds,
        v.failed AS failed_rows,
        v.projects AS counter_drift,
-       NULL::pg_catalog.float8 AS event_feed_held_back_seconds,  -- not measured yet
+       COALESCE(pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) v.held_back_since),
+                0::pg_catalog.float8) AS event_feed_held_back_seconds,
        v.job_name,
        v.schedule AS job_schedule,
        v.active AS job_active,
@@ -1658,13 +1839,14 @@ BEGIN
                                       u.reserved_until, p_reason)
                           FROM unnest(v_ids, v_workspaces, v_projects, v_holders, v_untils)
                                AS u(id, workspace_id, project_id, reserved_by_id, reserved_until));
+        -- The events' triggers fire on the worker, after the ids were given out here: the
+        -- floor (release_events) is announced here first, and the notification after.
+        PERFORM real_estate.release_event_announce_floor();
         EXECUTE 'WITH e AS (INSERT INTO real_estate.release_event (run_id, property_id, workspace_id,'
                 ' project_id, reserved_by_id, reserved_until, released_at, reason) VALUES '
                 || array_to_string(v_rows, ', ')
                 || ' RETURNING id) SELECT min(e.id), max(e.id), count(*) FROM e'
            INTO v_min, v_max, v_count;
-        -- The events' trigger fires on the worker, away from the coordinator's listeners:
-        -- the notification is armed here.
         PERFORM real_estate.release_event_notify_arm(v_min, v_max, v_count);
     END IF;
     RETURN cardinality(v_ids);
@@ -1676,7 +1858,7 @@ $$;
 -- Name: FUNCTION release_rows(p_run_id bigint, p_reason text, p_workspace_ids uuid[], p_ctids tid[], p_project_ids uuid[]); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.release_rows(p_run_id bigint, p_reason text, p_workspace_ids uuid[], p_ctids tid[], p_project_ids uuid[]) IS 'The one place a reservation is ended: releases those of the row versions p_ctids (of the workspaces p_workspace_ids) that are still RESERVED and, for p_reason ''expired'', expired (reserved_until <= now()), or for ''cancelled'' whatever their expiry, and logs one release_event each (previous holder and expiry, reason p_reason, run p_run_id); returns how many. Rows are locked FOR UPDATE SKIP LOCKED and checked under the lock, so a row is released at most once, a row another transaction holds is left alone (callers that must wait lock it first: a row the caller holds is never skipped), and a row changed meanwhile (a new version) is not touched. With p_project_ids, the counter rows of those projects are locked FOR NO KEY UPDATE SKIP LOCKED first and only rows of locked projects (or of none) are released, so the counter trigger never waits. Callers pass only the workspaces whose rows may be released (the ACTIVE ones for an expiry). Every statement names the workspaces: on Citus, given the workspaces of one shard group, it runs on the one worker holding it, and the events are sent as one INSERT ... VALUES whose ids the coordinator gives out (commit-ordered for release_events()), their NOTIFY armed on the coordinator (release_event_notify_arm), where the listeners are. Not SECURITY DEFINER (it builds that INSERT as text, every value a quoted literal): only the owner''s SECURITY DEFINER routines call it.';
+COMMENT ON FUNCTION real_estate.release_rows(p_run_id bigint, p_reason text, p_workspace_ids uuid[], p_ctids tid[], p_project_ids uuid[]) IS 'The one place a reservation is ended: releases those of the row versions p_ctids (of the workspaces p_workspace_ids) that are still RESERVED and, for p_reason ''expired'', expired (reserved_until <= now()), or for ''cancelled'' whatever their expiry, and logs one release_event each (previous holder and expiry, reason p_reason, run p_run_id); returns how many. Rows are locked FOR UPDATE SKIP LOCKED and checked under the lock, so a row is released at most once, a row another transaction holds is left alone (callers that must wait lock it first: a row the caller holds is never skipped), and a row changed meanwhile (a new version) is not touched. With p_project_ids, the counter rows of those projects are locked FOR NO KEY UPDATE SKIP LOCKED first and only rows of locked projects (or of none) are released, so the counter trigger never waits. Callers pass only the workspaces whose rows may be released (the ACTIVE ones for an expiry). Every statement names the workspaces: on Citus, given the workspaces of one shard group, it runs on the one worker holding it, and the events are sent as one INSERT ... VALUES whose ids the coordinator gives out (commit-ordered for release_events()), their writer''s floor announced on the coordinator before the ids are given out (release_event_announce_floor, for release_events()) and their NOTIFY armed there after (release_event_notify_arm), where the readers and listeners are. Not SECURITY DEFINER (it builds that INSERT as text, every value a quoted literal): only the owner''s SECURITY DEFINER routines call it.';
 
 
 --
@@ -2160,6 +2342,33 @@ ALTER TABLE real_estate.release_event ALTER COLUMN id ADD GENERATED ALWAYS AS ID
 
 
 --
+-- Name: release_event_purged; Type: TABLE; Schema: real_estate; Owner: -
+--
+
+CREATE TABLE real_estate.release_event_purged (
+    singleton boolean DEFAULT true NOT NULL,
+    purged_through bigint NOT NULL,
+    purged_at timestamp with time zone DEFAULT now() NOT NULL,
+    CONSTRAINT release_event_purged_singleton_check CHECK (singleton),
+    CONSTRAINT release_event_purged_through_check CHECK ((purged_through >= 0))
+);
+
+
+--
+-- Name: TABLE release_event_purged; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON TABLE real_estate.release_event_purged IS 'The release events the retention purge removed: every id up to purged_through (one row; none: nothing). Written by purge_release_log, read by release_events()';
+
+
+--
+-- Name: COLUMN release_event_purged.purged_through; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON COLUMN real_estate.release_event_purged.purged_through IS 'The highest release_event id deleted by the purge: the events kept all have higher ids';
+
+
+--
 -- Name: release_notification; Type: TABLE; Schema: real_estate; Owner: -
 --
 
@@ -2304,6 +2513,14 @@ ALTER TABLE ONLY real_estate.release_event
 
 
 --
+-- Name: release_event_purged release_event_purged_pkey; Type: CONSTRAINT; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE ONLY real_estate.release_event_purged
+    ADD CONSTRAINT release_event_purged_pkey PRIMARY KEY (singleton);
+
+
+--
 -- Name: release_run release_run_pkey; Type: CONSTRAINT; Schema: real_estate; Owner: -
 --
 
@@ -2431,6 +2648,13 @@ CREATE TRIGGER property_sync_available_plots_truncate AFTER TRUNCATE ON real_est
 --
 
 CREATE TRIGGER property_sync_available_plots_update AFTER UPDATE ON real_estate.property REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION real_estate.property_sync_available_plots();
+
+
+--
+-- Name: release_event release_event_announce; Type: TRIGGER; Schema: real_estate; Owner: -
+--
+
+CREATE TRIGGER release_event_announce BEFORE INSERT ON real_estate.release_event FOR EACH STATEMENT EXECUTE FUNCTION real_estate.release_event_announce();
 
 
 --
@@ -2625,6 +2849,28 @@ REVOKE ALL ON FUNCTION real_estate.release_cutoff(p_retention interval) FROM PUB
 
 
 --
+-- Name: FUNCTION release_event_announce(); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_event_announce() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_event_announce_floor(); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_event_announce_floor() FROM PUBLIC;
+
+
+--
+-- Name: FUNCTION release_event_floor(); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.release_event_floor() FROM PUBLIC;
+GRANT ALL ON FUNCTION real_estate.release_event_floor() TO real_estate_reader;
+
+
+--
 -- Name: FUNCTION release_event_notify(); Type: ACL; Schema: real_estate; Owner: -
 --
 
@@ -2650,6 +2896,7 @@ REVOKE ALL ON FUNCTION real_estate.release_event_notify_commit() FROM PUBLIC;
 --
 
 GRANT SELECT ON TABLE real_estate.release_event TO real_estate_reader;
+GRANT SELECT ON TABLE real_estate.release_event TO real_estate_monitor;
 
 
 --
@@ -2839,6 +3086,13 @@ GRANT SELECT ON TABLE real_estate.property_availability TO real_estate_reader;
 --
 
 GRANT SELECT ON TABLE real_estate.release_backlog TO real_estate_reader;
+
+
+--
+-- Name: TABLE release_event_purged; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT SELECT ON TABLE real_estate.release_event_purged TO real_estate_reader;
 
 
 --

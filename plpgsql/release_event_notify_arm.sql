@@ -23,6 +23,9 @@ BEGIN
         v_count := v_count + v_state[4]::bigint;
         v_ctid := v_state[5]::tid;
     ELSE
+        -- Deferred to the commit whatever the transaction set (SET CONSTRAINTS ALL IMMEDIATE
+        -- would fire it inside this INSERT, before the totals below exist).
+        SET CONSTRAINTS real_estate.release_event_notify_commit DEFERRED;
         INSERT INTO real_estate.release_notification DEFAULT VALUES RETURNING ctid INTO v_ctid;
     END IF;
     PERFORM set_config('pyrelease.release_notify',
@@ -30,6 +33,6 @@ BEGIN
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.release_event_notify_arm(bigint, bigint, bigint) IS 'Adds release events just written (their lowest and highest id, and how many) to the transaction''s running totals, kept in the transaction-local setting pyrelease.release_notify (''xid min max count ctid''), and on the transaction''s first call inserts the one row of real_estate.release_notification whose deferred trigger (release_event_notify_commit) sends the transaction''s one NOTIFY real_estate_release at commit. Called by the statement trigger release_event_notify on a single node, and by release_rows on Citus (where that trigger fires on the workers'' shards, without the coordinator''s release_notification). Transactional: the setting and the row are undone with the (sub)transaction that wrote the events, and NOTIFY is sent only at commit.';
+COMMENT ON FUNCTION real_estate.release_event_notify_arm(bigint, bigint, bigint) IS 'Adds release events just written (their lowest and highest id, and how many) to the transaction''s running totals, kept in the transaction-local setting pyrelease.release_notify (''xid min max count ctid''), and on the transaction''s first call inserts the one row of real_estate.release_notification whose deferred trigger (release_event_notify_commit) sends the transaction''s one NOTIFY real_estate_release at commit; that trigger is set DEFERRED first, so that a SET CONSTRAINTS ALL IMMEDIATE in force does not fire it inside the INSERT, before the totals exist (a SET CONSTRAINTS ... IMMEDIATE issued later fires it then, and the events written after arm a second notification). Called by the statement trigger release_event_notify on a single node, and by release_rows on Citus (where that trigger fires on the workers'' shards, without the coordinator''s release_notification). Transactional: the setting and the row are undone with the (sub)transaction that wrote the events, and NOTIFY is sent only at commit.';
 
 REVOKE ALL ON FUNCTION real_estate.release_event_notify_arm(bigint, bigint, bigint) FROM PUBLIC;

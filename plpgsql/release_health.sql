@@ -1,9 +1,9 @@
 -- real_estate.release_health(p_counters): the health of the scheduled release as one row, by
 -- the one rule of docs/monitoring.md (status --check and --json, the exporter's metrics).
--- Read-only; reads this database's tables only. p_counters false skips the counter drift (a
--- scan of property). `pyrelease status` runs this very query for any role (queries.py), so
--- every name, operator and type in it is qualified. PL/pgSQL: Citus plans no SQL function
--- that has parameters.
+-- Read-only; reads this database's tables and pg_locks only. p_counters false skips the
+-- counter drift (a scan of property). `pyrelease status` runs this very query for any role
+-- (queries.py), so every name, operator and type in it is qualified. PL/pgSQL: Citus plans
+-- no SQL function that has parameters.
 CREATE OR REPLACE FUNCTION real_estate.release_health(p_counters boolean DEFAULT true)
 RETURNS TABLE (
     healthy boolean,
@@ -79,13 +79,48 @@ WITH job AS (
                       GROUP BY p.project_id) AS c ON c.project_id OPERATOR(pg_catalog.=) pr.id
          WHERE pr.available_plots::pg_catalog.int8 OPERATOR(pg_catalog.<>) COALESCE(c.n, 0))
     END AS projects
+), feed_floor AS MATERIALIZED (
+    -- The event feed (release_events): the lowest event id a running writer may still commit,
+    -- as real_estate.release_event_floor() decodes it from pg_locks (any role may read them);
+    -- NULL when no transaction writes events. MATERIALIZED: read here, never on a worker.
+    SELECT pg_catalog.min(((l.classid::pg_catalog.int8 OPERATOR(pg_catalog.&) 65535::pg_catalog.int8)
+                               OPERATOR(pg_catalog.<<) 32)
+                           OPERATOR(pg_catalog.|) l.objid::pg_catalog.int8) AS floor
+      FROM pg_catalog.pg_locks AS l
+     WHERE l.locktype OPERATOR(pg_catalog.=) 'advisory'
+       AND l.objsubid OPERATOR(pg_catalog.=) 1::pg_catalog.int2
+       AND l.granted
+       AND (l.classid::pg_catalog.int8 OPERATOR(pg_catalog.>>) 16) OPERATOR(pg_catalog.=) 21061::pg_catalog.int8
+       AND l.database OPERATOR(pg_catalog.=) (SELECT d.oid FROM pg_catalog.pg_database AS d
+                                               WHERE d.datname OPERATOR(pg_catalog.=) pg_catalog.current_database())
+       AND l.pid IS DISTINCT FROM pg_catalog.pg_backend_pid()
+), feed_run AS MATERIALIZED (
+    -- The ids committed from the floor on (the first 1000): the first one missing is where
+    -- every consumer stops until that writer ends.
+    SELECT pg_catalog.array_agg(e.id ORDER BY e.id) AS ids
+      FROM (SELECT e.id FROM real_estate.release_event AS e
+             WHERE e.id OPERATOR(pg_catalog.>=) (SELECT f.floor FROM feed_floor AS f)
+             ORDER BY e.id LIMIT 1000) AS e
+), feed_gap AS MATERIALIZED (
+    SELECT f.floor OPERATOR(pg_catalog.+) COALESCE(
+               (SELECT pg_catalog.min(u.n) OPERATOR(pg_catalog.-) 1
+                  FROM pg_catalog.unnest(r.ids) WITH ORDINALITY AS u(id, n)
+                 WHERE u.id OPERATOR(pg_catalog.<>)
+                       ((f.floor OPERATOR(pg_catalog.+) u.n) OPERATOR(pg_catalog.-) 1)),
+               pg_catalog.cardinality(r.ids), 0) AS first_missing
+      FROM feed_floor AS f, feed_run AS r
+), feed AS MATERIALIZED (
+    -- The first event committed past that gap: held back from every consumer since then.
+    SELECT (SELECT e.released_at FROM real_estate.release_event AS e
+             WHERE e.id OPERATOR(pg_catalog.>) (SELECT g.first_missing FROM feed_gap AS g)
+             ORDER BY e.id LIMIT 1) AS held_back_since
 ), state AS (
     -- A job registered within the limit while no scheduled run has ever finished is waiting
     -- for its first run; a run in progress is not a missed one.
-    SELECT j.*, h.*, b.*, d.projects,
+    SELECT j.*, h.*, b.*, d.projects, fe.held_back_since,
            COALESCE(j.registered_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after)
                     AND h.last_finished IS NULL, false) AS waiting
-      FROM job AS j, heartbeat AS h, backlog AS b, drift AS d
+      FROM job AS j, heartbeat AS h, backlog AS b, drift AS d, feed AS fe
 ), stale AS (
     SELECT s.*,
            s.job_name IS NOT NULL AND NOT s.waiting AND NOT s.in_progress
@@ -160,7 +195,8 @@ SELECT pg_catalog.cardinality(v.problems) OPERATOR(pg_catalog.=) 0 AS healthy,
        pg_catalog.date_part('epoch', v.stale_after) AS limit_seconds,
        v.failed AS failed_rows,
        v.projects AS counter_drift,
-       NULL::pg_catalog.float8 AS event_feed_held_back_seconds,  -- not measured yet
+       COALESCE(pg_catalog.date_part('epoch', pg_catalog.now() OPERATOR(pg_catalog.-) v.held_back_since),
+                0::pg_catalog.float8) AS event_feed_held_back_seconds,
        v.job_name,
        v.schedule AS job_schedule,
        v.active AS job_active,

@@ -76,19 +76,20 @@ BEGIN
                                       u.reserved_until, p_reason)
                           FROM unnest(v_ids, v_workspaces, v_projects, v_holders, v_untils)
                                AS u(id, workspace_id, project_id, reserved_by_id, reserved_until));
+        -- The events' triggers fire on the worker, after the ids were given out here: the
+        -- floor (release_events) is announced here first, and the notification after.
+        PERFORM real_estate.release_event_announce_floor();
         EXECUTE 'WITH e AS (INSERT INTO real_estate.release_event (run_id, property_id, workspace_id,'
                 ' project_id, reserved_by_id, reserved_until, released_at, reason) VALUES '
                 || array_to_string(v_rows, ', ')
                 || ' RETURNING id) SELECT min(e.id), max(e.id), count(*) FROM e'
            INTO v_min, v_max, v_count;
-        -- The events' trigger fires on the worker, away from the coordinator's listeners:
-        -- the notification is armed here.
         PERFORM real_estate.release_event_notify_arm(v_min, v_max, v_count);
     END IF;
     RETURN cardinality(v_ids);
 END;
 $function$;
 
-COMMENT ON FUNCTION real_estate.release_rows(bigint, text, uuid[], tid[], uuid[]) IS 'The one place a reservation is ended: releases those of the row versions p_ctids (of the workspaces p_workspace_ids) that are still RESERVED and, for p_reason ''expired'', expired (reserved_until <= now()), or for ''cancelled'' whatever their expiry, and logs one release_event each (previous holder and expiry, reason p_reason, run p_run_id); returns how many. Rows are locked FOR UPDATE SKIP LOCKED and checked under the lock, so a row is released at most once, a row another transaction holds is left alone (callers that must wait lock it first: a row the caller holds is never skipped), and a row changed meanwhile (a new version) is not touched. With p_project_ids, the counter rows of those projects are locked FOR NO KEY UPDATE SKIP LOCKED first and only rows of locked projects (or of none) are released, so the counter trigger never waits. Callers pass only the workspaces whose rows may be released (the ACTIVE ones for an expiry). Every statement names the workspaces: on Citus, given the workspaces of one shard group, it runs on the one worker holding it, and the events are sent as one INSERT ... VALUES whose ids the coordinator gives out (commit-ordered for release_events()), their NOTIFY armed on the coordinator (release_event_notify_arm), where the listeners are. Not SECURITY DEFINER (it builds that INSERT as text, every value a quoted literal): only the owner''s SECURITY DEFINER routines call it.';
+COMMENT ON FUNCTION real_estate.release_rows(bigint, text, uuid[], tid[], uuid[]) IS 'The one place a reservation is ended: releases those of the row versions p_ctids (of the workspaces p_workspace_ids) that are still RESERVED and, for p_reason ''expired'', expired (reserved_until <= now()), or for ''cancelled'' whatever their expiry, and logs one release_event each (previous holder and expiry, reason p_reason, run p_run_id); returns how many. Rows are locked FOR UPDATE SKIP LOCKED and checked under the lock, so a row is released at most once, a row another transaction holds is left alone (callers that must wait lock it first: a row the caller holds is never skipped), and a row changed meanwhile (a new version) is not touched. With p_project_ids, the counter rows of those projects are locked FOR NO KEY UPDATE SKIP LOCKED first and only rows of locked projects (or of none) are released, so the counter trigger never waits. Callers pass only the workspaces whose rows may be released (the ACTIVE ones for an expiry). Every statement names the workspaces: on Citus, given the workspaces of one shard group, it runs on the one worker holding it, and the events are sent as one INSERT ... VALUES whose ids the coordinator gives out (commit-ordered for release_events()), their writer''s floor announced on the coordinator before the ids are given out (release_event_announce_floor, for release_events()) and their NOTIFY armed there after (release_event_notify_arm), where the readers and listeners are. Not SECURITY DEFINER (it builds that INSERT as text, every value a quoted literal): only the owner''s SECURITY DEFINER routines call it.';
 
 REVOKE ALL ON FUNCTION real_estate.release_rows(bigint, text, uuid[], tid[], uuid[]) FROM PUBLIC;

@@ -24,6 +24,7 @@ from .distribute import distribute
 from .errors import (
     CounterIsReadOnly,
     DatabaseUnavailable,
+    EventsPurged,
     InvalidArgument,
     MigrationError,
     NotDistributable,
@@ -44,6 +45,7 @@ from .migrations import migrate, migrations_dir, rollback
 __all__ = [
     "CounterIsReadOnly",
     "DatabaseUnavailable",
+    "EventsPurged",
     "InvalidArgument",
     "MigrationError",
     "NotDistributable",

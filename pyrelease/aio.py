@@ -17,11 +17,13 @@ from .errors import DatabaseUnavailable, expect_row, first_line, require, transl
 from .events import (
     DEFAULT_LIMIT,
     NOT_HEARD,
+    PURGED,
     Clock,
     ReleaseEvent,
     check_listen_args,
     check_read_args,
     conninfo_of,
+    id_param,
     is_lost,
     lost_error,
     reconnect_delay,
@@ -49,7 +51,7 @@ async def release_expired(
 
 async def release_reservation(conn: psycopg.AsyncConnection[Any], property_id: UUID | str) -> bool:
     """Release one property's reservation if it has expired; True when it did."""
-    return bool(await _one(conn, "release_reservation", {"property_id": str(property_id)}))
+    return bool(await _one(conn, "release_reservation", {"property_id": id_param(property_id)}))
 
 
 async def reserve(
@@ -60,7 +62,11 @@ async def reserve(
 ) -> datetime:
     """Reserve a property (or take over an expired reservation); return reserved_until."""
     require(ttl, timedelta, "ttl")
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id), "ttl": ttl}
+    params = {
+        "property_id": id_param(property_id),
+        "reserved_by_id": id_param(reserved_by_id),
+        "ttl": ttl,
+    }
     result: datetime = await _one(conn, "reserve", params)
     return result
 
@@ -76,7 +82,11 @@ async def extend(
 ) -> datetime:
     """The holder moves an unexpired reservation's expiry to now + ttl; return it."""
     require(ttl, timedelta, "ttl")
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id), "ttl": ttl}
+    params = {
+        "property_id": id_param(property_id),
+        "reserved_by_id": id_param(reserved_by_id),
+        "ttl": ttl,
+    }
     result: datetime = await _one(conn, "extend", params)
     return result
 
@@ -85,7 +95,7 @@ async def cancel(
     conn: psycopg.AsyncConnection[Any], property_id: UUID | str, reserved_by_id: UUID | str
 ) -> bool:
     """The holder gives the property back (expired or not); True when it did."""
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id)}
+    params = {"property_id": id_param(property_id), "reserved_by_id": id_param(reserved_by_id)}
     return bool(await _one(conn, "cancel", params))
 
 
@@ -93,14 +103,15 @@ async def sell(
     conn: psycopg.AsyncConnection[Any], property_id: UUID | str, reserved_by_id: UUID | str
 ) -> None:
     """The holder's unexpired reservation becomes SOLD (PropertyNotHeld otherwise)."""
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id)}
+    params = {"property_id": id_param(property_id), "reserved_by_id": id_param(reserved_by_id)}
     await _one(conn, "sell", params)
 
 
 async def release_events(
     conn: psycopg.AsyncConnection[Any], after_id: int = 0, limit: int = DEFAULT_LIMIT
 ) -> list[ReleaseEvent]:
-    """The release events after id `after_id`, in id order, none ever skipped."""
+    """The release events after id `after_id`, in id order, none ever skipped (EventsPurged
+    when events after it were purged; 0: from the oldest kept)."""
     params = check_read_args(after_id, limit)
     with translated():
         cursor = await conn.execute(QUERIES["release_events"], params, prepare=False)
@@ -116,7 +127,9 @@ async def listen(
     reconnect: bool = True,
 ) -> AsyncIterator[ReleaseEvent]:
     """pyrelease.listen() for an AsyncConnection: an async iterator of the release events
-    after `after_id`, each exactly once and in id order, across reconnects."""
+    after `after_id`, each exactly once and in id order, across reconnects (from 0: the
+    events still kept, the purged range logged once; EventsPurged when events after a cursor
+    above 0 were purged)."""
     check_listen_args(after_id, timeout, conn.autocommit)
     conninfo = conninfo_of(conn) if reconnect else ""
     clock = Clock(timeout)
@@ -131,14 +144,25 @@ async def listen(
             row = await (await c.execute(QUERIES["listening"], prepare=False)).fetchone()
         return bool(row and row[0])
 
+    async def oldest_kept(c: psycopg.AsyncConnection[Any]) -> int:
+        with translated():
+            row = await (await c.execute(QUERIES["events_purged"], prepare=False)).fetchone()
+        purged = int(row[0]) if row else 0
+        if purged:
+            log.info(PURGED, purged, purged)
+        return purged
+
     owned: psycopg.AsyncConnection[Any] | None = None
     subscribed = polling = False
+    fresh = after_id == 0
     try:
         while True:
             try:
                 if not subscribed:
                     await subscribe(conn)
                     subscribed = True
+                if fresh:  # a new consumer: from the oldest event kept
+                    cursor, fresh = await oldest_kept(conn), False
                 events = await release_events(conn, cursor)
                 if not polling and not await heard(conn):
                     log.warning(NOT_HEARD)

@@ -20,11 +20,13 @@ from .errors import DatabaseUnavailable, expect_row, first_line, require, transl
 from .events import (
     DEFAULT_LIMIT,
     NOT_HEARD,
+    PURGED,
     Clock,
     ReleaseEvent,
     check_listen_args,
     check_read_args,
     conninfo_of,
+    id_param,
     is_lost,
     lost_error,
     reconnect_delay,
@@ -52,7 +54,7 @@ def release_expired(conn: psycopg.Connection[Any], batch_size: int = DEFAULT_BAT
 
 def release_reservation(conn: psycopg.Connection[Any], property_id: UUID | str) -> bool:
     """Release one property's reservation if it has expired; True when it did."""
-    return bool(_one(conn, "release_reservation", {"property_id": str(property_id)}))
+    return bool(_one(conn, "release_reservation", {"property_id": id_param(property_id)}))
 
 
 def reserve(
@@ -63,7 +65,11 @@ def reserve(
 ) -> datetime:
     """Reserve a property (or take over an expired reservation); return reserved_until."""
     require(ttl, timedelta, "ttl")
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id), "ttl": ttl}
+    params = {
+        "property_id": id_param(property_id),
+        "reserved_by_id": id_param(reserved_by_id),
+        "ttl": ttl,
+    }
     result: datetime = _one(conn, "reserve", params)
     return result
 
@@ -80,7 +86,11 @@ def extend(
     """The holder moves an unexpired reservation's expiry to now + ttl; return it.
     PropertyNotHeld (RE005) when it is not this holder's unexpired reservation."""
     require(ttl, timedelta, "ttl")
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id), "ttl": ttl}
+    params = {
+        "property_id": id_param(property_id),
+        "reserved_by_id": id_param(reserved_by_id),
+        "ttl": ttl,
+    }
     result: datetime = _one(conn, "extend", params)
     return result
 
@@ -90,7 +100,7 @@ def cancel(
 ) -> bool:
     """The holder gives the property back (expired or not); True when it did, False when it
     was not this holder's reservation (another holder, not reserved, unknown). Idempotent."""
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id)}
+    params = {"property_id": id_param(property_id), "reserved_by_id": id_param(reserved_by_id)}
     return bool(_one(conn, "cancel", params))
 
 
@@ -99,7 +109,7 @@ def sell(
 ) -> None:
     """The holder's unexpired reservation becomes SOLD; against the release exactly one
     wins. PropertyNotHeld (RE005) when it is not this holder's unexpired reservation."""
-    params = {"property_id": str(property_id), "reserved_by_id": str(reserved_by_id)}
+    params = {"property_id": id_param(property_id), "reserved_by_id": id_param(reserved_by_id)}
     _one(conn, "sell", params)
 
 
@@ -107,7 +117,10 @@ def release_events(
     conn: psycopg.Connection[Any], after_id: int = 0, limit: int = DEFAULT_LIMIT
 ) -> list[ReleaseEvent]:
     """The release events after id `after_id`, in id order (at most `limit`, 1 to 10000).
-    None is ever skipped: advancing a cursor to the last id returned is safe."""
+    None is ever skipped: advancing a cursor to the last id returned is safe. Events past
+    an id still in flight (a running transaction may commit it) wait for it. EventsPurged
+    (RE030) when events after `after_id` were purged by the log retention; `after_id` 0 is
+    a new consumer: the events still kept, from the oldest."""
     params = check_read_args(after_id, limit)
     with translated():
         rows = conn.execute(QUERIES["release_events"], params, prepare=False).fetchall()
@@ -131,6 +144,10 @@ def listen(
     is lost and `reconnect` is true, it opens a new one with the same parameters (retrying
     with backoff until the timeout, or forever) and goes on from its cursor: nothing is
     lost or repeated. The new connection is closed when the iterator is.
+
+    From `after_id` 0 (a new consumer) it yields the events still kept, from the oldest,
+    and logs once (INFO) up to which id the log retention purged them. Events after a
+    cursor above 0 that were purged raise EventsPurged (RE030), never a silent jump.
     """
     check_listen_args(after_id, timeout, conn.autocommit)
     conninfo = conninfo_of(conn) if reconnect else ""
@@ -146,14 +163,25 @@ def listen(
             row = c.execute(QUERIES["listening"], prepare=False).fetchone()
         return bool(row and row[0])
 
+    def oldest_kept(c: psycopg.Connection[Any]) -> int:
+        with translated():
+            row = c.execute(QUERIES["events_purged"], prepare=False).fetchone()
+        purged = int(row[0]) if row else 0
+        if purged:
+            log.info(PURGED, purged, purged)
+        return purged
+
     owned: psycopg.Connection[Any] | None = None
     subscribed = polling = False
+    fresh = after_id == 0
     try:
         while True:
             try:
                 if not subscribed:
                     subscribe(conn)
                     subscribed = True
+                if fresh:  # a new consumer: from the oldest event kept
+                    cursor, fresh = oldest_kept(conn), False
                 events = release_events(conn, cursor)
                 if not polling and not heard(conn):
                     log.warning(NOT_HEARD)

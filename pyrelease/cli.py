@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal, NoReturn
 from uuid import UUID
@@ -26,6 +26,7 @@ from .db import connect, pinned
 from .distribute import distribute
 from .errors import (
     DatabaseUnavailable,
+    EventsPurged,
     PyreleaseError,
     Unhealthy,
     first_line,
@@ -34,6 +35,7 @@ from .errors import (
     redact,
     translated,
 )
+from .events import ReleaseEvent
 from .owner import require_owner
 from .pending import migration_state, require_migrated
 from .queries import QUERIES
@@ -103,7 +105,7 @@ def cmd_watch(args: argparse.Namespace) -> None:
                     row = conn.execute(QUERIES["last_event_id"]).fetchone()
                 after = int(row[0]) if row is not None else 0
             print(f"watching release events after #{after} (Ctrl-C to stop)", file=sys.stderr)
-            for event in api.listen(conn, after_id=after):
+            for event in _listen(conn, after):
                 if args.json:
                     print(json.dumps(event.as_json()), flush=True)
                 else:
@@ -116,6 +118,17 @@ def cmd_watch(args: argparse.Namespace) -> None:
                     )
     except KeyboardInterrupt:
         return
+
+
+def _listen(conn: psycopg.Connection[Any], after: int) -> Iterator[ReleaseEvent]:
+    """listen(), whose EventsPurged says how to go on."""
+    try:
+        yield from api.listen(conn, after_id=after)
+    except EventsPurged as exc:
+        go_on = f" (--after {exc.oldest_kept_id - 1} goes on)" if exc.oldest_kept_id else ""
+        raise EventsPurged(
+            f"{exc}{go_on}", sqlstate=exc.sqlstate, oldest_kept_id=exc.oldest_kept_id
+        ) from exc
 
 
 def _after(text: str) -> int:
@@ -199,6 +212,7 @@ def _print_status(report: health.Report, check: bool) -> None:
         last = f"{_ts(finished)} ({_age(ago)} ago)" if finished and ago is not None else "never"
         print(f"last scheduled run finished: {last}")
         print(f"counters: {_drift(rule.counter_drift or 0)}")
+        print(f"event feed: {_feed(rule.event_feed_held_back_seconds or 0.0)}")
     if live is None:
         print("last pg_cron runs: not shown (only the owner and superusers read pg_cron's)")
     else:
@@ -227,6 +241,15 @@ def _drift(drifted: int) -> str:
     return (
         f"{drifted} project(s) drifted (rows written past the triggers);"
         " as the owner run SELECT real_estate.repair_counters()"
+    )
+
+
+def _feed(held_back: float) -> str:
+    if not held_back:
+        return "flowing"
+    return (
+        f"held back {_age(held_back)}: a transaction that may still commit an event id before"
+        " the committed ones is open (consumers get them when it ends)"
     )
 
 

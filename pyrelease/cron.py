@@ -63,6 +63,7 @@ JOB_NAME = "release-expired-reservations"
 RELEASE_COMMAND = "CALL real_estate.run_release_job"
 DEFAULT_SCHEDULE = "*/5 * * * *"
 DEFAULT_RETENTION = "30 days"
+MIN_RETENTION = "1 day"  # real_estate.release_cutoff refuses less (RE010)
 PURGE_SCHEDULE = "17 3 * * *"
 MAX_JOB_NAME_BYTES = 63  # pg_cron keeps job names in a name column
 DEFAULT_CRON_DATABASE = "postgres"
@@ -202,6 +203,11 @@ def converge(script: Script) -> Job | None:
     every, retention = DEFAULT_SCHEDULE, DEFAULT_RETENTION
     if found is not None:
         retention = retention_of(found)
+        try:
+            _normalise_retention(conn, retention)
+        except InvalidArgument as exc:  # under 1 day: accepted before 0.2.0, refused since
+            log.warning("job %s: %s; its logs are kept %s instead", found.name, exc, MIN_RETENTION)
+            retention = MIN_RETENTION
         with suppress(InvalidArgument):
             check_readable(found.schedule)
             every = found.schedule
@@ -563,10 +569,8 @@ def _normalise_retention(conn: psycopg.Connection[Any], retention: str) -> str:
                 conn.execute(QUERIES["retention"], {"retention": retention}).fetchone(),
                 "retention",
             )
-    except InvalidArgument as exc:
+    except InvalidArgument as exc:  # not an interval, or under 1 day (release_cutoff's RE010)
         raise InvalidArgument(f"invalid retention {retention!r}: {exc}") from exc
-    if not row[1]:
-        raise InvalidArgument(f"retention must be a positive interval, got {retention!r}")
     text: str = row[0]
     return DEFAULT_RETENTION if text == "30 days" else text
 

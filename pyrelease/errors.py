@@ -77,6 +77,16 @@ class CounterIsReadOnly(PyreleaseError):
     """available_plots was written directly; the database maintains it (SQLSTATE RE011)."""
 
 
+class EventsPurged(PyreleaseError):
+    """Release events after the cursor were deleted by the log retention before they were read
+    (SQLSTATE RE030, raised by release_events() and listen()). ``oldest_kept_id``: every
+    event from this id on is kept; read on with ``after_id=oldest_kept_id - 1``."""
+
+    def __init__(self, message: str, *, oldest_kept_id: int | None = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.oldest_kept_id = oldest_kept_id
+
+
 class DatabaseUnavailable(PyreleaseError):
     """The server could not be reached, or the connection string is unusable."""
 
@@ -115,6 +125,7 @@ _BY_SQLSTATE: dict[str, type[PyreleaseError]] = {
     "RE005": PropertyNotHeld,
     "RE010": InvalidArgument,
     "RE011": CounterIsReadOnly,
+    "RE030": EventsPurged,  # release events after the cursor were purged
     "RE020": NotDistributable,  # Citus is not installed in the database
     "RE021": NotDistributable,  # the coordinator has no worker
     "RE022": NotDistributable,  # migration 0009's keys are missing
@@ -138,6 +149,9 @@ _BY_SQLSTATE: dict[str, type[PyreleaseError]] = {
 _RESERVED_UNTIL = re.compile(
     r" reserved until (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?[+-]\d\d(?::\d\d)?)$"
 )
+
+# RE030's message ends in the first id kept: '... ids from 1235 on are kept'.
+_OLDEST_KEPT = re.compile(r"ids from (\d+) on are kept$")
 
 T = TypeVar("T")
 
@@ -236,6 +250,9 @@ def translate(
         fields["property_id"] = _uuid(property_id)
     if kind in (PropertyReserved, PropertyNotHeld):
         fields["reserved_until"] = _reserved_until(message)
+    if kind is EventsPurged:
+        kept = _OLDEST_KEPT.search(message)
+        fields["oldest_kept_id"] = int(kept.group(1)) if kept else None
     return kind(message, **fields)
 
 

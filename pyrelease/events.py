@@ -30,6 +30,12 @@ NOT_HEARD = (
     f" release_events() every {POLL_INTERVAL:g} s instead"
 )
 
+# listen() from cursor 0 (a new consumer) says once what the log retention purged before it.
+PURGED = (
+    "listen: release events up to #%d were purged (log retention): starting from the oldest"
+    " kept, after #%d"
+)
+
 Reason = Literal["expired", "cancelled"]
 
 
@@ -69,6 +75,11 @@ class ReleaseEvent:
 
 def to_events(rows: list[tuple[Any, ...]]) -> list[ReleaseEvent]:
     return [ReleaseEvent(*row) for row in rows]
+
+
+def id_param(value: UUID | str | None) -> str | None:
+    """An id as the query takes it: None stays NULL (the database refuses it: RE010)."""
+    return None if value is None else str(value)
 
 
 def check_read_args(after_id: int, limit: int) -> dict[str, int]:

@@ -21,9 +21,19 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+# Role specifications PostgreSQL reads as something else than a role of that name, even
+# quoted ("public" is PUBLIC), or refuses as role names; pg_* are the system's roles.
+RESERVED_ROLES = ("public", "none", "current_user", "session_user", "current_role")
+# psql's \\connect reads a database name like these as a connection string (libpq's URI
+# prefixes, any "="), whatever the quoting.
+CONNSTRING_PREFIXES = ("postgresql://", "postgres://")
+
+
 def _psql_arg(name: str) -> str:
-    """A psql meta-command argument: single-quoted, quotes doubled, backslashes escaped."""
-    return "'" + name.replace("\\", "\\\\").replace("'", "''") + "'"
+    """A psql meta-command argument: single-quoted, quotes doubled, backslashes escaped, and a
+    line break written as psql's \\n or \\r escape (a raw one would end the meta-command)."""
+    escaped = name.replace("\\", "\\\\").replace("'", "''")
+    return "'" + escaped.replace("\n", "\\n").replace("\r", "\\r") + "'"
 
 
 def grants_sql(owner: str, database: str, cron_database: str = "postgres") -> str:
@@ -34,8 +44,18 @@ def grants_sql(owner: str, database: str, cron_database: str = "postgres") -> st
     ):
         if not value or "\x00" in value or len(value.encode()) > 63:
             raise InvalidArgument(f"invalid {label} name {value!r}")
-    if "=" in database or "=" in cron_database:
-        raise InvalidArgument("database names containing '=' are not supported by psql \\connect")
+    if owner.lower() in RESERVED_ROLES or owner.startswith("pg_"):
+        raise InvalidArgument(
+            f"owner {owner!r} is not a role PostgreSQL grants to by that name"
+            " (PUBLIC, CURRENT_USER, SESSION_USER, CURRENT_ROLE, NONE and pg_* are reserved):"
+            " name the role that will own pyrelease"
+        )
+    for value in (database, cron_database):
+        if "=" in value or value.startswith(CONNSTRING_PREFIXES):
+            raise InvalidArgument(
+                f"database name {value!r} is read by psql's \\connect as a connection string"
+                " ('=' or a postgresql:// prefix): not supported"
+            )
     o, db = ident(owner), ident(database)
     lines = [
         f"-- pyrelease: grants for owner {owner!r} of database {database!r},"

@@ -30,6 +30,7 @@ TABLES = (
     "real_estate.project",
     "real_estate.property",
     "real_estate.release_run",
+    "real_estate.release_event",
     "real_estate.release_schedule",
     LOG,
 )

@@ -89,10 +89,10 @@ SELECT d.runid, d.status, d.start_time, d.end_time, d.return_message
  LIMIT %(limit)s;
 
 -- name: retention
--- A retention interval as PostgreSQL reads it, and whether it reaches into the past.
+-- A retention interval as PostgreSQL reads it, checked by the routines' own rule
+-- (real_estate.release_cutoff: RE010 under 1 day). The owner's code: only the owner runs it.
 SELECT %(retention)s::pg_catalog.interval::pg_catalog.text,
-       pg_catalog.now() OPERATOR(pg_catalog.-) %(retention)s::pg_catalog.interval
-           OPERATOR(pg_catalog.<) pg_catalog.now();
+       real_estate.release_cutoff(%(retention)s::pg_catalog.interval) IS NOT NULL;
 
 -- name: routine_source
 -- The SHA-256 of the plpgsql/ source last installed (pyrelease/install.py).
@@ -135,8 +135,16 @@ SELECT EXISTS (SELECT FROM pg_catalog.pg_listening_channels() AS c(name)
                 WHERE c.name OPERATOR(pg_catalog.=) 'real_estate_release');
 
 -- name: last_event_id
--- The highest release event id committed so far (where `pyrelease watch` starts by default).
-SELECT COALESCE(pg_catalog.max(e.id), 0) FROM real_estate.release_event AS e;
+-- The highest release event id committed or purged so far (where `pyrelease watch` starts by
+-- default).
+SELECT GREATEST((SELECT pg_catalog.max(e.id) FROM real_estate.release_event AS e),
+                (SELECT pg_catalog.max(p.purged_through) FROM real_estate.release_event_purged AS p),
+                0);
+
+-- name: events_purged
+-- The highest release event id the retention purge deleted (0: none), where a new consumer
+-- (cursor 0) starts.
+SELECT COALESCE(pg_catalog.max(p.purged_through), 0) FROM real_estate.release_event_purged AS p;
 
 -- name: unlisten
 -- Stop listening (listen() on the caller's connection, when its iterator is closed).

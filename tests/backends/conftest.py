@@ -41,7 +41,15 @@ BACKENDS = ("single", "citus")
 # Every table of the schema, emptied before each test on the shared distributed database, so
 # that each test starts, on both back-ends, from an empty migrated database.
 TABLES = ", ".join(
-    f"real_estate.{t}" for t in ("release_event", "release_run", "property", "project", "workspace")
+    f"real_estate.{t}"
+    for t in (
+        "release_event",
+        "release_event_purged",
+        "release_run",
+        "property",
+        "project",
+        "workspace",
+    )
 )
 
 

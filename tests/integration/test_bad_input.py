@@ -68,7 +68,17 @@ BAD_CRONS = [
     "* * * * 8",
     "1/5 * * * *",
 ]
-BAD_RETENTIONS = ["-1 day", "0", "abc", "", "-1 hour", "1 mon -31 days", "1 day'; DROP TABLE x; --"]
+BAD_RETENTIONS = [
+    "-1 day",
+    "0",
+    "abc",
+    "",
+    "-1 hour",
+    "1 mon -31 days",
+    "1 day'; DROP TABLE x; --",
+    "12 hours",  # under 1 day
+    "23:59:59",
+]
 ERROR_LINE = re.compile(r"^pyrelease: error: \S")
 USAGE_LINE = re.compile(r"^pyrelease(?: [a-z]+)?: error: \S")
 NEVER_SOON = "0 0 1 1 *"  # a schedule that does not fire while the tests run
@@ -291,6 +301,8 @@ SQL_CASES: list[tuple[str, str]] = [
     (_reserve(AVAIL, BUYER, "'-1 hour'"), "RE010"),
     (_reserve(AVAIL, BUYER, "'1 day -25 hours'"), "RE010"),
     (_reserve(AVAIL, BUYER, "'1000000 years'"), "22008"),
+    (_reserve(AVAIL, BUYER, "'200000 years'"), "RE010"),  # past the maximum (pyrelease.max_ttl)
+    (_reserve(AVAIL, BUYER, "'1 year 1 day'"), "RE010"),
     (_reserve(AVAIL, BUYER, "'abc'"), "22007"),
     (_reserve(AVAIL, BUYER, "''"), "22007"),
     (_reserve(AVAIL, BUYER, "<1 hour'; DROP TABLE real_estate.property; -->"), "22007"),
@@ -334,6 +346,8 @@ SQL_CASES: list[tuple[str, str]] = [
             ("1000, ''", "22007"),
             ("1000, '30 days''; DROP TABLE real_estate.property; --'", "22007"),
             ("p_retention => '-1 day'", "RE010"),
+            ("1000, '23 hours 59 minutes'", "RE010"),  # under 1 day
+            ("p_retention => '1 hour'", "RE010"),
             ("p_batch_size => 0", "RE010"),
             ("NULL, '1000000 years'", "RE010"),
         ]
@@ -357,6 +371,8 @@ SQL_CASES: list[tuple[str, str]] = [
             ("NULL", "RE010"),
             ("'-1 day'", "RE010"),
             ("'0'", "RE010"),
+            ("'12 hours'", "RE010"),
+            ("'1 day -1 second'", "RE010"),
             ("'abc'", "22007"),
             ("'1000000 years'", "22008"),
         ]
@@ -487,6 +503,7 @@ PY_CASES: list[PyCase] = [
             timedelta(0),
             timedelta(hours=-1),
             timedelta(days=999_999_999),
+            timedelta(days=367),  # past the maximum (pyrelease.max_ttl, 1 year)
             "0",
             "-1 hour",
             "1000000 years",
@@ -588,6 +605,40 @@ def test_python_wrappers_wrong_types_raise_invalid_argument(
         except Exception as exc:
             pytest.fail(f"{case}: {type(exc).__module__}.{type(exc).__name__}: {exc}")
         pytest.fail(f"{case}: accepted")
+
+
+# Every wrapper that takes an id, with None for one of them: (name, call(module, conn, ids)).
+NONE_IDS: list[tuple[str, Callable[[Any, Any, dict[str, uuid.UUID]], Any]]] = [
+    ("reserve(None, buyer)", lambda m, c, i: m.reserve(c, None, i["buyer"])),
+    ("reserve(avail, None)", lambda m, c, i: m.reserve(c, i["avail"], None)),
+    ("extend(None, buyer)", lambda m, c, i: m.extend(c, None, i["buyer"])),
+    ("extend(live, None)", lambda m, c, i: m.extend(c, i["live"], None)),
+    ("sell(None, buyer)", lambda m, c, i: m.sell(c, None, i["buyer"])),
+    ("sell(live, None)", lambda m, c, i: m.sell(c, i["live"], None)),
+    ("cancel(None, buyer)", lambda m, c, i: m.cancel(c, None, i["buyer"])),
+    ("cancel(live, None)", lambda m, c, i: m.cancel(c, i["live"], None)),
+    ("release_reservation(None)", lambda m, c, i: m.release_reservation(c, None)),
+]
+
+
+@pytest.mark.parametrize(("case", "call"), NONE_IDS, ids=[c[0] for c in NONE_IDS])
+def test_none_as_an_id_is_null_refused_as_re010(
+    target: Target, case: str, call: Callable[[Any, Any, dict[str, uuid.UUID]], Any]
+) -> None:
+    """None reached the database as the text "None" (22P02 'invalid input syntax for type
+    uuid: "None"'); it is NULL, which the routines refuse in one clear line (RE010)."""
+    with target.unchanged(case), pytest.raises(InvalidArgument) as raised:
+        call(pyrelease, target.conn, target.ids)
+    assert raised.value.sqlstate == "RE010", raised.value
+    assert "must not be NULL" in str(raised.value)
+
+
+async def test_async_none_as_an_id_is_null_refused_as_re010(target: Target) -> None:
+    async with await psycopg.AsyncConnection.connect(target.dsn, autocommit=True) as aconn:
+        for case, call in NONE_IDS:
+            with target.unchanged(f"aio.{case}"), pytest.raises(InvalidArgument) as raised:
+                await call(aio, aconn, target.ids)
+            assert raised.value.sqlstate == "RE010", (case, raised.value)
 
 
 async def test_async_wrappers_raise_the_package_types(target: Target) -> None:

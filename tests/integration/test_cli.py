@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -21,6 +22,7 @@ from factories import (
     cron_jobs,
     current_db,
     drop_jobs,
+    extra_database,
     installed_ago,
     job_names,
     make_project,
@@ -38,6 +40,7 @@ Conn = psycopg.Connection[Any]
 COMMAND = "CALL real_estate.run_release_job()"
 NEVER_SOON = "0 0 1 1 *"  # a schedule that does not fire while a test runs
 TABLES = ("workspace", "project", "property", "release_run", "release_event")
+PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
 ERROR_LINE = re.compile(r"^pyrelease: error: \S")
 USAGE_ERROR_LINE = re.compile(r"^pyrelease(?: [a-z]+)?: error: \S")
 COMMANDS = (
@@ -765,3 +768,73 @@ def test_grants_prints_a_quoted_script_and_refuses_bad_names(
     for bad in (["--owner", ""], ["--owner", "x" * 64]):
         code, _, err = run(capsys, "grants", "--database", "app", *bad)
         assert "invalid owner name" in assert_one_error_line(code, err)
+
+
+@pytest.mark.parametrize(
+    "owner",
+    ["public", "PUBLIC", "current_user", "session_user", "current_role", "none", "pg_monitor"],
+)
+def test_grants_refuses_a_reserved_role_as_owner(
+    capsys: pytest.CaptureFixture[str], owner: str
+) -> None:
+    """GRANT ... TO "public" grants to PUBLIC: everybody would get pg_cron's functions."""
+    code, out, err = run(capsys, "grants", "--owner", owner, "--database", "app")
+    assert "reserved" in assert_one_error_line(code, err)
+    assert out == ""
+
+
+@pytest.mark.parametrize("name", ["postgresql://evil/app", "postgres://evil/app", "host=evil"])
+@pytest.mark.parametrize("flag", ["--database", "--cron-database"])
+def test_grants_refuses_a_database_name_psql_reads_as_a_connection_string(
+    capsys: pytest.CaptureFixture[str], flag: str, name: str
+) -> None:
+    args = {"--database": "app", "--cron-database": "postgres", flag: name}
+    code, out, err = run(capsys, "grants", "--owner", "o", *[x for kv in args.items() for x in kv])
+    assert "connection string" in assert_one_error_line(code, err)
+    assert out == ""
+
+
+def test_grants_script_connects_to_a_database_whose_name_breaks_the_line(
+    capsys: pytest.CaptureFixture[str], server: Any
+) -> None:
+    """psql ends a meta-command at the end of its line: a raw line break in the name split
+    the \\connect line (the script failed half-way). Run for real, as a superuser."""
+    role = f"pyrelease_t_grants_{uuid.uuid4().hex[:8]}"
+    with connect_to(server.admin_dsn) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
+    try:
+        with extra_database(server, name=f"pyrelease_t_grants\n{role[-8:]}") as name:
+            code, script, err = run(
+                capsys,
+                "grants",
+                "--owner",
+                role,
+                "--database",
+                name,
+                "--cron-database",
+                server.cron_database,
+            )
+            assert code == 0, err
+            done = subprocess.run(
+                [psql_binary(), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", server.admin_dsn],
+                input=script,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            assert done.returncode == 0, done.stderr
+            with connect_to(server.admin_dsn) as admin:
+                assert scalar(
+                    admin, "SELECT has_database_privilege(%s, %s, 'CREATE')", (role, name)
+                )
+    finally:
+        with connect_to(server.dsn_for(server.cron_database)) as c:
+            c.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+        with connect_to(server.admin_dsn) as admin:
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def psql_binary() -> str:
+    found = PG_BINDIR / "psql"
+    return str(found) if found.exists() else "psql"

@@ -123,3 +123,83 @@ def test_watch_idle_then_interrupted_exits_0(db: str) -> None:
     code, err = interrupt(proc)
     assert code == 0, err
     assert "Traceback" not in err
+
+
+def purged_history(conn: Conn, watched: Any) -> tuple[list[int], int]:
+    """Three events of a run 40 days old, one recent (the cancellation): the purge deletes the
+    old ones. Returns their ids and the recent one's."""
+    run_id = conn.execute(
+        "INSERT INTO real_estate.release_run (source, started_at)"
+        " VALUES ('call', now() - interval '40 days') RETURNING id"
+    ).fetchone()[0]  # type: ignore[index]
+    old = [
+        conn.execute(
+            "INSERT INTO real_estate.release_event (run_id, property_id, workspace_id,"
+            " reserved_by_id, reserved_until, released_at, reason) VALUES (%s,"
+            " gen_random_uuid(), gen_random_uuid(), gen_random_uuid(), now(), now(),"
+            " 'cancelled') RETURNING id",
+            (run_id,),
+        ).fetchone()[0]  # type: ignore[index]
+        for _ in range(3)
+    ]
+    assert pyrelease.cancel(conn, watched["mine"], watched["holder"])
+    conn.execute("SELECT real_estate.purge_release_log('30 days')")
+    recent = conn.execute("SELECT max(id) FROM real_estate.release_event").fetchone()[0]  # type: ignore[index]
+    return old, recent
+
+
+def test_watch_after_a_purged_cursor_says_so_in_one_line(db: str, conn: Conn, watched: Any) -> None:
+    old, _ = purged_history(conn, watched)
+    done = subprocess.run(
+        [sys.executable, "-m", "pyrelease.cli", "--dsn", db, "watch", "--after", str(old[0])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stdout == ""
+    watching, line = done.stderr.strip().splitlines()
+    assert watching.startswith(f"watching release events after #{old[0]}")
+    assert line == (
+        f"pyrelease: error: release events after id {old[0]} were purged up to id {old[-1]}"
+        f" (older than the log retention); ids from {old[-1] + 1} on are kept"
+        f" (--after {old[-1]} goes on)"
+    )
+
+
+def test_watch_from_0_names_the_purged_range_once(db: str, conn: Conn, watched: Any) -> None:
+    old, recent = purged_history(conn, watched)
+    proc = start(db, "--after", "0", "--json")
+    try:
+        [line] = lines(proc.stdout, 1)
+        assert proc.stderr is not None
+        named = proc.stderr.readline().rstrip("\n")
+    finally:
+        code, err = interrupt(proc)
+    assert code == 0, err
+    assert json.loads(line)["id"] == recent
+    assert named == (
+        f"pyrelease: listen: release events up to #{old[-1]} were purged (log retention):"
+        f" starting from the oldest kept, after #{old[-1]}"
+    )
+    assert "purged" not in err
+
+
+def test_watch_starts_after_the_purged_events_by_default(db: str, conn: Conn, watched: Any) -> None:
+    """The default start is the newest event id, committed or purged (not 0 when every event
+    kept is gone)."""
+    old, recent = purged_history(conn, watched)
+    conn.execute("DELETE FROM real_estate.release_event WHERE id = %s", (recent,))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pyrelease.cli", "--dsn", db, "watch"],
+        cwd="/",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stderr is not None
+    first = proc.stderr.readline().rstrip("\n")
+    code, err = interrupt(proc)
+    assert code == 0, err
+    assert first == f"watching release events after #{old[-1]} (Ctrl-C to stop)"
+    assert "purged" not in err

@@ -713,6 +713,30 @@ def test_migrate_repairs_an_altered_job_and_keeps_its_schedule(server: Any, conn
     assert len(cron_jobs(server, name)) == 2
 
 
+def test_migrate_raises_a_job_s_retention_under_a_day_to_a_day(
+    server: Any, conn: Conn, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A retention under 1 day (accepted before 0.2.0) is refused by the routines now: the
+    job would fail on every run. migrate keeps its schedule and keeps the logs 1 day."""
+    name = current_db(conn)
+    job = cron.schedule(conn, cron="*/9 * * * *", retention="7 days")
+    with connect_to(server.dsn_for(server.cron_database)) as c:
+        c.execute(
+            "SELECT cron.alter_job(%s, command := %s)",
+            (job.jobid, "CALL real_estate.run_release_job(p_retention => '12:00:00')"),
+        )
+    with caplog.at_level(logging.WARNING, logger="pyrelease"):
+        pyrelease.migrate(server.dsn_for(name))
+    assert release_job(server, name)[2:] == (
+        "*/9 * * * *",
+        "CALL real_estate.run_release_job(p_retention => '1 day')",
+        name,
+        True,
+    )
+    [warned] = [r.getMessage() for r in caplog.records if "retention" in r.getMessage()]
+    assert "at least 1 day" in warned and "kept 1 day instead" in warned
+
+
 def test_migrate_fails_when_pg_cron_refuses_the_job(
     server: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

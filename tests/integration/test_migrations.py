@@ -308,7 +308,17 @@ def test_rollback_one_step_at_a_time(server: Any, fresh_db: str) -> None:
         assert pyrelease.rollback(fresh_db, steps=1) == [mid]
         assert applied(fresh_db) == ids[:position]
 
-        if mid == "0012.monitoring":
+        if mid == "0013.release-event-purged":
+            # the purge record goes, the routines stay (the next migrate reinstalls them)
+            assert "release_event_purged" not in relation_names(fresh_db)
+            assert routine_names(fresh_db) == routines_before
+            with connect_to(fresh_db) as c:
+                assert not scalar(
+                    c,
+                    "SELECT has_table_privilege('real_estate_monitor',"
+                    " 'real_estate.release_event', 'SELECT')",
+                )
+        elif mid == "0012.monitoring":
             # the registration table and the health rule installed on it go; the job stays
             assert "release_schedule" not in relation_names(fresh_db)
             assert routine_names(fresh_db) == routines_before - {"release_health"}

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -72,8 +73,9 @@ def binary(name: str) -> str:
 
 
 def test_the_monitoring_role_holds_exactly_what_status_needs(conn: Conn, monitor: str) -> None:
-    """SELECT on the tables status reads and on yoyo's log, EXECUTE on release_health():
-    nothing it could write, no other routine, not the release log's events."""
+    """SELECT on the tables status reads and on yoyo's log (the release events too: how long
+    they are held back from consumers), EXECUTE on release_health(): nothing it could write,
+    no other routine."""
     role = "real_estate_monitor"
     readable = conn.execute(
         "SELECT c.oid::regclass::text FROM pg_class AS c"
@@ -86,6 +88,7 @@ def test_the_monitoring_role_holds_exactly_what_status_needs(conn: Conn, monitor
         "_yoyo_migration",
         "real_estate.project",
         "real_estate.property",
+        "real_estate.release_event",
         "real_estate.release_run",
         "real_estate.release_schedule",
         "real_estate.workspace",
@@ -132,6 +135,37 @@ def test_a_monitor_runs_status_check_and_json(
     report = json.loads(out)
     assert report["healthy"] is True and report["reason"] == "ok"
     assert report["pg_cron"] is None  # pg_cron's tables: the owner's and superusers' only
+
+
+def test_status_gives_the_age_of_the_oldest_event_held_back_to_a_monitor(
+    capsys: pytest.CaptureFixture[str], conn: Conn, monitor: str
+) -> None:
+    """A transaction that may still commit an event id before committed ones holds them back
+    from every consumer: status (text and --json) says for how long, as a monitor."""
+    holder = uuid.uuid4()
+    ws = make_workspace(conn)
+    a, b = make_properties(conn, ws, make_project(conn, ws), 2, "RESERVED", False, holder)
+    ws2 = make_workspace(conn)
+    [c] = make_properties(conn, ws2, make_project(conn, ws2), 1, "RESERVED", False, holder)
+
+    def figures() -> tuple[str, float]:
+        code, out, err = run_main(capsys, "--dsn", monitor, "status")
+        assert (code, err) == (0, "")
+        [line] = [x for x in out.splitlines() if x.startswith("event feed: ")]
+        code, out, err = run_main(capsys, "--dsn", monitor, "status", "--json")
+        assert (code, err) == (0, "")
+        return line, json.loads(out)["event_feed_held_back_seconds"]
+
+    assert figures() == ("event feed: flowing", 0)
+    with connect_to(conn.info.dsn, autocommit=False) as slow:
+        assert pyrelease.cancel(slow, a, holder)  # its id in flight
+        assert pyrelease.cancel(conn, c, holder)  # committed after it: held back
+        line, seconds = figures()
+        assert seconds > 0
+        assert line.startswith("event feed: held back ") and "is open" in line
+        slow.commit()
+    assert figures() == ("event feed: flowing", 0)
+    assert pyrelease.cancel(conn, b, holder)
 
 
 def test_json_carries_the_contract_and_check_sets_the_exit_code(
@@ -607,7 +641,7 @@ def test_the_exporter_scraped_as_a_monitor_gives_the_rule_s_figures(
     assert value("pyrelease_job_active") == 1
     assert value("pyrelease_job_interval_seconds") == 300
     assert value("pyrelease_counter_drift") == 1
-    assert str(value("pyrelease_event_feed_held_back_seconds")) == "nan"
+    assert value("pyrelease_event_feed_held_back_seconds") == 0  # nothing held back
     [(_, scrape_error)] = series["pg_exporter_last_scrape_error"]
     assert scrape_error == 0
     # the promtool tests' series are named and labelled as the exporter gives them

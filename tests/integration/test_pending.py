@@ -109,7 +109,7 @@ def test_a_monitor_learns_that_migrations_are_pending(
         with monitor_login(fresh_db) as monitor:
             assert run_main(capsys, "--dsn", monitor, "status")[0] == 0
             pending = rollback_to_before(fresh_db, "0012.monitoring")
-            assert pending == ["0012.monitoring"]
+            assert pending == [m for m in migration_ids() if m >= "0012.monitoring"]
             code, _, err = run_main(capsys, "--dsn", monitor, "status", "--check")
             assert code == 1
             assert err == (

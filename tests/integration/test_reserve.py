@@ -6,7 +6,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -21,6 +21,8 @@ from factories import (
     property_row,
     scalar,
 )
+
+import pyrelease
 
 Connect = Callable[..., Conn]
 
@@ -371,6 +373,24 @@ def test_reserve_refuses_a_ttl_that_ends_in_the_past(conn: Conn) -> None:
         assert exc.sqlstate == "RE010"
     else:
         assert until > now, f"reserved until {until}, before the reservation was made ({now})"
+
+
+def test_a_ttl_has_a_ceiling_the_owner_can_move(conn: Conn) -> None:
+    """A 200,000-year reservation was accepted: a permanent lock. The one TTL check refuses a
+    TTL past pyrelease.max_ttl (1 year unless set), for reserve and extend alike."""
+    ws = make_workspace(conn)
+    [p] = make_properties(conn, ws, make_project(conn, ws), 1)
+    buyer = uuid.uuid4()
+    for days in (200_000 * 365, 367):
+        with pytest.raises(pyrelease.InvalidArgument, match="at most 1 year") as raised:
+            pyrelease.reserve(conn, p, buyer, ttl=timedelta(days=days))
+        assert raised.value.sqlstate == "RE010"
+    assert scalar(conn, "SELECT real_estate.reserve_property(%s, %s, '1 year') > now()", (p, buyer))
+    with pytest.raises(pyrelease.InvalidArgument, match="at most"):
+        pyrelease.extend(conn, p, buyer, ttl=timedelta(days=400))
+    conn.execute("SET pyrelease.max_ttl = '2 years'")
+    assert pyrelease.extend(conn, p, buyer, ttl=timedelta(days=400)) > datetime.now(UTC)
+    conn.execute("RESET pyrelease.max_ttl")
 
 
 def _wait_for_lock(observer: Conn, pid: int) -> None:

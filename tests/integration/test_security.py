@@ -46,7 +46,15 @@ Conn = psycopg.Connection[Any]
 
 PLPGSQL = Path(__file__).resolve().parents[2] / "plpgsql"
 PINNED = "search_path=pg_catalog, pg_temp"
-TABLES = ["workspace", "project", "property", "release_run", "release_event", "release_schedule"]
+TABLES = [
+    "workspace",
+    "project",
+    "property",
+    "release_run",
+    "release_event",
+    "release_schedule",
+    "release_event_purged",
+]
 INTERNAL_TABLES = [
     "routine_source",  # the post-apply step's record: nobody else reads it
     "release_notification",  # transient rows behind the release NOTIFY
@@ -63,7 +71,8 @@ PUBLIC_FUNCTIONS = {
     "reserve_property_in_workspace",
     "release_reservation_in_workspace",
 }
-READER_FUNCTIONS = {"check_invariants", "release_events", "release_health"}
+# release_event_floor: what release_events() calls, as the caller, to read the writers' floors
+READER_FUNCTIONS = {"check_invariants", "release_events", "release_event_floor", "release_health"}
 INTERNALS = {
     "release_rows": "SELECT real_estate.release_rows(1, 'expired', '{}', '{}')",
     "release_batch": "SELECT real_estate.release_batch('call', 1, '{}', NULL, NULL, NULL)",
@@ -87,6 +96,8 @@ INTERNALS = {
     "project_guard_available_plots": "SELECT real_estate.project_guard_available_plots()",
     "release_event_notify": "SELECT real_estate.release_event_notify()",
     "release_event_notify_commit": "SELECT real_estate.release_event_notify_commit()",
+    "release_event_announce_floor": "SELECT real_estate.release_event_announce_floor()",
+    "release_event_announce": "SELECT real_estate.release_event_announce()",
 }
 
 

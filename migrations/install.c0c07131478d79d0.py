@@ -13,14 +13,14 @@ the job, as under `pyrelease migrate`. A failure leaves the marker pending: the 
 
 from yoyo import step
 
-__depends__ = {"0012.monitoring"}
+__depends__ = {"0013.release-event-purged"}
 __transactional__ = False
 
 
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.a49e8ef92ba2399d")
+    apply_marker(conn, "install.c0c07131478d79d0")
 
 
 steps = [step(apply_step)]
