@@ -65,8 +65,10 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     if args.break_lock:
         migrations.break_lock(args.dsn)
         print("migration lock cleared")
-    applied = migrations.migrate(args.dsn, schedule=not args.no_schedule)
-    print(f"applied {', '.join(applied)}" if applied else "already up to date")
+    outcome = migrations.migrate_outcome(args.dsn, schedule=not args.no_schedule)
+    # (what the install did beyond the numbered migrations: said when none was pending)
+    done = [f"applied {', '.join(outcome.applied)}"] if outcome.applied else outcome.done
+    print("\n".join(done or ["already up to date"]))
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:

@@ -278,6 +278,8 @@ def plan_schedule(script: Script, cron: str, retention: str, installed: bool = F
     if not setup.in_app_database:
         calls += _purge_calls(cron_conn, setup, current, name, retention)
     registered = _send(script, setup.cron_database, calls, cron, name)
+    if calls:
+        script.note(f"{'repaired' if current else 'registered'} the release job {name!r}")
     # pg_cron validated the expression; what it accepts but pyrelease cannot compute the
     # interval of (@reboot; a sixth field, which pg_cron 1.4 ignores) rolled it back.
     jobid = current.jobid if current else int(registered.get(name, 0))
@@ -563,11 +565,16 @@ def _unschedule_job(cron_conn: psycopg.Connection[Any], jobid: int) -> None:
 
 
 def _normalise_retention(conn: psycopg.Connection[Any], retention: str) -> str:
+    """The retention as PostgreSQL reads it, checked by the routines' own rule
+    (real_estate.release_cutoff). Only a printed script planned before the routines exist
+    reads it unchecked: the script installs the rule before it registers the job, and the
+    scheduled run applies it at every run."""
     try:
         with translated(), pinned(conn):
+            checked = conn.execute(QUERIES["has_release_cutoff"]).fetchone()
+            query = "retention" if checked and checked[0] else "retention_unchecked"
             row = expect_row(
-                conn.execute(QUERIES["retention"], {"retention": retention}).fetchone(),
-                "retention",
+                conn.execute(QUERIES[query], {"retention": retention}).fetchone(), "retention"
             )
     except InvalidArgument as exc:  # not an interval, or under 1 day (release_cutoff's RE010)
         raise InvalidArgument(f"invalid retention {retention!r}: {exc}") from exc

@@ -27,7 +27,7 @@ import sqlparse
 
 from . import cron
 from .db import pinned
-from .errors import MigrationError, PyreleaseError, first_line, translate, translated
+from .errors import MigrationError, PyreleaseError, first_line, one_line, translate, translated
 from .queries import QUERIES, sql_dir
 from .script import PIN, Script
 
@@ -147,19 +147,34 @@ def install_routines(script: Script) -> None:
         for statement in routine_statements(files):
             script.run(statement)
         script.run(QUERIES["record_routine_source"], {"sha256": digest})
-    if script.live:
-        log.debug("installed %d routines, triggers and views from plpgsql/", len(files))
+    script.note("re-created the routines, triggers and views of plpgsql/ (their source changed)")
 
 
-def failed(exc: Exception) -> MigrationError:
-    """A migration step (or the install) that failed with an error not the package's own."""
+def failed(
+    exc: Exception,
+    migration: str | None = None,
+    transactional: bool = True,
+    command: str = "migrate",
+) -> MigrationError:
+    """A migration step (or the install) that failed with an error not the package's own:
+    which one, the server's message and its hint, and what the failure left behind."""
     if isinstance(exc, psycopg.errors.QueryCanceled):
         message = explained(exc)
     else:
         message = first_line(translate(exc) or exc)
+    hint = getattr(getattr(exc, "diag", None), "message_hint", None)
+    if hint:
+        message += f"; hint: {one_line(hint)}"
+    left = (
+        "a transactional migration was rolled back whole"
+        if transactional
+        else "it is not transactional: what its statements did before the failure stays"
+        " (a CONCURRENTLY build leaves an INVALID index, which the next `pyrelease migrate`"
+        " drops and rebuilds)"
+    )
+    what = f"migration {migration}" if migration else "migration"
     return MigrationError(
-        f"migration failed: {message} (a transactional migration was rolled back whole;"
-        " fix the cause and run `pyrelease migrate` again)"
+        f"{what} failed: {message} ({left}; fix the cause and run `pyrelease {command}` again)"
     )
 
 

@@ -90,8 +90,24 @@ def migrate(dsn: str = "", schedule: bool = True) -> list[str]:
     a MigrationError when pg_cron is installed but refuses it. Without pg_cron, or with
     schedule=False (`--no-schedule`), one warning line says that no schedule was created.
     What it runs is what migrate_sql() prints (one planning code, see script.py)."""
+    return migrate_outcome(dsn, schedule).applied
+
+
+@dataclass(frozen=True)
+class Migrated:
+    """What `pyrelease migrate` did: the numbered migrations it applied, and what else the
+    install changed (the routines re-created, the release job registered or repaired)."""
+
+    applied: list[str]
+    done: list[str]
+
+
+def migrate_outcome(dsn: str = "", schedule: bool = True) -> Migrated:
+    """migrate(), saying also what the install changed beyond the numbered migrations."""
     with _backend(dsn, "migrate") as backend, _lock(backend), _cancellations():
-        return _framed(Script(backend.connection, live=True), "migrate", _apply(schedule))
+        script = Script(backend.connection, live=True)
+        applied = _framed(script, "migrate", _apply(schedule))
+        return Migrated(applied, script.done)
 
 
 def migrate_sql(dsn: str = "", schedule: bool = True) -> str:
@@ -409,7 +425,8 @@ def _run_migration(script: Script, migration: Any, direction: str) -> None:
     except PyreleaseError:
         raise
     except Exception as exc:
-        raise failed(exc) from exc
+        command = "rollback" if direction == "rollback" else "migrate"
+        raise failed(exc, migration.id, migration.use_transactions, command) from exc
 
 
 def _run_step(script: Script, wrapper: Any, direction: str) -> None:

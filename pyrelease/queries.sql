@@ -94,6 +94,14 @@ SELECT d.runid, d.status, d.start_time, d.end_time, d.return_message
 SELECT %(retention)s::pg_catalog.interval::pg_catalog.text,
        real_estate.release_cutoff(%(retention)s::pg_catalog.interval) IS NOT NULL;
 
+-- name: has_release_cutoff
+-- Whether the retention rule is installed (not in a database the printed script migrates).
+SELECT pg_catalog.to_regprocedure('real_estate.release_cutoff(pg_catalog.interval)') IS NOT NULL;
+
+-- name: retention_unchecked
+-- A retention interval as PostgreSQL reads it (before the rule is installed).
+SELECT %(retention)s::pg_catalog.interval::pg_catalog.text, true;
+
 -- name: routine_source
 -- The SHA-256 of the plpgsql/ source last installed (pyrelease/install.py).
 SELECT s.sha256 FROM real_estate.routine_source AS s;

@@ -77,6 +77,8 @@ class Script:
         self._unit: list[tuple[str | None, str]] | None = None  # the open transaction's
         self._unit_db: str | None = None
         self.statements = 0
+        self.done: list[str] = []
+        """Live: what the install changed beyond the numbered migrations (note)."""
 
     # ------------------------------------------------------------------ connections
 
@@ -141,6 +143,11 @@ class Script:
             self.statements -= 1
             return True
         return False
+
+    def note(self, text: str) -> None:
+        """Live: record what was done (`pyrelease migrate` says it)."""
+        if self.live:
+            self.done.append(text)
 
     def comment(self, text: str) -> None:
         """A comment of the printed script."""

@@ -1,5 +1,6 @@
-"""migrate says what really stopped it (issue 8 item 5): a read-only connection is not a
-stale lock, a statement_timeout is not a missing yoyo table."""
+"""migrate says what really stopped it: a read-only connection is not a stale lock, a
+statement_timeout is not a missing yoyo table, a concurrent index build is no transaction, a
+refusal keeps its hint; and what it did when no migration was pending."""
 
 from __future__ import annotations
 
@@ -7,8 +8,11 @@ import os
 import subprocess
 import sys
 
+import psycopg
 import pytest
-from factories import connect_to, scalar
+from factories import connect_to, make_properties, make_workspace, migration_ids, scalar
+
+import pyrelease
 
 
 def migrate(dsn: str, pgoptions: str) -> subprocess.CompletedProcess[str]:
@@ -107,3 +111,72 @@ def test_cancelled_statement_in_a_migrated_database(db: str) -> None:
     line = one_line(migrate(db, ""))
     assert "user request" in line and "statement timeout" in line, line
     assert "statement_timeout=0" in line, line
+
+
+def cli(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pyrelease.cli", "--dsn", dsn, *args],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_concurrent_index_build_that_fails_says_what_it_leaves(fresh_db: str) -> None:
+    """A CONCURRENTLY build is no transaction: giving up, it leaves an INVALID index that the
+    next migrate drops and rebuilds. The message said 'a transactional migration was rolled
+    back whole'."""
+    ids = migration_ids()
+    pyrelease.migrate(fresh_db, schedule=False)
+    pyrelease.rollback(fresh_db, steps=len(ids) - ids.index("0004.property-reserved-until-idx"))
+    with connect_to(fresh_db) as conn:
+        workspace = make_workspace(conn)
+    blocker = psycopg.connect(fresh_db)  # an open transaction that wrote to property
+    try:
+        make_properties(blocker, workspace, None, 1)
+        line = one_line(migrate(fresh_db, "-c statement_timeout=1000"))
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert "0004.property-reserved-until-idx" in line, line
+    assert "rolled back whole" not in line, line
+    assert "not transactional" in line and "INVALID index" in line, line
+    assert "run `pyrelease migrate` again" in line, line
+    pyrelease.migrate(fresh_db, schedule=False)  # and so it is: rebuilt
+    pyrelease.rollback(fresh_db, steps="all")
+
+
+def test_a_refused_rollback_keeps_its_hint(fresh_db: str) -> None:
+    """0007's rollback refuses while cancelled events exist, with a HINT saying how to delete
+    them if they may go: the one line dropped it."""
+    pyrelease.migrate(fresh_db, schedule=False)
+    with connect_to(fresh_db) as conn:
+        workspace = make_workspace(conn)
+        [prop] = make_properties(conn, workspace, None, 1, "RESERVED", expired=False)
+        holder = scalar(
+            conn, "SELECT reserved_by_id FROM real_estate.property WHERE id = %s", (prop,)
+        )
+        assert pyrelease.cancel(conn, prop, holder) is True
+    ids = migration_ids()
+    steps = len(ids) - ids.index("0007.release-event-reason")
+    line = one_line(cli(fresh_db, "rollback", "--steps", str(steps)))
+    assert "cannot roll back 0007" in line, line
+    assert "DELETE FROM real_estate.release_event WHERE reason <> 'expired'" in line, line
+    assert "run `pyrelease rollback` again" in line, line
+    with connect_to(fresh_db) as conn:
+        conn.execute("DELETE FROM real_estate.release_event WHERE reason <> 'expired'")
+    pyrelease.rollback(fresh_db, steps="all")
+
+
+def test_migrate_says_what_it_did_when_no_migration_was_pending(db: str) -> None:
+    """With nothing to apply, migrate said 'already up to date' even when it re-created the
+    routines (their source changed) or registered the release job."""
+    with connect_to(db) as conn:
+        conn.execute("UPDATE real_estate.routine_source SET sha256 = 'an older release'")
+    done = cli(db, "migrate", "--no-schedule")
+    assert done.returncode == 0, done.stderr
+    assert "already up to date" not in done.stdout, done.stdout
+    assert "re-created the routines" in done.stdout, done.stdout
+    done = cli(db, "migrate", "--no-schedule")
+    assert (done.returncode, done.stdout) == (0, "already up to date\n"), done.stderr
