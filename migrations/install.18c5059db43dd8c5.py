@@ -20,7 +20,7 @@ __transactional__ = False
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.f2688d6bb20b2f2d")
+    apply_marker(conn, "install.18c5059db43dd8c5")
 
 
 steps = [step(apply_step)]
