@@ -36,6 +36,8 @@ COMMENT ON SCHEMA real_estate IS 'pyrelease: properties, reservations and their 
 CREATE FUNCTION real_estate.apply_counter_deltas(p_workspace_ids uuid[], p_project_ids uuid[], p_deltas integer[]) RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
+    SET enable_seqscan TO 'off'
+    SET enable_bitmapscan TO 'off'
     AS $$
 BEGIN
     PERFORM 1

@@ -20,7 +20,7 @@ __transactional__ = False
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.18c5059db43dd8c5")
+    apply_marker(conn, "install.5e622172756b941a")
 
 
 steps = [step(apply_step)]
