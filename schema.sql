@@ -1444,7 +1444,15 @@ CREATE FUNCTION real_estate.release_pick(p_after timestamp with time zone DEFAUL
     AS $$
 DECLARE
     v_bounds integer[] := real_estate.shard_bounds();
+    v_block bigint := current_setting('block_size')::bigint;
+    -- A whole pick's windows: heap pages of an eighth of max_wal_size each (none in a table
+    -- smaller than that).
+    v_window bigint := pg_size_bytes(current_setting('max_wal_size')) / v_block / 8;
 BEGIN
+    IF p_limit IS NOT NULL OR p_up_to IS NOT NULL
+       OR pg_relation_size('real_estate.property'::regclass) / v_block <= v_window THEN
+        v_window := NULL;
+    END IF;
     picked_at := now();
     -- p_after is a filter (IS NOT FALSE), not an index condition: the scan still walks (and
     -- marks dead) the entries before it.
@@ -1469,8 +1477,9 @@ BEGIN
                      ORDER BY p.reserved_until  -- the index's order: no sort
                      LIMIT p_limit) AS o
               JOIN real_estate.workspace AS w ON w.id = o.workspace_id
-             ORDER BY width_bucket(uuid_hash(o.workspace_id), v_bounds), o.workspace_id, o.project_id,
-                      o.row_ctid) AS c;
+             ORDER BY width_bucket(uuid_hash(o.workspace_id), v_bounds),
+                      CASE WHEN v_window IS NOT NULL THEN floor((o.row_ctid::text::point)[0] / v_window) END,
+                      o.workspace_id, o.project_id, o.row_ctid) AS c;
 END;
 $$;
 
@@ -1479,7 +1488,7 @@ $$;
 -- Name: FUNCTION release_pick(p_after timestamp with time zone, p_above timestamp with time zone, p_up_to timestamp with time zone, p_limit integer, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT scanned integer); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON FUNCTION real_estate.release_pick(p_after timestamp with time zone, p_above timestamp with time zone, p_up_to timestamp with time zone, p_limit integer, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT scanned integer) IS 'A pick of a release run: the expired reservations (reserved_until <= now()) of ACTIVE workspaces, read oldest first through the partial index property_reserved_until_idx, returned as parallel arrays (row versions'' ctids, property ids, projects, workspaces) ordered by shard group (real_estate.shard_bounds(); one group on a single node), workspace, project and row, so that consecutive rows cut into batches touch few workspaces and counter rows and no batch spans two shard groups. p_above (exclusive) and p_up_to bound the expiries read; p_limit stops after that many rows (scanned counts them, those of workspaces that are not ACTIVE included); with p_after only reservations that expired after it are returned (a filter, not a bound: the scan still walks its whole range). The scan is a plain index scan (bitmap, sequential scans and sorts disabled): one that meets the entries of rows released and committed before it marks them dead, so the runs after the scheduled run''s last pick do not visit them. Takes no lock: each batch re-checks its rows under FOR UPDATE SKIP LOCKED.';
+COMMENT ON FUNCTION real_estate.release_pick(p_after timestamp with time zone, p_above timestamp with time zone, p_up_to timestamp with time zone, p_limit integer, OUT picked_at timestamp with time zone, OUT ctids tid[], OUT ids uuid[], OUT project_ids uuid[], OUT workspace_ids uuid[], OUT scanned integer) IS 'A pick of a release run: the expired reservations (reserved_until <= now()) of ACTIVE workspaces, read oldest first through the partial index property_reserved_until_idx, returned as parallel arrays (row versions'' ctids, property ids, projects, workspaces) ordered by shard group (real_estate.shard_bounds(); one group on a single node), workspace, project and row, so that consecutive rows cut into batches touch few workspaces and counter rows and no batch spans two shard groups. A whole pick (no p_limit, no p_up_to: the function''s) of a table larger than an eighth of max_wal_size is first ordered by window of the heap, each that large: a window''s batches revisit its pages (a page holds rows of several projects) while they are in memory and before the next checkpoint, which would make the next change to each of them write it in full to the WAL again (at 10M properties, 1GB max_wal_size: 35% less WAL). p_above (exclusive) and p_up_to bound the expiries read; p_limit stops after that many rows (scanned counts them, those of workspaces that are not ACTIVE included); with p_after only reservations that expired after it are returned (a filter, not a bound: the scan still walks its whole range). The scan is a plain index scan (bitmap, sequential scans and sorts disabled): one that meets the entries of rows released and committed before it marks them dead, so the runs after the scheduled run''s last pick do not visit them. Takes no lock: each batch re-checks its rows under FOR UPDATE SKIP LOCKED.';
 
 
 --
