@@ -20,7 +20,7 @@ __transactional__ = False
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.6a20512418696dbb")
+    apply_marker(conn, "install.fca16c2591d618ad")
 
 
 steps = [step(apply_step)]
