@@ -15,6 +15,9 @@
 #        install marker migrations/install.<digest>.py that `yoyo apply` runs
 # format ruff check --fix + ruff format
 # bench  the benchmark against the db cluster (BENCH_ARGS=... passes options)
+# bench-grid the release over sizes 500k-10M and shared_buffers/max_wal_size settings, on a
+#        cluster of its own (.pgdata-grid; about 80 min; GRID_ARGS=--plan shows the plan)
+# profile where a release's cost goes: WAL by record type, statements, CPU (PROFILE_ARGS=...)
 # clean  stop and delete the local cluster, .venv, caches and bench results
 
 SHELL := /bin/bash
@@ -29,7 +32,7 @@ PGCLUSTER := bash scripts/pgcluster.sh
 DSN = "$$($(PGCLUSTER) dsn)"
 export PG_BINDIR
 
-.PHONY: help setup system db demo stop test soak lint schema format bench clean
+.PHONY: help setup system db demo stop test soak lint schema format bench bench-grid profile clean
 
 help:
 	@sed -n '3,/^$$/{/^#/p}' $(firstword $(MAKEFILE_LIST)) | sed 's/^# \{0,1\}/  /'
@@ -83,7 +86,19 @@ format: $(VENV)/.stamp-pyproject
 bench: setup db
 	$(VENV)/bin/python -m tests.benchmarks $(BENCH_ARGS)
 
+bench-grid: setup
+	@bash scripts/setup.sh packages
+	$(VENV)/bin/python -m tests.benchmarks.grid $(GRID_ARGS)
+
+# the db cluster with pg_stat_statements and the WAL of a release kept for pg_waldump
+profile: setup
+	@bash scripts/setup.sh packages
+	@$(PGCLUSTER) start --set shared_preload_libraries=pg_cron,pg_stat_statements \
+	  --set pg_stat_statements.track=all --set wal_keep_size=16GB
+	$(VENV)/bin/python -m tests.benchmarks.profile $(PROFILE_ARGS)
+
 clean:
 	-@$(PGCLUSTER) destroy
+	-@PGRELEASE_PGDATA="$${PYRELEASE_GRID_PGDATA:-.pgdata-grid}" $(PGCLUSTER) destroy
 	rm -rf $(VENV) $(DEMO_VENV) bench-results .pytest_cache .ruff_cache build dist *.egg-info
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

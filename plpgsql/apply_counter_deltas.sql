@@ -9,6 +9,10 @@ CREATE OR REPLACE FUNCTION real_estate.apply_counter_deltas(
 )
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+-- Each project row found by its id: never a scan of every project (and of every version a
+-- long transaction left of them).
+SET enable_seqscan = off
+SET enable_bitmapscan = off
 AS $function$
 BEGIN
     PERFORM 1

@@ -10,10 +10,7 @@ RETURNS integer
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
-    v_ctids tid[];
-    v_ids uuid[];
-    v_projects uuid[];
-    v_workspaces uuid[];
+    v_pick record;
     v_batch record;
     v_run_id bigint;
     v_i integer := 1;
@@ -31,14 +28,14 @@ BEGIN
         RETURN 0;
     END IF;
 
-    SELECT k.ctids, k.ids, k.project_ids, k.workspace_ids
-      INTO v_ctids, v_ids, v_projects, v_workspaces
-      FROM real_estate.release_pick() AS k;
+    -- The pick held in a record: its arrays stay flat, so that each batch's slice copies only
+    -- the batch (an array variable is expanded, and each slice of it copied it whole).
+    SELECT k.ctids, k.ids, k.project_ids, k.workspace_ids INTO v_pick FROM real_estate.release_pick() AS k;
 
-    FOREACH v_j IN ARRAY real_estate.release_batch_ends(v_workspaces, p_batch_size, real_estate.shard_bounds()) LOOP
+    FOREACH v_j IN ARRAY real_estate.release_batch_ends(v_pick.workspace_ids, p_batch_size, real_estate.shard_bounds()) LOOP
         SELECT * INTO v_batch
-          FROM real_estate.release_batch('call', v_run_id, v_ctids[v_i:v_j], v_ids[v_i:v_j],
-                                         v_projects[v_i:v_j], v_workspaces[v_i:v_j]);
+          FROM real_estate.release_batch('call', v_run_id, v_pick.ctids[v_i:v_j], v_pick.ids[v_i:v_j],
+                                         v_pick.project_ids[v_i:v_j], v_pick.workspace_ids[v_i:v_j]);
         v_run_id := v_batch.run_id;
         v_released := v_released + v_batch.released;
         v_failed := v_failed + v_batch.failed;

@@ -27,6 +27,7 @@ DECLARE
     v_sample pg_catalog.timestamptz[];
     v_scanned integer;
     v_batch pg_catalog.record;
+    v_window_rows pg_catalog.record;
     v_after pg_catalog.timestamptz;
     v_key_workspace pg_catalog.uuid;
     v_key_until pg_catalog.timestamptz;
@@ -117,6 +118,10 @@ BEGIN
             END LOOP;
         END IF;
         v_ends := real_estate.release_batch_ends(v_workspaces, p_batch_size, v_bounds);
+        -- The window in a record: its arrays flat, so that each batch's slice copies only the
+        -- batch (an array variable is expanded, and each slice of it copied it whole).
+        SELECT v_ctids AS ctids, v_ids AS ids, v_projects AS project_ids, v_workspaces AS workspace_ids
+          INTO v_window_rows;
         v_i := 1;
         FOREACH v_j IN ARRAY v_ends LOOP
             -- Citus: concurrent runs split the shard groups, a batch taking its group for its
@@ -125,8 +130,9 @@ BEGIN
                OR pg_catalog.pg_try_advisory_xact_lock(1920430,
                       pg_catalog.width_bucket(pg_catalog.uuid_hash(v_workspaces[v_i]), v_bounds)) THEN
                 SELECT * INTO v_batch
-                  FROM real_estate.release_batch('pg_cron', v_run_id, v_ctids[v_i:v_j], v_ids[v_i:v_j],
-                                                 v_projects[v_i:v_j], v_workspaces[v_i:v_j]);
+                  FROM real_estate.release_batch('pg_cron', v_run_id, v_window_rows.ctids[v_i:v_j],
+                                                 v_window_rows.ids[v_i:v_j], v_window_rows.project_ids[v_i:v_j],
+                                                 v_window_rows.workspace_ids[v_i:v_j]);
                 PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
                     v_batch.error, false);
             END IF;

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from factories import (
     Conn,
     assert_counters_exact,
@@ -305,6 +306,48 @@ def test_slices_cover_every_expired_row_once(conn: Conn) -> None:
     assert sorted(seen) == sorted(expected)
     assert len(seen) == len(set(seen))
     assert read == len(expected) + 6
+
+
+def test_whole_pick_of_a_large_table_goes_window_by_window_of_the_heap(
+    conn: Conn, connect: Connect, server: Any
+) -> None:
+    """Before: the function's pick followed workspaces and projects across the whole heap, so
+    in a large table one page was changed by batches far apart (at 10M properties, across
+    checkpoints: written in full to the WAL each time). A whole pick of a table larger than an
+    eighth of max_wal_size comes window by window of the heap (here 32MB: 512 pages), then
+    by workspace and project within a window; everything is still released once."""
+    if server.pgdata is None:
+        pytest.skip("changes max_wal_size: only on a throwaway cluster")
+    ws = make_workspace(conn)
+    projects = [make_project(conn, ws, f"p{i}") for i in range(3)]
+    reserved: list[uuid.UUID] = []
+    for _ in range(6):  # each project's rows in every part of the heap
+        for project in projects:
+            make_properties(conn, ws, project, 7_000)
+            reserved += make_properties(conn, ws, project, 20, status="RESERVED")
+    assert scalar(conn, "SELECT pg_relation_size('real_estate.property') / 8192") > 3 * 512
+    with server.admin() as admin:
+        admin.execute("ALTER SYSTEM SET max_wal_size = '32MB'")
+        admin.execute("SELECT pg_reload_conf()")
+    try:
+        with connect() as fresh:
+            for _ in range(100):
+                if scalar(fresh, "SHOW max_wal_size") == "32MB":
+                    break
+                time.sleep(0.05)
+            ctids, ids, _, _ = pick(fresh)
+            windows = [int(str(c).strip("()").split(",")[0]) // 512 for c in ctids]
+            assert windows == sorted(windows), "window by window of the heap"
+            assert len(set(windows)) >= 3
+            assert sorted(ids) == sorted(reserved)
+            released = scalar(fresh, "SELECT real_estate.release_expired_reservations()")
+            assert released == len(reserved)
+    finally:
+        with server.admin() as admin:
+            admin.execute("ALTER SYSTEM RESET max_wal_size")
+            admin.execute("SELECT pg_reload_conf()")
+    assert all(status_of(conn, i) == "AVAILABLE" and events_of(conn, i) == 1 for i in reserved)
+    no_violations(conn)
 
 
 def test_pick_bounds(conn: Conn) -> None:

@@ -20,7 +20,7 @@ __transactional__ = False
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.c0c07131478d79d0")
+    apply_marker(conn, "install.fc7ecdd97547d04b")
 
 
 steps = [step(apply_step)]
