@@ -71,7 +71,7 @@ async def reserve(
     return result
 
 
-# --- issue 9: the reservation lifecycle and release events ---------------------------------
+# --- the reservation lifecycle and release events ---------------------------------------
 
 
 async def extend(

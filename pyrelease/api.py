@@ -74,7 +74,7 @@ def reserve(
     return result
 
 
-# --- issue 9: the reservation lifecycle and release events ---------------------------------
+# --- the reservation lifecycle and release events ---------------------------------------
 
 
 def extend(

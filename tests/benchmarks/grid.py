@@ -201,7 +201,7 @@ def probe_ms(result: PointResult, key: str) -> float:
 
 
 def targets(result: PointResult) -> list[tuple[str, str, bool]]:
-    """Issue 24's targets at this point: (target, measured, met)."""
+    """The release's targets at this point: (target, measured, met)."""
     fn, sched = ratio(result, c.FUNCTION, "wall_s"), ratio(result, c.SCHEDULED, "wall_s")
     wal = ratio(result, c.SCHEDULED, "wal_bytes")
     out = [

@@ -284,7 +284,7 @@ DEFAULT_BATCH = 250  # run_release_job's default p_batch_size (plpgsql/run_relea
 
 
 def targets(res: Results) -> list[Target]:
-    """Issue 10's targets, each against figures measured side by side in this run."""
+    """The targets of the last round, each against figures measured side by side in this run."""
     n = 1_000_000 if 1_000_000 in res.sizes else res.sizes[-1]
     at = f" (N = {label(n)})"
     out: list[Target] = []
@@ -626,7 +626,7 @@ def readme_section(res: Results) -> str:
             "",
             steady_table(res),
             "",
-            "Targets (issue 10), each against figures measured side by side in this run:",
+            "Targets, each against figures measured side by side in this run:",
             "",
             targets_table(res),
             "",

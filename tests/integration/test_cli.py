@@ -598,7 +598,7 @@ MALFORMED_DSNS = [
 @pytest.mark.parametrize("via", ["--dsn", "DATABASE_URL"])
 @pytest.mark.parametrize("dsn", MALFORMED_DSNS)
 def test_no_piece_of_a_password_in_any_output(dsn: str, via: str) -> None:
-    """Issue 19 item 6: malformed DSNs printed the password or pieces of it."""
+    """Malformed DSNs printed the password or pieces of it."""
     dsn = dsn.format(port=closed_port())
     if via == "--dsn":
         done = run_process("--dsn", dsn, "status")
@@ -716,7 +716,7 @@ def test_failed_non_transactional_migration_is_one_line(server: Any, fresh_db: s
 def test_status_check_reports_counter_drift_and_repair(
     capsys: pytest.CaptureFixture[str], db: str
 ) -> None:
-    """Issue 8 item 7: drift from writes past the triggers shows in status --check."""
+    """Drift from writes past the triggers shows in status --check."""
     assert run(capsys, "--dsn", db, "schedule", "--cron", "@hourly")[0] == 0
     with connect_to(db) as c:
         c.execute(COMMAND)
@@ -753,7 +753,7 @@ def test_status_check_reports_counter_drift_and_repair(
 def test_grants_prints_a_quoted_script_and_refuses_bad_names(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Issue 8 item 10 (the script itself is run verbatim by tests/matrix, owner config)."""
+    """The grants script (the script itself is run verbatim by tests/matrix, owner config)."""
     code, out, err = run(
         capsys, "--dsn", "postgresql://dba:secret@h/app", "grants", "--owner", 'o"x'
     )

@@ -1,4 +1,4 @@
-"""The counter guard (issue 8 items 1 and 8): it reads no message text, so a translated
+"""The counter guard: it reads no message text, so a translated
 lc_messages changes nothing; a write that changes a project's id cannot smuggle a counter in;
 a host BEFORE UPDATE trigger on project cannot alter the counter while riding on the counter
 trigger's own UPDATE; and announcing a counter write by hand (the setting the counter

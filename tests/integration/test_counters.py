@@ -335,7 +335,7 @@ def _drift(conn: Conn) -> tuple[uuid.UUID, uuid.UUID]:
 
 
 def test_repair_counters_corrects_drift_from_replica_mode_writes(conn: Conn) -> None:
-    """Issue 8 item 7: check_invariants() saw the drift but nothing could repair it."""
+    """check_invariants() saw the drift but nothing could repair it."""
     one, two = _drift(conn)
     drift = conn.execute(
         "SELECT object_id FROM real_estate.check_invariants()"

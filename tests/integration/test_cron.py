@@ -367,7 +367,7 @@ def test_non_superuser_owner_with_pg_cron_grants_can_migrate(server: Any) -> Non
 
 
 def test_non_superuser_owner_runs_the_scheduled_procedure_and_its_purge(server: Any) -> None:
-    """Issue 8 item 2: the purge read cron.database_name (superuser-only), so every
+    """The purge read cron.database_name (superuser-only), so every
     scheduled run of a non-superuser owner failed after committing its releases."""
     with owner_database(server, read_settings=False, cron_grants=True) as (dsn, _, _):
         try:
@@ -388,7 +388,7 @@ def test_non_superuser_owner_runs_the_scheduled_procedure_and_its_purge(server: 
 def test_owner_without_createrole_migrates_when_the_roles_exist(
     server: Any, template_db: str
 ) -> None:
-    """Issue 8 item 6: 0005 granted reader to app again, which needs CREATEROLE (or ADMIN)."""
+    """0005 granted reader to app again, which needs CREATEROLE (or ADMIN)."""
     with owner_database(server, read_settings=False, cron_grants=True, createrole=False) as (
         dsn,
         _,

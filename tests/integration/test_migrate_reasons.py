@@ -62,7 +62,7 @@ def test_a_real_stale_lock_still_says_break_lock(db: str) -> None:
 
 
 def test_lock_table_creation_cancelled_once(fresh_db: str) -> None:
-    """What a low statement_timeout did now and then (CI, stop 13): yoyo's creation of its
+    """What a low statement_timeout did now and then (seen in CI): yoyo's creation of its
     lock table was cancelled, yoyo ignored that, and migrate then reported the missing
     table instead of the cancellation. Here an event trigger cancels that creation exactly
     once, so the case no longer depends on timing."""
@@ -89,7 +89,7 @@ def test_lock_table_creation_cancelled_once(fresh_db: str) -> None:
 
 
 def test_cancelled_statement_in_a_migrated_database(db: str) -> None:
-    """What a low statement_timeout also did (CI, stop 14): PostgreSQL reported the timeout
+    """What a low statement_timeout also did (seen in CI): PostgreSQL reported the timeout
     as "canceling statement due to user request" (its timeout indicator races with the next
     statement), on a query outside the migration steps, and migrate printed it bare. Here
     yoyo's read of its migration table is cancelled that way every time: the line must

@@ -401,7 +401,7 @@ def test_concurrent_installs_apply_the_schema_once(server: Any, fresh_db: str) -
 def test_first_migration_racing_another_on_the_roles_succeeds(
     server: Any, template_db: str, fresh_db: str
 ) -> None:
-    """Issue 8 item 6: two first migrations on one server both saw no role; the second
+    """Two first migrations on one server both saw no role; the second
     failed on pg_authid_rolname_index. Made deterministic: the server's roles are renamed
     away, a concurrent transaction creates real_estate_reader and commits only once the
     migration waits on it."""

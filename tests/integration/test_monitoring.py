@@ -115,7 +115,7 @@ def test_the_monitoring_role_holds_exactly_what_status_needs(conn: Conn, monitor
 def test_a_monitor_runs_status_check_and_json(
     capsys: pytest.CaptureFixture[str], conn: Conn, monitor: str
 ) -> None:
-    """Issue 19 item 2: a monitor failed with 'permission denied for schema cron'."""
+    """A monitor failed with 'permission denied for schema cron'."""
     conn.execute(COMMAND)  # a scheduled run just finished
     register(conn, "*/5 * * * *", ago="2 days")
     code, out, err = run_main(capsys, "--dsn", monitor, "status")
@@ -502,7 +502,7 @@ def test_schedule_migrate_and_unschedule_keep_the_registration(db: str, conn: Co
 def test_a_schedule_that_does_not_repeat_is_refused(
     capsys: pytest.CaptureFixture[str], server: Any, db: str, conn: Conn
 ) -> None:
-    """Issue 19 item 4: `schedule --cron @reboot` was accepted, and `--check` then said healthy
+    """`schedule --cron @reboot` was accepted, and `--check` then said healthy
     with reservations expired an hour ago."""
     expired_since(conn, "1 hour")
     conn.execute(COMMAND)  # a scheduled run finished (before the reservation is due again)

@@ -1,7 +1,7 @@
 """A database that lacks some of the package's migrations (a supported rollback, or a package
 upgraded and not migrated yet): every command says in one line which migrations are pending
 and that `pyrelease migrate` applies them; `status` shows what it still can, and
-`status --check` gives a verdict instead of a schema error (issue 19 item 5)."""
+`status --check` gives a verdict instead of a schema error."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The cases the one-pick, one-statement-per-batch release makes delicate (issue 10): a row
+"""The cases the one-pick, one-statement-per-batch release makes delicate: a row
 changed after the pick, a row expiring during a run, a project's counter row held by an
 application transaction, concurrent runs. Each row is released exactly once, counters and
 invariants hold."""
