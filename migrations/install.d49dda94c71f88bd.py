@@ -13,14 +13,14 @@ the job, as under `pyrelease migrate`. A failure leaves the marker pending: the 
 
 from yoyo import step
 
-__depends__ = {"0012.monitoring"}
+__depends__ = {"0014.release-heartbeat"}
 __transactional__ = False
 
 
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.a49e8ef92ba2399d")
+    apply_marker(conn, "install.d49dda94c71f88bd")
 
 
 steps = [step(apply_step)]
