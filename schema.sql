@@ -809,12 +809,22 @@ CREATE FUNCTION real_estate.record_release_heartbeat(p_started_at timestamp with
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $$
+DECLARE
+    v_finished_at timestamptz := CASE WHEN p_finished THEN clock_timestamp() END;
 BEGIN
-    INSERT INTO real_estate.release_heartbeat AS h (singleton, started_at, finished_at)
-    VALUES (true, p_started_at, CASE WHEN p_finished THEN clock_timestamp() END)
-    ON CONFLICT ON CONSTRAINT release_heartbeat_pkey
-    DO UPDATE SET started_at = greatest(h.started_at, excluded.started_at),
-                  finished_at = greatest(h.finished_at, excluded.finished_at);
+    -- An UPDATE first: the row is there but for the first run (an upsert would also lock it,
+    -- one more WAL record per run).
+    UPDATE real_estate.release_heartbeat AS h
+       SET started_at = greatest(h.started_at, p_started_at),
+           finished_at = greatest(h.finished_at, v_finished_at)
+     WHERE h.singleton;
+    IF NOT FOUND THEN
+        INSERT INTO real_estate.release_heartbeat AS h (singleton, started_at, finished_at)
+        VALUES (true, p_started_at, v_finished_at)
+        ON CONFLICT ON CONSTRAINT release_heartbeat_pkey
+        DO UPDATE SET started_at = greatest(h.started_at, excluded.started_at),
+                      finished_at = greatest(h.finished_at, excluded.finished_at);
+    END IF;
 END;
 $$;
 

@@ -20,7 +20,7 @@ __transactional__ = False
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.d49dda94c71f88bd")
+    apply_marker(conn, "install.c0321dda11d2bcca")
 
 
 steps = [step(apply_step)]
