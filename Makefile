@@ -14,7 +14,8 @@
 # schema rewrite schema.sql, the committed snapshot of the installed schema, and the
 #        install marker migrations/install.<digest>.py that `yoyo apply` runs
 # format ruff check --fix + ruff format
-# bench  the benchmark against the db cluster (BENCH_ARGS=... passes options)
+# bench  the benchmark against the db cluster (BENCH_ARGS=... passes options), then the
+#        release within seconds on a pg_cron 1.6 cluster it starts (SECONDS_ARGS=...)
 # clean  stop and delete the local cluster, .venv, caches and bench results
 
 SHELL := /bin/bash
@@ -82,6 +83,7 @@ format: $(VENV)/.stamp-pyproject
 
 bench: setup db
 	$(VENV)/bin/python -m tests.benchmarks $(BENCH_ARGS)
+	$(VENV)/bin/python -m tests.benchmarks.seconds $(SECONDS_ARGS)
 
 clean:
 	-@$(PGCLUSTER) destroy
