@@ -50,14 +50,17 @@ WITH job AS (
     -- The heartbeat: the scheduled runs' one row (the last one that finished; one started
     -- after it within the limit is in progress), and the rows recent runs of any source
     -- failed to release.
-    SELECT b.finished_at AS last_finished,
-           COALESCE(b.started_at OPERATOR(pg_catalog.>) b.finished_at OR b.finished_at IS NULL, false)
-               AND COALESCE(b.started_at OPERATOR(pg_catalog.>)
-                            (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after), false) AS in_progress,
+    -- (Aggregates: one row, as the planner knows, whatever it guesses of the tables.)
+    SELECT pg_catalog.max(b.finished_at) AS last_finished,
+           COALESCE(pg_catalog.bool_or((b.started_at OPERATOR(pg_catalog.>) b.finished_at OR b.finished_at IS NULL)
+                                       AND b.started_at OPERATOR(pg_catalog.>)
+                                           (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after)), false)
+               AS in_progress,
            (SELECT COALESCE(pg_catalog.sum(r.failed), 0)
-              FROM real_estate.release_run AS r
-             WHERE r.started_at OPERATOR(pg_catalog.>)
-                   (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after)) AS failed
+              FROM job AS f
+              JOIN real_estate.release_run AS r
+                ON r.started_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) f.stale_after))
+               AS failed
       FROM job AS j
       LEFT JOIN real_estate.release_heartbeat AS b ON b.singleton
 ), settings AS (

@@ -446,6 +446,22 @@ def test_without_counters_the_rule_skips_the_scan(conn: Conn, monitor: str) -> N
     assert scans_of_project(True) != []
 
 
+def test_the_rule_s_plan_stays_under_jit_s_threshold(conn: Conn) -> None:
+    """Every scrape runs the rule: a plan estimated past jit_above_cost (100,000 by default)
+    is JIT-compiled at each call, about 600 ms instead of 2 ms (a heartbeat read that the
+    planner took for thousands of rows did that). Read on tables never analyzed, as after an
+    install, with a job, its heartbeat and runs in the log."""
+    register(conn, "10 seconds")
+    scheduled_run(conn, "1 minute", "1 minute", failed=1)
+    cur = psycopg.RawCursor(conn)
+    for counters in (False, True):
+        cur.execute("EXPLAIN (FORMAT JSON) " + routine_body("release_health"), (counters,))
+        row = cur.fetchone()
+        assert row is not None
+        cost = row[0][0]["Plan"]["Total Cost"]
+        assert cost < float(scalar(conn, "SHOW jit_above_cost")), (counters, cost)
+
+
 # --------------------------------------------------------------------------- registration
 
 

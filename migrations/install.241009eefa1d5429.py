@@ -20,7 +20,7 @@ __transactional__ = False
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.c0321dda11d2bcca")
+    apply_marker(conn, "install.241009eefa1d5429")
 
 
 steps = [step(apply_step)]
