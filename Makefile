@@ -14,7 +14,8 @@
 # schema rewrite schema.sql, the committed snapshot of the installed schema, and the
 #        install marker migrations/install.<digest>.py that `yoyo apply` runs
 # format ruff check --fix + ruff format
-# bench  the benchmark against the db cluster (BENCH_ARGS=... passes options)
+# bench  the benchmark against the db cluster (BENCH_ARGS=... passes options), then the
+#        release within seconds on a pg_cron 1.6 cluster it starts (SECONDS_ARGS=...)
 # bench-grid the release over sizes 500k-10M and shared_buffers/max_wal_size settings, on a
 #        cluster of its own (.pgdata-grid; about 80 min; GRID_ARGS=--plan shows the plan)
 # profile where a release's cost goes: WAL by record type, statements, CPU (PROFILE_ARGS=...)
@@ -85,6 +86,7 @@ format: $(VENV)/.stamp-pyproject
 
 bench: setup db
 	$(VENV)/bin/python -m tests.benchmarks $(BENCH_ARGS)
+	$(VENV)/bin/python -m tests.benchmarks.seconds $(SECONDS_ARGS)
 
 bench-grid: setup
 	@bash scripts/setup.sh packages

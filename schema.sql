@@ -869,6 +869,41 @@ COMMENT ON FUNCTION real_estate.purge_release_log(p_retention interval) IS 'Dele
 
 
 --
+-- Name: record_release_heartbeat(timestamp with time zone, boolean); Type: FUNCTION; Schema: real_estate; Owner: -
+--
+
+CREATE FUNCTION real_estate.record_release_heartbeat(p_started_at timestamp with time zone, p_finished boolean) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path TO 'pg_catalog', 'pg_temp'
+    AS $$
+DECLARE
+    v_finished_at timestamptz := CASE WHEN p_finished THEN clock_timestamp() END;
+BEGIN
+    -- An UPDATE first: the row is there but for the first run (an upsert would also lock it,
+    -- one more WAL record per run).
+    UPDATE real_estate.release_heartbeat AS h
+       SET started_at = greatest(h.started_at, p_started_at),
+           finished_at = greatest(h.finished_at, v_finished_at)
+     WHERE h.singleton;
+    IF NOT FOUND THEN
+        INSERT INTO real_estate.release_heartbeat AS h (singleton, started_at, finished_at)
+        VALUES (true, p_started_at, v_finished_at)
+        ON CONFLICT ON CONSTRAINT release_heartbeat_pkey
+        DO UPDATE SET started_at = greatest(h.started_at, excluded.started_at),
+                      finished_at = greatest(h.finished_at, excluded.finished_at);
+    END IF;
+END;
+$$;
+
+
+--
+-- Name: FUNCTION record_release_heartbeat(p_started_at timestamp with time zone, p_finished boolean); Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON FUNCTION real_estate.record_release_heartbeat(p_started_at timestamp with time zone, p_finished boolean) IS 'The scheduled run''s heartbeat (real_estate.release_heartbeat, one row): started_at becomes p_started_at unless a later start is recorded, and with p_finished finished_at becomes clock_timestamp() (neither ever moves back, whatever the order concurrent runs record in). run_release_job records a run with work to do when it starts (before its first batch) and every run when it finishes; a run with nothing to do writes only this: one row, updated in place, whatever the schedule. The health rule reads it (release_health): the last finished run, and a run started after it within the limit is in progress.';
+
+
+--
 -- Name: record_release_run(bigint, integer, integer, text, boolean); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
@@ -1431,7 +1466,7 @@ COMMENT ON FUNCTION real_estate.release_expired_reservations(p_batch_size intege
 -- Name: release_health(boolean); Type: FUNCTION; Schema: real_estate; Owner: -
 --
 
-CREATE FUNCTION real_estate.release_health(p_counters boolean DEFAULT true) RETURNS TABLE(healthy boolean, reason text, problems text[], backlog bigint, oldest_expired_seconds double precision, backlog_stale boolean, last_scheduled_run_finished_at timestamp with time zone, last_scheduled_run_age_seconds double precision, scheduled_run_stale boolean, run_in_progress boolean, waiting_for_first_run boolean, limit_seconds double precision, failed_rows bigint, counter_drift bigint, event_feed_held_back_seconds double precision, job_name text, job_schedule text, job_active boolean, job_interval_seconds double precision, job_registered_at timestamp with time zone, job_cron_database text, checked_at timestamp with time zone)
+CREATE FUNCTION real_estate.release_health(p_counters boolean DEFAULT true) RETURNS TABLE(healthy boolean, reason text, problems text[], backlog bigint, oldest_expired_seconds double precision, backlog_stale boolean, last_scheduled_run_finished_at timestamp with time zone, last_scheduled_run_age_seconds double precision, scheduled_run_stale boolean, run_in_progress boolean, waiting_for_first_run boolean, limit_seconds double precision, failed_rows bigint, counter_drift bigint, event_feed_held_back_seconds double precision, job_name text, job_schedule text, job_active boolean, job_interval_seconds double precision, job_registered_at timestamp with time zone, job_cron_database text, job_timezone text, checked_at timestamp with time zone)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path TO 'pg_catalog', 'pg_temp'
     AS $_$
@@ -1441,24 +1476,35 @@ WITH job AS (
     -- The job as registered; the limit is two intervals of its schedule, at least 5 minutes
     -- (5 minutes when no job is registered).
     SELECT s.job_name, s.schedule, s.active, s.cron_database, s.schedule_interval, s.registered_at,
+           s.timezone,
            GREATEST(s.schedule_interval OPERATOR(pg_catalog.*) 2::pg_catalog.float8,
                     '5 minutes'::pg_catalog.interval) AS stale_after
       FROM (SELECT) AS one
       LEFT JOIN real_estate.release_schedule AS s ON s.singleton
 ), heartbeat AS (
-    -- The heartbeat: the scheduled runs' log (the last one that finished, one started within
-    -- the limit and not finished), and the rows recent runs of any source failed to release.
-    SELECT pg_catalog.max(r.finished_at)
-               FILTER (WHERE r.source OPERATOR(pg_catalog.=) 'pg_cron') AS last_finished,
-           COALESCE(pg_catalog.bool_or(r.finished_at IS NULL)
-               FILTER (WHERE r.source OPERATOR(pg_catalog.=) 'pg_cron'
-                         AND r.started_at OPERATOR(pg_catalog.>)
-                             (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after)), false) AS in_progress,
-           COALESCE(pg_catalog.sum(r.failed)
-               FILTER (WHERE r.started_at OPERATOR(pg_catalog.>)
-                             (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after)), 0) AS failed
+    -- The heartbeat: the scheduled runs' one row (the last one that finished; one started
+    -- after it within the limit is in progress), and the rows recent runs of any source
+    -- failed to release.
+    -- (Aggregates: one row, as the planner knows, whatever it guesses of the tables.)
+    SELECT pg_catalog.max(b.finished_at) AS last_finished,
+           COALESCE(pg_catalog.bool_or((b.started_at OPERATOR(pg_catalog.>) b.finished_at OR b.finished_at IS NULL)
+                                       AND b.started_at OPERATOR(pg_catalog.>)
+                                           (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after)), false)
+               AS in_progress,
+           (SELECT COALESCE(pg_catalog.sum(r.failed), 0)
+              FROM job AS f
+              JOIN real_estate.release_run AS r
+                ON r.started_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) f.stale_after))
+               AS failed
       FROM job AS j
-      LEFT JOIN real_estate.release_run AS r ON true
+      LEFT JOIN real_estate.release_heartbeat AS b ON b.singleton
+), settings AS (
+    -- pg_cron's settings, for a role that may read them (superuser-only: the owner has
+    -- pg_read_all_settings), else NULL; NULL too before pg_cron 1.5.
+    SELECT CASE WHEN pg_catalog.pg_has_role('pg_read_all_settings', 'MEMBER')
+                THEN pg_catalog.current_setting('cron.launch_active_jobs', true) END AS launch_active_jobs,
+           CASE WHEN pg_catalog.pg_has_role('pg_read_all_settings', 'MEMBER')
+                THEN pg_catalog.current_setting('cron.timezone', true) END AS timezone
 ), backlog AS (
     -- Expired reservations of ACTIVE workspaces not yet released (the partial index).
     SELECT pg_catalog.count(*) AS expired,
@@ -1519,9 +1565,10 @@ WITH job AS (
     -- A job registered within the limit while no scheduled run has ever finished is waiting
     -- for its first run; a run in progress is not a missed one.
     SELECT j.*, h.*, b.*, d.projects, fe.held_back_since,
+           c.launch_active_jobs OPERATOR(pg_catalog.=) 'off' AS launch_off, c.timezone AS cron_timezone,
            COALESCE(j.registered_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after)
                     AND h.last_finished IS NULL, false) AS waiting
-      FROM job AS j, heartbeat AS h, backlog AS b, drift AS d, feed AS fe
+      FROM job AS j, heartbeat AS h, settings AS c, backlog AS b, drift AS d, feed AS fe
 ), stale AS (
     SELECT s.*,
            s.job_name IS NOT NULL AND NOT s.waiting AND NOT s.in_progress
@@ -1561,15 +1608,21 @@ WITH job AS (
                              THEN 'no release job is scheduled (or pg_cron is missing)'
                          WHEN NOT s.active
                              THEN pg_catalog.format('job %L is inactive', s.job_name) END),
-                (2, CASE WHEN s.run_stale AND s.last_finished IS NULL
+                (2, CASE WHEN s.launch_off
+                             THEN 'pg_cron runs no job: cron.launch_active_jobs is off' END),
+                (3, CASE WHEN s.job_name IS NOT NULL AND s.cron_timezone OPERATOR(pg_catalog.<>) s.timezone
+                             THEN pg_catalog.format('job %L was registered for schedules read in %s, pg_cron'
+                                                    ' reads them in %s (`pyrelease schedule` registers it again)',
+                                                    s.job_name, s.timezone, s.cron_timezone) END),
+                (4, CASE WHEN s.run_stale AND s.last_finished IS NULL
                              THEN 'no scheduled run has finished yet'
                          WHEN s.run_stale
                              THEN pg_catalog.format('last scheduled run finished %s ago (limit %s)',
                                                     a.last_text, a.limit_text) END),
-                (3, CASE WHEN s.backlog_stale
+                (5, CASE WHEN s.backlog_stale
                              THEN pg_catalog.format('%s expired reservation(s) waiting, oldest %s (limit %s)',
                                                     s.expired, a.oldest_text, a.limit_text) END),
-                (4, CASE WHEN s.projects OPERATOR(pg_catalog.>) 0::pg_catalog.int8
+                (6, CASE WHEN s.projects OPERATOR(pg_catalog.>) 0::pg_catalog.int8
                              THEN pg_catalog.format('counters: %s project(s) drifted (rows written past the'
                                                     ' triggers); as the owner run SELECT real_estate.repair_counters()',
                                                     s.projects) END)
@@ -1604,6 +1657,7 @@ SELECT pg_catalog.cardinality(v.problems) OPERATOR(pg_catalog.=) 0 AS healthy,
        pg_catalog.date_part('epoch', v.schedule_interval) AS job_interval_seconds,
        v.registered_at AS job_registered_at,
        v.cron_database AS job_cron_database,
+       v.timezone AS job_timezone,
        pg_catalog.now() AS checked_at
   FROM verdict AS v;
 END
@@ -2056,6 +2110,7 @@ DECLARE
     v_key_until pg_catalog.timestamptz;
     v_key_id pg_catalog.uuid;
     v_run_id bigint;
+    v_started pg_catalog.timestamptz := pg_catalog.clock_timestamp();
     v_slice integer;
     v_every integer;
     v_window integer;
@@ -2069,8 +2124,6 @@ BEGIN
     PERFORM real_estate.release_cutoff(p_retention);
 
     v_bounds := real_estate.shard_bounds();
-    v_run_id := real_estate.begin_release_run('pg_cron');
-    COMMIT;
     -- Rows per read-only transaction of a pick (10-20 ms each at 1,000 on a 2-core machine),
     -- the expiries sampled from each (about 100), rows released per window of slices.
     v_slice := least(p_batch_size::pg_catalog.int8 OPERATOR(pg_catalog.*) 4, 1000)::pg_catalog.int4;
@@ -2085,6 +2138,11 @@ BEGIN
             SELECT k.picked_at, k.ctids, k.ids, k.project_ids, k.workspace_ids, k.scanned
               INTO v_after, v_ctids, v_ids, v_projects, v_workspaces, v_n
               FROM real_estate.release_pick(p_limit => v_slice OPERATOR(pg_catalog.+) 1) AS k;
+            -- Work to do: the heartbeat says so before the first batch (a long run is in
+            -- progress, not missed); the run's row comes with the first release.
+            IF v_n OPERATOR(pg_catalog.>) 0 THEN
+                PERFORM real_estate.record_release_heartbeat(v_started, false);
+            END IF;
             COMMIT;
             -- Nothing to release at all: the steady state stays one scan.
             EXIT WHEN v_n OPERATOR(pg_catalog.=) 0;
@@ -2156,8 +2214,11 @@ BEGIN
                   FROM real_estate.release_batch('pg_cron', v_run_id, v_window_rows.ctids[v_i:v_j],
                                                  v_window_rows.ids[v_i:v_j], v_window_rows.project_ids[v_i:v_j],
                                                  v_window_rows.workspace_ids[v_i:v_j]);
-                PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
-                    v_batch.error, false);
+                IF v_batch.run_id IS NOT NULL THEN
+                    v_run_id := v_batch.run_id;
+                    PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
+                        v_batch.error, false);
+                END IF;
             END IF;
             COMMIT;
             v_i := v_j OPERATOR(pg_catalog.+) 1;
@@ -2165,7 +2226,10 @@ BEGIN
     END LOOP;
 
     PERFORM real_estate.purge_release_log(p_retention);
-    PERFORM real_estate.record_release_run(v_run_id, 0, 0, NULL, true);
+    IF v_run_id IS NOT NULL THEN
+        PERFORM real_estate.record_release_run(v_run_id, 0, 0, NULL, true);
+    END IF;
+    PERFORM real_estate.record_release_heartbeat(v_started, true);
     COMMIT;
 END;
 $$;
@@ -2175,7 +2239,7 @@ $$;
 -- Name: PROCEDURE run_release_job(IN p_batch_size integer, IN p_retention interval); Type: COMMENT; Schema: real_estate; Owner: -
 --
 
-COMMENT ON PROCEDURE real_estate.run_release_job(IN p_batch_size integer, IN p_retention interval) IS 'What pg_cron runs (CALL real_estate.run_release_job()): the release of release_expired_reservations (same promises: SKIP LOCKED, each reservation released and logged once, failures recorded, never waits on rows or counters held elsewhere, concurrent runs share the work) in batches of p_batch_size (default 250: each batch holds its projects'' counter rows until it commits), COMMITTING AFTER EVERY BATCH, so that no lock is held longer than one batch. Recorded as a pg_cron run committed first (a run killed midway stays visible, finished_at NULL). A backlog of at most one slice (4 batches, at most 1,000 rows) is one pick; a larger one is read in slices of that size along property_release_pick_idx (release_pick_chunk), each its own short read-only transaction, and released window by window (50 slices). Then, once the batches have committed, a last pick over the partial index in slices cut at a sample of the released rows'' expiries: it marks their index entries dead (the next run does not visit them) and releases what expired while the run went on. Rows a pick took but could not release are the next run''s. Batches never span two shard groups; on Citus each commits on one worker, and concurrent runs split the shard groups (a transaction-level advisory lock per group and batch: a group another run is releasing is left to it). Then purges the log rows older than p_retention (purge_release_log; RE010 for a bad batch size or retention, before anything is released). A procedure that commits can be neither SECURITY DEFINER nor carry a SET clause: every name in it is schema-qualified and every operator pg_catalog''s, and the work is done by functions with a pinned search_path.';
+COMMENT ON PROCEDURE real_estate.run_release_job(IN p_batch_size integer, IN p_retention interval) IS 'What pg_cron runs (CALL real_estate.run_release_job()): the release of release_expired_reservations (same promises: SKIP LOCKED, each reservation released and logged once, failures recorded, never waits on rows or counters held elsewhere, concurrent runs share the work) in batches of p_batch_size (default 250: each batch holds its projects'' counter rows until it commits), COMMITTING AFTER EVERY BATCH, so that no lock is held longer than one batch. Recorded in the one-row heartbeat (real_estate.release_heartbeat, through record_release_heartbeat: when it started, committed before its first batch when there is work to do, and when it finished), and as a pg_cron run in release_run only when a batch released or failed something (the row comes with that batch: a run killed midway after it stays visible, finished_at NULL): a run with nothing to release writes the heartbeat and nothing else, so a schedule in seconds leaves nothing that grows. A backlog of at most one slice (4 batches, at most 1,000 rows) is one pick; a larger one is read in slices of that size along property_release_pick_idx (release_pick_chunk), each its own short read-only transaction, and released window by window (50 slices). Then, once the batches have committed, a last pick over the partial index in slices cut at a sample of the released rows'' expiries: it marks their index entries dead (the next run does not visit them) and releases what expired while the run went on. Rows a pick took but could not release are the next run''s. Batches never span two shard groups; on Citus each commits on one worker, and concurrent runs split the shard groups (a transaction-level advisory lock per group and batch: a group another run is releasing is left to it). Then purges the log rows older than p_retention (purge_release_log; RE010 for a bad batch size or retention, before anything is released). A procedure that commits can be neither SECURITY DEFINER nor carry a SET clause: every name in it is schema-qualified and every operator pg_catalog''s, and the work is done by functions with a pinned search_path.';
 
 
 --
@@ -2400,6 +2464,39 @@ COMMENT ON COLUMN real_estate.release_event_purged.purged_through IS 'The highes
 
 
 --
+-- Name: release_heartbeat; Type: TABLE; Schema: real_estate; Owner: -
+--
+
+CREATE TABLE real_estate.release_heartbeat (
+    singleton boolean DEFAULT true NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    finished_at timestamp with time zone,
+    CONSTRAINT release_heartbeat_singleton_check CHECK (singleton)
+);
+
+
+--
+-- Name: TABLE release_heartbeat; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON TABLE real_estate.release_heartbeat IS 'The scheduled run''s heartbeat (one row, none before the first run): written by run_release_job through record_release_heartbeat, read by the health rule (release_health)';
+
+
+--
+-- Name: COLUMN release_heartbeat.started_at; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON COLUMN real_estate.release_heartbeat.started_at IS 'When the latest scheduled run started (a run that found work records it before its first batch; one with nothing to do, when it finishes)';
+
+
+--
+-- Name: COLUMN release_heartbeat.finished_at; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON COLUMN real_estate.release_heartbeat.finished_at IS 'When the last scheduled run finished';
+
+
+--
 -- Name: release_notification; Type: TABLE; Schema: real_estate; Owner: -
 --
 
@@ -2466,6 +2563,7 @@ CREATE TABLE real_estate.release_schedule (
     schedule_interval interval NOT NULL,
     active boolean NOT NULL,
     registered_at timestamp with time zone DEFAULT now() NOT NULL,
+    timezone text DEFAULT 'GMT'::text NOT NULL,
     CONSTRAINT release_schedule_interval_check CHECK ((schedule_interval > '00:00:00'::interval)),
     CONSTRAINT release_schedule_singleton_check CHECK (singleton)
 );
@@ -2490,6 +2588,13 @@ COMMENT ON COLUMN real_estate.release_schedule.schedule_interval IS 'The longest
 --
 
 COMMENT ON COLUMN real_estate.release_schedule.registered_at IS 'When the job, its schedule, database or active flag last changed';
+
+
+--
+-- Name: COLUMN release_schedule.timezone; Type: COMMENT; Schema: real_estate; Owner: -
+--
+
+COMMENT ON COLUMN real_estate.release_schedule.timezone IS 'cron.timezone when the job was registered (GMT before pg_cron 1.5): schedule_interval is computed in it';
 
 
 --
@@ -2549,6 +2654,14 @@ ALTER TABLE ONLY real_estate.release_event
 
 ALTER TABLE ONLY real_estate.release_event_purged
     ADD CONSTRAINT release_event_purged_pkey PRIMARY KEY (singleton);
+
+
+--
+-- Name: release_heartbeat release_heartbeat_pkey; Type: CONSTRAINT; Schema: real_estate; Owner: -
+--
+
+ALTER TABLE ONLY real_estate.release_heartbeat
+    ADD CONSTRAINT release_heartbeat_pkey PRIMARY KEY (singleton);
 
 
 --
@@ -2852,6 +2965,13 @@ REVOKE ALL ON FUNCTION real_estate.purge_release_log(p_retention interval) FROM 
 
 
 --
+-- Name: FUNCTION record_release_heartbeat(p_started_at timestamp with time zone, p_finished boolean); Type: ACL; Schema: real_estate; Owner: -
+--
+
+REVOKE ALL ON FUNCTION real_estate.record_release_heartbeat(p_started_at timestamp with time zone, p_finished boolean) FROM PUBLIC;
+
+
+--
 -- Name: FUNCTION record_release_run(p_run_id bigint, p_released integer, p_failed integer, p_error text, p_finish boolean); Type: ACL; Schema: real_estate; Owner: -
 --
 
@@ -3124,6 +3244,14 @@ GRANT SELECT ON TABLE real_estate.release_backlog TO real_estate_reader;
 --
 
 GRANT SELECT ON TABLE real_estate.release_event_purged TO real_estate_reader;
+
+
+--
+-- Name: TABLE release_heartbeat; Type: ACL; Schema: real_estate; Owner: -
+--
+
+GRANT SELECT ON TABLE real_estate.release_heartbeat TO real_estate_reader;
+GRANT SELECT ON TABLE real_estate.release_heartbeat TO real_estate_monitor;
 
 
 --

@@ -27,6 +27,7 @@ RETURNS TABLE (
     job_interval_seconds double precision,
     job_registered_at timestamptz,
     job_cron_database text,
+    job_timezone text,
     checked_at timestamptz
 )
 LANGUAGE plpgsql
@@ -40,24 +41,35 @@ WITH job AS (
     -- The job as registered; the limit is two intervals of its schedule, at least 5 minutes
     -- (5 minutes when no job is registered).
     SELECT s.job_name, s.schedule, s.active, s.cron_database, s.schedule_interval, s.registered_at,
+           s.timezone,
            GREATEST(s.schedule_interval OPERATOR(pg_catalog.*) 2::pg_catalog.float8,
                     '5 minutes'::pg_catalog.interval) AS stale_after
       FROM (SELECT) AS one
       LEFT JOIN real_estate.release_schedule AS s ON s.singleton
 ), heartbeat AS (
-    -- The heartbeat: the scheduled runs' log (the last one that finished, one started within
-    -- the limit and not finished), and the rows recent runs of any source failed to release.
-    SELECT pg_catalog.max(r.finished_at)
-               FILTER (WHERE r.source OPERATOR(pg_catalog.=) 'pg_cron') AS last_finished,
-           COALESCE(pg_catalog.bool_or(r.finished_at IS NULL)
-               FILTER (WHERE r.source OPERATOR(pg_catalog.=) 'pg_cron'
-                         AND r.started_at OPERATOR(pg_catalog.>)
-                             (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after)), false) AS in_progress,
-           COALESCE(pg_catalog.sum(r.failed)
-               FILTER (WHERE r.started_at OPERATOR(pg_catalog.>)
-                             (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after)), 0) AS failed
+    -- The heartbeat: the scheduled runs' one row (the last one that finished; one started
+    -- after it within the limit is in progress), and the rows recent runs of any source
+    -- failed to release.
+    -- (Aggregates: one row, as the planner knows, whatever it guesses of the tables.)
+    SELECT pg_catalog.max(b.finished_at) AS last_finished,
+           COALESCE(pg_catalog.bool_or((b.started_at OPERATOR(pg_catalog.>) b.finished_at OR b.finished_at IS NULL)
+                                       AND b.started_at OPERATOR(pg_catalog.>)
+                                           (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after)), false)
+               AS in_progress,
+           (SELECT COALESCE(pg_catalog.sum(r.failed), 0)
+              FROM job AS f
+              JOIN real_estate.release_run AS r
+                ON r.started_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) f.stale_after))
+               AS failed
       FROM job AS j
-      LEFT JOIN real_estate.release_run AS r ON true
+      LEFT JOIN real_estate.release_heartbeat AS b ON b.singleton
+), settings AS (
+    -- pg_cron's settings, for a role that may read them (superuser-only: the owner has
+    -- pg_read_all_settings), else NULL; NULL too before pg_cron 1.5.
+    SELECT CASE WHEN pg_catalog.pg_has_role('pg_read_all_settings', 'MEMBER')
+                THEN pg_catalog.current_setting('cron.launch_active_jobs', true) END AS launch_active_jobs,
+           CASE WHEN pg_catalog.pg_has_role('pg_read_all_settings', 'MEMBER')
+                THEN pg_catalog.current_setting('cron.timezone', true) END AS timezone
 ), backlog AS (
     -- Expired reservations of ACTIVE workspaces not yet released (the partial index).
     SELECT pg_catalog.count(*) AS expired,
@@ -118,9 +130,10 @@ WITH job AS (
     -- A job registered within the limit while no scheduled run has ever finished is waiting
     -- for its first run; a run in progress is not a missed one.
     SELECT j.*, h.*, b.*, d.projects, fe.held_back_since,
+           c.launch_active_jobs OPERATOR(pg_catalog.=) 'off' AS launch_off, c.timezone AS cron_timezone,
            COALESCE(j.registered_at OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.-) j.stale_after)
                     AND h.last_finished IS NULL, false) AS waiting
-      FROM job AS j, heartbeat AS h, backlog AS b, drift AS d, feed AS fe
+      FROM job AS j, heartbeat AS h, settings AS c, backlog AS b, drift AS d, feed AS fe
 ), stale AS (
     SELECT s.*,
            s.job_name IS NOT NULL AND NOT s.waiting AND NOT s.in_progress
@@ -160,15 +173,21 @@ WITH job AS (
                              THEN 'no release job is scheduled (or pg_cron is missing)'
                          WHEN NOT s.active
                              THEN pg_catalog.format('job %L is inactive', s.job_name) END),
-                (2, CASE WHEN s.run_stale AND s.last_finished IS NULL
+                (2, CASE WHEN s.launch_off
+                             THEN 'pg_cron runs no job: cron.launch_active_jobs is off' END),
+                (3, CASE WHEN s.job_name IS NOT NULL AND s.cron_timezone OPERATOR(pg_catalog.<>) s.timezone
+                             THEN pg_catalog.format('job %L was registered for schedules read in %s, pg_cron'
+                                                    ' reads them in %s (`pyrelease schedule` registers it again)',
+                                                    s.job_name, s.timezone, s.cron_timezone) END),
+                (4, CASE WHEN s.run_stale AND s.last_finished IS NULL
                              THEN 'no scheduled run has finished yet'
                          WHEN s.run_stale
                              THEN pg_catalog.format('last scheduled run finished %s ago (limit %s)',
                                                     a.last_text, a.limit_text) END),
-                (3, CASE WHEN s.backlog_stale
+                (5, CASE WHEN s.backlog_stale
                              THEN pg_catalog.format('%s expired reservation(s) waiting, oldest %s (limit %s)',
                                                     s.expired, a.oldest_text, a.limit_text) END),
-                (4, CASE WHEN s.projects OPERATOR(pg_catalog.>) 0::pg_catalog.int8
+                (6, CASE WHEN s.projects OPERATOR(pg_catalog.>) 0::pg_catalog.int8
                              THEN pg_catalog.format('counters: %s project(s) drifted (rows written past the'
                                                     ' triggers); as the owner run SELECT real_estate.repair_counters()',
                                                     s.projects) END)
@@ -203,6 +222,7 @@ SELECT pg_catalog.cardinality(v.problems) OPERATOR(pg_catalog.=) 0 AS healthy,
        pg_catalog.date_part('epoch', v.schedule_interval) AS job_interval_seconds,
        v.registered_at AS job_registered_at,
        v.cron_database AS job_cron_database,
+       v.timezone AS job_timezone,
        pg_catalog.now() AS checked_at
   FROM verdict AS v;
 END

@@ -1,8 +1,8 @@
 -- real_estate.run_release_job(p_batch_size, p_retention): the scheduled run (pg_cron). The
 -- release of real_estate.release_expired_reservations, COMMITTING AFTER EACH BATCH (no lock
 -- held longer than one batch), a large backlog picked in short read-only slices, then a last
--- pick; then purges old log rows. A procedure that commits can carry neither SECURITY
--- DEFINER nor SET: every name is schema-qualified, every operator pg_catalog's.
+-- pick; then purges old log rows. With nothing to release it writes only the one-row
+-- heartbeat. Commits: no SECURITY DEFINER, no SET; every name and operator qualified.
 DROP PROCEDURE IF EXISTS real_estate.run_distributed_release_job(integer, interval);
 
 CREATE OR REPLACE PROCEDURE real_estate.run_release_job(
@@ -33,6 +33,7 @@ DECLARE
     v_key_until pg_catalog.timestamptz;
     v_key_id pg_catalog.uuid;
     v_run_id bigint;
+    v_started pg_catalog.timestamptz := pg_catalog.clock_timestamp();
     v_slice integer;
     v_every integer;
     v_window integer;
@@ -46,8 +47,6 @@ BEGIN
     PERFORM real_estate.release_cutoff(p_retention);
 
     v_bounds := real_estate.shard_bounds();
-    v_run_id := real_estate.begin_release_run('pg_cron');
-    COMMIT;
     -- Rows per read-only transaction of a pick (10-20 ms each at 1,000 on a 2-core machine),
     -- the expiries sampled from each (about 100), rows released per window of slices.
     v_slice := least(p_batch_size::pg_catalog.int8 OPERATOR(pg_catalog.*) 4, 1000)::pg_catalog.int4;
@@ -62,6 +61,11 @@ BEGIN
             SELECT k.picked_at, k.ctids, k.ids, k.project_ids, k.workspace_ids, k.scanned
               INTO v_after, v_ctids, v_ids, v_projects, v_workspaces, v_n
               FROM real_estate.release_pick(p_limit => v_slice OPERATOR(pg_catalog.+) 1) AS k;
+            -- Work to do: the heartbeat says so before the first batch (a long run is in
+            -- progress, not missed); the run's row comes with the first release.
+            IF v_n OPERATOR(pg_catalog.>) 0 THEN
+                PERFORM real_estate.record_release_heartbeat(v_started, false);
+            END IF;
             COMMIT;
             -- Nothing to release at all: the steady state stays one scan.
             EXIT WHEN v_n OPERATOR(pg_catalog.=) 0;
@@ -133,8 +137,11 @@ BEGIN
                   FROM real_estate.release_batch('pg_cron', v_run_id, v_window_rows.ctids[v_i:v_j],
                                                  v_window_rows.ids[v_i:v_j], v_window_rows.project_ids[v_i:v_j],
                                                  v_window_rows.workspace_ids[v_i:v_j]);
-                PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
-                    v_batch.error, false);
+                IF v_batch.run_id IS NOT NULL THEN
+                    v_run_id := v_batch.run_id;
+                    PERFORM real_estate.record_release_run(v_run_id, v_batch.released, v_batch.failed,
+                        v_batch.error, false);
+                END IF;
             END IF;
             COMMIT;
             v_i := v_j OPERATOR(pg_catalog.+) 1;
@@ -142,11 +149,14 @@ BEGIN
     END LOOP;
 
     PERFORM real_estate.purge_release_log(p_retention);
-    PERFORM real_estate.record_release_run(v_run_id, 0, 0, NULL, true);
+    IF v_run_id IS NOT NULL THEN
+        PERFORM real_estate.record_release_run(v_run_id, 0, 0, NULL, true);
+    END IF;
+    PERFORM real_estate.record_release_heartbeat(v_started, true);
     COMMIT;
 END;
 $procedure$;
 
-COMMENT ON PROCEDURE real_estate.run_release_job(integer, interval) IS 'What pg_cron runs (CALL real_estate.run_release_job()): the release of release_expired_reservations (same promises: SKIP LOCKED, each reservation released and logged once, failures recorded, never waits on rows or counters held elsewhere, concurrent runs share the work) in batches of p_batch_size (default 250: each batch holds its projects'' counter rows until it commits), COMMITTING AFTER EVERY BATCH, so that no lock is held longer than one batch. Recorded as a pg_cron run committed first (a run killed midway stays visible, finished_at NULL). A backlog of at most one slice (4 batches, at most 1,000 rows) is one pick; a larger one is read in slices of that size along property_release_pick_idx (release_pick_chunk), each its own short read-only transaction, and released window by window (50 slices). Then, once the batches have committed, a last pick over the partial index in slices cut at a sample of the released rows'' expiries: it marks their index entries dead (the next run does not visit them) and releases what expired while the run went on. Rows a pick took but could not release are the next run''s. Batches never span two shard groups; on Citus each commits on one worker, and concurrent runs split the shard groups (a transaction-level advisory lock per group and batch: a group another run is releasing is left to it). Then purges the log rows older than p_retention (purge_release_log; RE010 for a bad batch size or retention, before anything is released). A procedure that commits can be neither SECURITY DEFINER nor carry a SET clause: every name in it is schema-qualified and every operator pg_catalog''s, and the work is done by functions with a pinned search_path.';
+COMMENT ON PROCEDURE real_estate.run_release_job(integer, interval) IS 'What pg_cron runs (CALL real_estate.run_release_job()): the release of release_expired_reservations (same promises: SKIP LOCKED, each reservation released and logged once, failures recorded, never waits on rows or counters held elsewhere, concurrent runs share the work) in batches of p_batch_size (default 250: each batch holds its projects'' counter rows until it commits), COMMITTING AFTER EVERY BATCH, so that no lock is held longer than one batch. Recorded in the one-row heartbeat (real_estate.release_heartbeat, through record_release_heartbeat: when it started, committed before its first batch when there is work to do, and when it finished), and as a pg_cron run in release_run only when a batch released or failed something (the row comes with that batch: a run killed midway after it stays visible, finished_at NULL): a run with nothing to release writes the heartbeat and nothing else, so a schedule in seconds leaves nothing that grows. A backlog of at most one slice (4 batches, at most 1,000 rows) is one pick; a larger one is read in slices of that size along property_release_pick_idx (release_pick_chunk), each its own short read-only transaction, and released window by window (50 slices). Then, once the batches have committed, a last pick over the partial index in slices cut at a sample of the released rows'' expiries: it marks their index entries dead (the next run does not visit them) and releases what expired while the run went on. Rows a pick took but could not release are the next run''s. Batches never span two shard groups; on Citus each commits on one worker, and concurrent runs split the shard groups (a transaction-level advisory lock per group and batch: a group another run is releasing is left to it). Then purges the log rows older than p_retention (purge_release_log; RE010 for a bad batch size or retention, before anything is released). A procedure that commits can be neither SECURITY DEFINER nor carry a SET clause: every name in it is schema-qualified and every operator pg_catalog''s, and the work is done by functions with a pinned search_path.';
 
 REVOKE ALL ON PROCEDURE real_estate.run_release_job(integer, interval) FROM PUBLIC;

@@ -1,11 +1,11 @@
 """pyrelease in a project that migrates with alembic (the `pyrelease[alembic]` extra).
 
-A revision's upgrade() calls `pyrelease.alembic.upgrade(op, "0011.release-pick-index")` and
+A revision's upgrade() calls `pyrelease.alembic.upgrade(op, "0014.release-heartbeat")` and
 its downgrade() `pyrelease.alembic.downgrade(op)`: the first installs pyrelease (its numbered
 migrations up to that one, then, at the release's latest one, its routines and the release
 job), the second removes it. A later release is taken by a new revision that names that
 release's latest migration and, in its downgrade(), the one before
-(`downgrade(op, "0011.release-pick-index")`): downgrading it rolls the numbered migrations
+(`downgrade(op, "0014.release-heartbeat")`): downgrading it rolls the numbered migrations
 back to that point. The routines are the installed package's (it ships only its latest):
 they stay, except what those rollbacks remove.
 

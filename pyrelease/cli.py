@@ -194,13 +194,13 @@ def _print_status(report: health.Report, check: bool) -> None:
         state = "active" if job.active else "INACTIVE"
         print(
             f"schedule: {job.name!r} {job.schedule!r} {state},"
-            f" pg_cron in {job.cron_database!r}, job id {job.jobid}"
+            f" pg_cron in {job.cron_database!r}, job id {job.jobid}{_zone(rule)}"
         )
     elif live is None and rule is not None and rule.job_name is not None:
         state = "active" if rule.job_active else "INACTIVE"
         print(
             f"schedule: {rule.job_name!r} {rule.job_schedule!r} {state} as registered"
-            f" {_ts(rule.job_registered_at)}, pg_cron in {rule.job_cron_database!r}"
+            f" {_ts(rule.job_registered_at)}, pg_cron in {rule.job_cron_database!r}{_zone(rule)}"
         )
     else:
         print("schedule: none (`pyrelease schedule` creates it; it needs pg_cron)")
@@ -232,9 +232,15 @@ def _print_status(report: health.Report, check: bool) -> None:
     if check and report.healthy and rule is not None:
         note = ""
         if rule.waiting_for_first_run and rule.job_schedule is not None:
-            due = cron.next_run(rule.job_schedule, rule.checked_at)
+            due = cron.next_run(rule.job_schedule, rule.checked_at, rule.job_timezone or cron.GMT)
             note = f" (waiting for the first run, due {_ts(due)})"
         print(f"health: ok{note}")
+
+
+def _zone(rule: health.Rule | None) -> str:
+    """Where pg_cron reads the schedule in a zone other than its default."""
+    zone = rule.job_timezone if rule is not None else None
+    return f", read in {zone}" if zone and zone != cron.GMT else ""
 
 
 def _drift(drifted: int) -> str:
@@ -347,7 +353,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object (docs/monitoring.md)")
     p = add("schedule", cmd_schedule, "create or update the pg_cron job")
-    p.add_argument("--cron", default=cron.DEFAULT_SCHEDULE, metavar="EXPR")
+    p.add_argument(
+        "--cron",
+        default=cron.DEFAULT_SCHEDULE,
+        metavar="EXPR",
+        help="pg_cron's schedule (default: %(default)s); '10 seconds' releases within seconds"
+        " of expiry (pg_cron 1.5 or later, docs/pg_cron.md)",
+    )
     p.add_argument(
         "--retention",
         default=cron.DEFAULT_RETENTION,

@@ -17,11 +17,13 @@ the release job is the one that calls the procedure there. Registering re-points
 ``active`` flag); a name already held by another database's job is never taken over.
 
 Registering the job also records it in the application database
-(``real_estate.release_schedule``: name, schedule, pg_cron's database, active, and the
-schedule's ``interval``, the longest gap between two runs, computed with cronsim on pg_cron
-1.4's reading of it): the health rule (plpgsql/release_health.sql) reads that row, never
-pg_cron's tables, which usually live in another database. pg_cron validates schedules;
-pyrelease also refuses those that do not repeat at an interval it can compute.
+(``real_estate.release_schedule``: name, schedule, pg_cron's database, active, the zone
+pg_cron reads schedules in, and the schedule's ``interval``, the longest gap between two
+runs, computed with cronsim on pg_cron's reading of it in that zone): the health rule
+(plpgsql/release_health.sql) reads that row, never pg_cron's tables, which usually live in
+another database. pg_cron validates schedules; pyrelease also refuses those that do not
+repeat at an interval it can compute, and a schedule in seconds (``'10 seconds'``: a release
+within seconds of expiry) where pg_cron is older than 1.5, in one line.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from itertools import pairwise
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import psycopg
 from cronsim import CronSim, CronSimError
@@ -257,6 +261,10 @@ def plan_schedule(script: Script, cron: str, retention: str, installed: bool = F
     if retention != DEFAULT_RETENTION:
         command = f"CALL real_estate.run_release_job(p_retention => {_literal(conn, retention)})"
     cron_conn = script.connection(setup.cron_database)
+    if in_seconds(cron):
+        version = _rows(cron_conn, "cron_version", {})
+        if version and _version(version[0][0]) < SECONDS_SINCE:
+            raise InvalidArgument(_needs_seconds(cron, version[0][0]))
     found = _release_jobs(cron_conn, setup)
     # registered twice (by two users, or by older versions): the extras go
     calls = [_unschedule_call(extra.jobid) for extra in found[1:]]
@@ -313,7 +321,9 @@ def _send(
                     rows = script.run(call.query, call.params, database=database, gset=gset)
             except psycopg.errors.InvalidParameterValue as exc:  # 22023: "invalid schedule"
                 raise InvalidArgument(
-                    f"invalid cron expression {cron!r}: {first_line(exc)}"
+                    _needs_seconds(cron)
+                    if in_seconds(cron)
+                    else f"invalid cron expression {cron!r}: {first_line(exc)}"
                 ) from exc
             except psycopg.Error as exc:
                 if call.registers is None:
@@ -325,6 +335,17 @@ def _send(
                 registered[call.registers] = int(rows[0][0])
         check_readable(cron)
     return registered
+
+
+def _needs_seconds(cron: str, version: str | None = None) -> str:
+    here = f", this server has pg_cron {version}" if version else ""
+    needs = "a schedule in seconds needs pg_cron 1.5 or later"
+    return f"invalid cron expression {cron!r}: {needs}{here}"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """pg_cron's extension version ("1.4-1", "1.6") as numbers."""
+    return tuple(int(n) for n in re.findall(r"\d+", text)[:2])
 
 
 def _unschedule_call(jobid: int) -> _Call:
@@ -445,27 +466,37 @@ def plan_register(script: Script, found: Job, jobid: int | Raw) -> None:
     """Record `found` as this database's release job, with its schedule's interval (what the
     health rule reads), unless it is recorded so already; InvalidArgument for a schedule
     whose interval cannot be computed."""
+    conn = script.conn
+    zone = timezone(conn)
     params = {
         "name": found.name,
         "jobid": jobid,
         "schedule": found.schedule,
         "cron_database": found.cron_database,
-        "interval": interval(found.schedule),
+        "interval": interval(found.schedule, zone),
         "active": found.active,
+        "timezone": zone,
     }
-    conn = script.conn
     with translated(), pinned(conn):
         if not expect_row(conn.execute(QUERIES["has_release_schedule"]).fetchone(), "table")[0]:
             if script.live:
                 return  # (before 0012: nothing to record it in)
         else:
             recorded = conn.execute(QUERIES["registered_schedule"]).fetchone()
-            wanted = tuple(params[k] for k in ("name", "jobid", "schedule", "cron_database"))
-            if recorded is not None and recorded == (*wanted, params["interval"], found.active):
+            keys = ("name", "jobid", "schedule", "cron_database", "interval", "active", "timezone")
+            if recorded is not None and recorded == tuple(params[k] for k in keys):
                 return
     with script.transaction():
         script.run(PIN)
         script.run(QUERIES["register_schedule"], params)
+
+
+def timezone(conn: psycopg.Connection[Any]) -> str:
+    """The zone pg_cron reads schedules in: cron.timezone (pg_cron 1.5 and later, for a role
+    that may read it: the owner has pg_read_all_settings), else GMT."""
+    with translated(), pinned(conn):
+        row = conn.execute(QUERIES["cron_timezone"]).fetchone()
+    return str(row[0]) if row and row[0] else GMT
 
 
 def register(conn: psycopg.Connection[Any], found: Job) -> None:
@@ -608,9 +639,11 @@ def _cron_connection(
         other.close()
 
 
-# How pg_cron 1.4 reads a schedule it accepted (src/entry.c): its @-macros are these five
-# fields (@reboot has no times: it runs when the server starts); "N seconds" comes with
-# pg_cron 1.5 (1-59 seconds). Times are UTC: pg_cron 1.4 reads schedules in GMT.
+# How pg_cron reads a schedule it accepted (src/entry.c): its @-macros are these five fields
+# (@reboot has no times: it runs when the server starts); "N seconds" (1-59) and "$" (the
+# last day of the month) come with pg_cron 1.5 and 1.6. pg_cron 1.4 reads the fields in GMT,
+# 1.5 and later in cron.timezone: each minute of real time is matched in that zone, so a
+# time the clocks skip (DST) never runs and a time they repeat runs twice.
 MACROS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
@@ -621,17 +654,25 @@ MACROS = {
     "@hourly": "0 * * * *",
 }
 REBOOT = ("@reboot", "@restart")
+SECONDS_SINCE = (1, 5)  # the pg_cron version that reads "N seconds"
 _SECONDS = re.compile(r"\s*(\d{1,2})\s+seconds?\s*", re.ASCII)
 # The Gregorian calendar, days of the week included, repeats every 400 years.
 CYCLE_START = date(2000, 1, 1)
 CYCLE_DAYS = 146_097
+# Where a zone's clock changes are looked for: 28 years, over which (from 1901 to 2099) the
+# days of the week fall on every date of the year as often.
+DST_YEARS = range(2026, 2054)
+DST_MARGIN = timedelta(hours=3)  # more than any clock change
+GMT = "GMT"  # pg_cron's default cron.timezone, and 1.4's only zone
+_UTC_NAMES = {"gmt", "utc", "etc/gmt", "etc/utc", "z", "zulu", "universal", "etc/universal"}
+_OFFSET = re.compile(r"[+-]?\d{1,2}(?::\d\d){0,2}|(?:utc|gmt)[+-]\d{1,2}(?::\d\d)?", re.I | re.A)
 
 
 def _reading(expr: str) -> str | timedelta:
-    """A schedule as pg_cron runs it: five cron fields, or a period.
+    """A schedule as pg_cron runs it: five cron fields (for cronsim), or a period.
 
     Raises InvalidArgument for a schedule that does not repeat (@reboot) or that cronsim
-    cannot read as pg_cron does (pg_cron 1.4 ignores a sixth field, which cronsim would take
+    cannot read as pg_cron does (pg_cron ignores a sixth field, which cronsim would take
     for seconds)."""
     text = expr.strip()
     if text in MACROS:
@@ -645,9 +686,12 @@ def _reading(expr: str) -> str | timedelta:
     elif len(fields) != 5:
         problem = f"expected 5 fields, got {len(fields)}"
     else:
+        if fields[2] == "$":  # pg_cron's last day of the month is cronsim's L
+            fields[2] = "L"
+        reading = " ".join(fields)
         try:
-            CronSim(text, datetime(2000, 1, 1, tzinfo=UTC))
-            return text
+            CronSim(reading, datetime(2000, 1, 1))
+            return reading
         except CronSimError as exc:
             problem = str(exc).lower()
     raise InvalidArgument(
@@ -660,14 +704,21 @@ def check_readable(expr: str) -> None:
     _reading(expr)
 
 
-def interval(expr: str) -> timedelta:
-    """The longest gap between two consecutive runs of a schedule (the health rule allows
-    two of them). Bounded: the times of one day, and one pass over the days of the 400-year
-    cycle after which the calendar repeats (about 0.15 s at most)."""
+def in_seconds(expr: str) -> bool:
+    """Whether the schedule is pg_cron's "N seconds", 1 to 59 (pg_cron 1.5 and later)."""
+    seconds = _SECONDS.fullmatch(expr)
+    return seconds is not None and 1 <= int(seconds[1]) <= 59
+
+
+def interval(expr: str, zone: str = GMT) -> timedelta:
+    """The longest gap between two consecutive runs of a schedule read in `zone` (the
+    health rule allows two of them). Bounded: the times of one day and one pass over the
+    days of the 400-year cycle after which the calendar repeats (about 0.15 s), then, in a
+    zone whose clocks change, the runs around each change of DST_YEARS."""
     reading = _reading(expr)
     if isinstance(reading, timedelta):
         return reading
-    sim = CronSim(reading, datetime(2000, 1, 1, tzinfo=UTC))
+    sim = CronSim(reading, datetime(2000, 1, 1))
     times = sorted(h * 60 + m for h in sim.hours for m in sim.minutes)
     start = CYCLE_START.toordinal()
     days = [
@@ -682,13 +733,98 @@ def interval(expr: str) -> timedelta:
     across = [
         (b - a) * 1440 - (times[-1] - times[0]) for a, b in pairwise([*days, days[0] + CYCLE_DAYS])
     ]
-    return timedelta(minutes=max(within + across))
+    longest = timedelta(minutes=max(within + across))
+    tz = time_zone(zone)
+    if tz is None:
+        return longest
+    # In real time a gap grows by the hour the clocks go back, and a run the clocks skip
+    # joins the gaps on either side of it: the runs around each change, in real time.
+    for change in _clock_changes(tz):
+        wall = (change - DST_MARGIN).astimezone(tz).replace(tzinfo=None)
+        end = (change + DST_MARGIN).astimezone(tz).replace(tzinfo=None)
+        runs = CronSim(reading, next(CronSim(reading, wall, reverse=True)) - timedelta(seconds=1))
+        real: list[datetime] = []
+        for run in runs:
+            real += _instants(run, tz)
+            if run > end:
+                break
+        real.sort()
+        longest = max([longest, *(b - a for a, b in pairwise(real))])
+    return longest
 
 
-def next_run(expr: str, moment: datetime) -> datetime:
-    """The first time after `moment` at which pg_cron starts a job on this schedule."""
+def next_run(expr: str, moment: datetime, zone: str = GMT) -> datetime:
+    """The first time after `moment` at which pg_cron starts a job on this schedule, read in
+    `zone`."""
     reading = _reading(expr)
     moment = moment.astimezone(UTC)
     if isinstance(reading, timedelta):
         return moment + reading
-    return next(CronSim(reading, moment))
+    tz = time_zone(zone)
+    if tz is None:
+        return next(CronSim(reading, moment))
+    # (a time the clocks repeat comes twice: from before the earlier one)
+    for run in CronSim(reading, (moment - DST_MARGIN).astimezone(tz).replace(tzinfo=None)):
+        later = [t for t in _instants(run, tz) if t > moment]
+        if later:
+            return min(later)
+    raise InvalidArgument(f"invalid cron expression {expr!r}: it never runs")  # pragma: no cover
+
+
+def time_zone(name: str) -> ZoneInfo | None:
+    """cron.timezone as Python reads it: None for GMT and fixed offsets (no clock changes),
+    else the zone; InvalidArgument for a zone Python's tz database lacks."""
+    text = name.strip()
+    if text.lower() in _UTC_NAMES or _OFFSET.fullmatch(text):
+        return None
+    try:
+        return ZoneInfo(text)
+    except (ZoneInfoNotFoundError, ValueError):
+        pass
+    # PostgreSQL finds zone names whatever their case
+    found = [z for z in _zone_names() if z.lower() == text.lower()]
+    if found:
+        return ZoneInfo(found[0])
+    raise InvalidArgument(
+        f"pg_cron reads schedules in cron.timezone {name!r}, a zone this Python does not know"
+        " (install the tzdata package, or set cron.timezone to a zone name or GMT)"
+    )
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@cache
+def _clock_changes(tz: ZoneInfo) -> tuple[datetime, ...]:
+    """The instants (UTC) at which the zone's offset changes during DST_YEARS."""
+    changes = []
+    day = datetime(DST_YEARS.start, 1, 1, tzinfo=UTC)
+    offset = day.astimezone(tz).utcoffset()
+    while day.year < DST_YEARS.stop:
+        following = day + timedelta(days=1)
+        now = following.astimezone(tz).utcoffset()
+        if now != offset:
+            low, high = day, following  # the change is in (low, high]
+            while high - low > timedelta(minutes=1):
+                middle = low + (high - low) / 2
+                if middle.astimezone(tz).utcoffset() == offset:
+                    low = middle
+                else:
+                    high = middle
+            changes.append(high.replace(second=0, microsecond=0))
+            offset = now
+        day = following
+    return tuple(changes)
+
+
+def _instants(wall: datetime, tz: ZoneInfo) -> list[datetime]:
+    """The real instants (UTC) at which the zone's clocks show `wall`: none in a time they
+    skip, two in a time they repeat."""
+    found: list[datetime] = []
+    for fold in (0, 1):
+        real = wall.replace(tzinfo=tz, fold=fold).astimezone(UTC)
+        if real.astimezone(tz).replace(tzinfo=None) == wall and real not in found:
+            found.append(real)
+    return found

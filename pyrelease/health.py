@@ -32,6 +32,7 @@ TABLES = (
     "real_estate.release_run",
     "real_estate.release_event",
     "real_estate.release_schedule",
+    "real_estate.release_heartbeat",
     LOG,
 )
 
@@ -61,6 +62,7 @@ class Rule:
     job_interval_seconds: float | None
     job_registered_at: datetime | None
     job_cron_database: str | None
+    job_timezone: str | None
     checked_at: datetime
 
 
@@ -121,6 +123,7 @@ class Report:
                 "active": rule.job_active,
                 "interval_seconds": rule.job_interval_seconds,
                 "cron_database": rule.job_cron_database,
+                "timezone": rule.job_timezone,
                 "registered_at": _iso(rule.job_registered_at),
             }
         live = None

@@ -31,6 +31,18 @@ SELECT EXISTS (SELECT FROM pg_catalog.pg_extension AS x WHERE x.extname OPERATOR
             THEN pg_catalog.current_setting('cron.database_name', true) END AS cron_database,
        pg_catalog.current_database() AS database;
 
+-- name: cron_timezone
+-- The zone pg_cron reads schedules in (pg_cron 1.5 and later), when this role may read the
+-- setting (superuser-only unless the role has pg_read_all_settings).
+SELECT CASE WHEN pg_catalog.pg_has_role('pg_read_all_settings', 'MEMBER')
+            THEN pg_catalog.current_setting('cron.timezone', true) END;
+
+-- name: cron_version
+-- The version of the pg_cron the server has installed (its control file: what the server
+-- loads), from pg_cron's database.
+SELECT a.default_version FROM pg_catalog.pg_available_extensions AS a
+ WHERE a.name OPERATOR(pg_catalog.=) 'pg_cron';
+
 -- name: cron_installed
 -- Whether the pg_cron extension exists in the connected database.
 SELECT EXISTS (SELECT FROM pg_catalog.pg_extension AS x WHERE x.extname OPERATOR(pg_catalog.=) 'pg_cron');
@@ -244,14 +256,15 @@ SELECT m.migration_id::pg_catalog.text FROM public._yoyo_migration AS m;
 -- Record the release job as registered (one row); registered_at moves only when the job, its
 -- schedule, database or active flag changed (migrate re-registers an unchanged job every time).
 INSERT INTO real_estate.release_schedule AS s
-       (singleton, job_name, jobid, schedule, cron_database, schedule_interval, active, registered_at)
+       (singleton, job_name, jobid, schedule, cron_database, schedule_interval, active, timezone,
+        registered_at)
 VALUES (true, %(name)s::pg_catalog.text, %(jobid)s::pg_catalog.int8, %(schedule)s::pg_catalog.text,
         %(cron_database)s::pg_catalog.text, %(interval)s::pg_catalog.interval,
-        %(active)s::pg_catalog.bool, pg_catalog.now())
+        %(active)s::pg_catalog.bool, %(timezone)s::pg_catalog.text, pg_catalog.now())
 ON CONFLICT ON CONSTRAINT release_schedule_pkey
 DO UPDATE SET job_name = excluded.job_name, jobid = excluded.jobid, schedule = excluded.schedule,
               cron_database = excluded.cron_database, schedule_interval = excluded.schedule_interval,
-              active = excluded.active,
+              active = excluded.active, timezone = excluded.timezone,
               registered_at = CASE WHEN s.job_name OPERATOR(pg_catalog.=) excluded.job_name
                                     AND s.jobid OPERATOR(pg_catalog.=) excluded.jobid
                                     AND s.schedule OPERATOR(pg_catalog.=) excluded.schedule
@@ -260,8 +273,10 @@ DO UPDATE SET job_name = excluded.job_name, jobid = excluded.jobid, schedule = e
                                    THEN s.registered_at ELSE excluded.registered_at END;
 
 -- name: registered_schedule
--- The release job as registered (what register_schedule would leave unchanged).
-SELECT s.job_name, s.jobid, s.schedule, s.cron_database, s.schedule_interval, s.active
+-- The release job as registered (what register_schedule would leave unchanged); its
+-- timezone NULL before migration 0014 (a printed script applies it before it registers).
+SELECT s.job_name, s.jobid, s.schedule, s.cron_database, s.schedule_interval, s.active,
+       pg_catalog.to_jsonb(s) OPERATOR(pg_catalog.->>) 'timezone'
   FROM real_estate.release_schedule AS s;
 
 -- name: has_release_schedule

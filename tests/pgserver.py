@@ -34,6 +34,10 @@ from psycopg.conninfo import conninfo_to_dict
 REPO = Path(__file__).resolve().parent.parent
 PGCLUSTER = REPO / "scripts" / "pgcluster.sh"
 PG_BINDIR = Path(os.environ.get("PG_BINDIR", "/usr/lib/postgresql/15/bin"))
+# pg_cron 1.6 in a copy of the same PostgreSQL (scripts/setup.sh's pg_cron16 step)
+PG_CRON16_BINDIR = (
+    Path(os.environ.get("PG_CRON16_PREFIX", "/opt/pg15-cron16")) / "usr/lib/postgresql/15/bin"
+)
 ENVIRONMENT = ("PYRELEASE_TEST_DSN", "PGHOST", "PGPORT", "PGUSER", "PGPASSWORD")
 CONFIGURATIONS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -41,6 +45,8 @@ CONFIGURATIONS: dict[str, dict[str, Any]] = {
     "background_workers": {
         "settings": {"cron.use_background_workers": "on", "max_worker_processes": 32}
     },
+    "cron16": {"bindir": PG_CRON16_BINDIR},
+    "cron16_berlin": {"bindir": PG_CRON16_BINDIR, "settings": {"cron.timezone": "Europe/Berlin"}},
 }
 TEMP_PREFIX = "pyrelease-test-"
 OWNER_FILE = "pyrelease-test-owner.pid"

@@ -1,7 +1,7 @@
 """pyrelease in a Django project (the `pyrelease[django]` extra).
 
 `"pyrelease.django"` in INSTALLED_APPS: `manage.py migrate` installs pyrelease (app label
-`pyrelease`; its migration 0001_initial brings it to "0011.release-pick-index", a later
+`pyrelease`; its migration 0001_initial brings it to "0014.release-heartbeat", a later
 release adds one per release), `manage.py migrate pyrelease zero` removes it, and an
 application's migration that needs it depends on it:
 `dependencies = [("pyrelease", "0001_initial")]`. The migrations run on Django's own

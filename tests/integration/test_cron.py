@@ -219,13 +219,47 @@ def test_retention_goes_into_the_command(server: Any, conn: Conn) -> None:
     conn.execute(job.command)
     with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute(purge[0][3])
-    assert scalar(conn, "SELECT count(*) FROM real_estate.release_run WHERE source = 'pg_cron'")
+    # a run with nothing to release leaves only its heartbeat
+    assert scalar(conn, "SELECT count(*) FROM real_estate.release_run") == 0
+    assert scalar(conn, "SELECT finished_at IS NOT NULL FROM real_estate.release_heartbeat")
 
     assert cron.schedule(conn, retention="720 hours").command == (
         "CALL real_estate.run_release_job(p_retention => '720:00:00')"
     )
     assert cron.schedule(conn, retention="30 days").command == COMMAND
     assert cron.schedule(conn).command == COMMAND
+
+
+def test_scheduled_runs_with_nothing_to_release_leave_nothing_that_grows(conn: Conn) -> None:
+    """A 10-second schedule runs 8,640 times a day: each run wrote a release_run row. Now one
+    heartbeat row, updated in place (HOT, on its one page), and nothing else."""
+    tables = ("release_run", "release_event", "release_heartbeat")
+
+    def sizes() -> list[Any]:
+        return [scalar(conn, f"SELECT count(*) FROM real_estate.{t}") for t in tables] + [
+            scalar(conn, "SELECT pg_relation_size('real_estate.release_heartbeat')")
+        ]
+
+    conn.execute(COMMAND)
+    first = conn.execute("SELECT started_at, finished_at FROM real_estate.release_heartbeat")
+    before = first.fetchone()
+    assert sizes() == [0, 0, 1, 8192]
+    for _ in range(400):  # more row versions than one page holds
+        conn.execute(COMMAND)
+    assert sizes() == [0, 0, 1, 8192]
+    after = conn.execute(
+        "SELECT started_at, finished_at FROM real_estate.release_heartbeat"
+    ).fetchone()
+    assert before is not None and after is not None
+    assert after[0] > before[1] and after[1] > after[0]  # the last run started, then finished
+    # a run that releases gets its row, and its heartbeat
+    ws = make_workspace(conn)
+    make_properties(conn, ws, make_project(conn, ws), 3, "RESERVED", expired=True)
+    conn.execute(COMMAND)
+    assert conn.execute(
+        "SELECT source, released, finished_at IS NOT NULL FROM real_estate.release_run"
+    ).fetchall() == [("pg_cron", 3, True)]
+    assert sizes()[1:3] == [3, 1]
 
 
 @pytest.mark.parametrize("retention", ["banana", "-1 day", "0", ""])

@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from factories import cron_jobs, current_db, run_main
 
 from pyrelease import InvalidArgument, cron
 
@@ -109,3 +110,23 @@ def test_schedule_passes_pg_cron_s_refusal_on_in_one_line(
     assert str(info.value).startswith(f"invalid cron expression {expr!r}: invalid schedule")
     assert "\n" not in str(info.value)
     assert cron.job(conn) is None
+
+
+def test_a_seconds_schedule_on_pg_cron_1_4_is_refused_saying_it_needs_1_5(
+    capsys: pytest.CaptureFixture[str], server: Any, db: str, conn: psycopg.Connection[Any]
+) -> None:
+    """pg_cron 1.4 refused '10 seconds' with its bare "invalid schedule: 10 seconds"."""
+    assert not pg_cron_accepts(server, "10 seconds")  # Debian's pg_cron 1.4.2
+    with pytest.raises(InvalidArgument) as info:
+        cron.schedule(conn, cron="10 seconds")
+    assert str(info.value) == (
+        "invalid cron expression '10 seconds': a schedule in seconds needs pg_cron 1.5 or"
+        " later, this server has pg_cron 1.4-1"
+    )
+    code, out, err = run_main(capsys, "--dsn", db, "schedule", "--cron", "59 seconds")
+    assert (code, out) == (1, "")
+    assert err == (
+        "pyrelease: error: invalid cron expression '59 seconds': a schedule in seconds needs"
+        " pg_cron 1.5 or later, this server has pg_cron 1.4-1\n"
+    )
+    assert cron_jobs(server, current_db(conn)) == []

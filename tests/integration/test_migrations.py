@@ -291,6 +291,37 @@ def test_rollback_rejects_bad_steps(fresh_db: str, steps: Any) -> None:
     pyrelease.rollback(fresh_db, steps="all")
 
 
+def test_the_heartbeat_survives_a_rollback_and_an_upgrade(fresh_db: str) -> None:
+    """0014 keeps the scheduled runs' heartbeat in one row: rolled back, it goes into the run
+    log, where the rule before 0014 reads it; upgrading, it starts from the log's last
+    scheduled run, so the rule sees no gap."""
+    pyrelease.migrate(fresh_db, schedule=False)
+    with connect_to(fresh_db) as conn:
+        conn.execute("CALL real_estate.run_release_job()")
+        beat = conn.execute(
+            "SELECT started_at, finished_at FROM real_estate.release_heartbeat"
+        ).fetchone()
+    assert pyrelease.rollback(fresh_db, steps=1) == ["0014.release-heartbeat"]
+    with connect_to(fresh_db) as conn:
+        logged = conn.execute(
+            "SELECT started_at, finished_at FROM real_estate.release_run WHERE source = 'pg_cron'"
+        ).fetchall()
+        assert logged == [beat]
+        # the layout before 0014: each scheduled run writes a row
+        conn.execute(
+            "INSERT INTO real_estate.release_run (source, started_at, finished_at)"
+            " VALUES ('pg_cron', now(), now() + interval '1 second')"
+        )
+        last = conn.execute(
+            "SELECT started_at, finished_at FROM real_estate.release_run ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+    pyrelease.migrate(fresh_db, schedule=False)
+    with connect_to(fresh_db) as conn:
+        assert conn.execute(
+            "SELECT started_at, finished_at FROM real_estate.release_heartbeat"
+        ).fetchall() == [last]
+
+
 def test_rollback_one_step_at_a_time(server: Any, fresh_db: str) -> None:
     """Each step undoes exactly its own migration: the installed-source record (0006), the
     grants (0005), the index (0004), the job (0003), what the install put in from
@@ -298,6 +329,8 @@ def test_rollback_one_step_at_a_time(server: Any, fresh_db: str) -> None:
     name = current_db(fresh_db)
     ids = migration_ids()
     pyrelease.migrate(fresh_db)
+    with connect_to(fresh_db) as conn:
+        conn.execute("CALL real_estate.run_release_job()")  # a heartbeat, and no run row
     tables = {"workspace", "project", "property", "release_run", "release_event"}
 
     for position in range(len(ids) - 1, -1, -1):
@@ -308,7 +341,26 @@ def test_rollback_one_step_at_a_time(server: Any, fresh_db: str) -> None:
         assert pyrelease.rollback(fresh_db, steps=1) == [mid]
         assert applied(fresh_db) == ids[:position]
 
-        if mid == "0013.release-event-purged":
+        if mid == "0014.release-heartbeat":
+            # the heartbeat goes back into the run log, where the rule before it reads it;
+            # what plpgsql/ installed on it goes, to be reinstalled by the next migrate
+            assert "release_heartbeat" not in relation_names(fresh_db)
+            assert routine_names(fresh_db) == routines_before - {
+                "release_health",
+                "record_release_heartbeat",
+            }
+            with connect_to(fresh_db) as conn:
+                assert conn.execute(
+                    "SELECT source, finished_at IS NOT NULL FROM real_estate.release_run"
+                ).fetchall() == [("pg_cron", True)]
+                assert scalar(conn, "SELECT count(*) FROM real_estate.routine_source") == 0
+                assert "timezone" not in [
+                    c.name
+                    for c in conn.execute("SELECT * FROM real_estate.release_schedule").description
+                    or []
+                ]
+            assert cron_jobs(server, name) == jobs_before
+        elif mid == "0013.release-event-purged":
             # the purge record goes, the routines stay (the next migrate reinstalls them)
             assert "release_event_purged" not in relation_names(fresh_db)
             assert routine_names(fresh_db) == routines_before

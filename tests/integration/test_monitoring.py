@@ -89,6 +89,7 @@ def test_the_monitoring_role_holds_exactly_what_status_needs(conn: Conn, monitor
         "real_estate.project",
         "real_estate.property",
         "real_estate.release_event",
+        "real_estate.release_heartbeat",
         "real_estate.release_run",
         "real_estate.release_schedule",
         "real_estate.workspace",
@@ -199,6 +200,7 @@ def test_json_carries_the_contract_and_check_sets_the_exit_code(
             "active": True,
             "interval_seconds": 300.0,
             "cron_database": job.cron_database,
+            "timezone": "GMT",
             "registered_at": report["job"]["registered_at"],
         }
         assert report["pg_cron"]["job"]["jobid"] == job.jobid
@@ -229,11 +231,23 @@ def register(
 
 
 def scheduled_run(conn: Conn, started: str, finished: str | None, failed: int = 0) -> None:
+    """A scheduled run in the heartbeat (and in the run log when it failed rows), as
+    record_release_heartbeat records it: a run that has not finished only starts."""
     conn.execute(
-        "INSERT INTO real_estate.release_run (source, started_at, finished_at, failed)"
-        " VALUES ('pg_cron', now() - %s::interval, now() - %s::interval, %s)",
-        (started, finished, failed),
+        "SELECT real_estate.record_release_heartbeat(now() - %s::interval, false)", (started,)
     )
+    if finished is not None:
+        conn.execute(
+            "UPDATE real_estate.release_heartbeat SET finished_at = greatest(finished_at,"
+            " now() - %s::interval)",
+            (finished,),
+        )
+    if failed:
+        conn.execute(
+            "INSERT INTO real_estate.release_run (source, started_at, finished_at, failed)"
+            " VALUES ('pg_cron', now() - %s::interval, now() - %s::interval, %s)",
+            (started, finished, failed),
+        )
 
 
 def expired_since(conn: Conn, ago: str) -> None:
@@ -325,6 +339,27 @@ RULE_CASES: dict[str, tuple[Setup, bool, str]] = {
         False,
         r"last scheduled run finished 6m0\ds ago \(limit 5m00s\)",
     ),
+    # a long release: without the floor, a 10-second schedule's limit would be 20 seconds,
+    # and a run started 2 minutes ago would no longer count as in progress
+    "a seconds schedule's long release is in progress, not stale": (
+        lambda c: (
+            register(c, "10 seconds"),
+            scheduled_run(c, "3 minutes", "3 minutes"),
+            scheduled_run(c, "2 minutes", None),
+            expired_since(c, "2 minutes"),
+        ),
+        True,
+        r"ok",
+    ),
+    "a seconds schedule's run in progress past the floor": (
+        lambda c: (
+            register(c, "10 seconds"),
+            scheduled_run(c, "7 minutes", "7 minutes"),
+            scheduled_run(c, "6 minutes", None),
+        ),
+        False,
+        r"last scheduled run finished 7m0\ds ago \(limit 5m00s\)",
+    ),
     "a long schedule": (
         lambda c: (register(c, "@daily", ago="5 days"), scheduled_run(c, "40 hours", "40 hours")),
         True,
@@ -407,6 +442,7 @@ def test_the_function_status_check_and_json_give_one_verdict(
             "active": row["job_active"],
             "interval_seconds": row["job_interval_seconds"],
             "cron_database": "postgres",
+            "timezone": row["job_timezone"],
             "registered_at": row["job_registered_at"].isoformat(),
         }
     )
@@ -442,6 +478,22 @@ def test_without_counters_the_rule_skips_the_scan(conn: Conn, monitor: str) -> N
 
     assert scans_of_project(False) == []
     assert scans_of_project(True) != []
+
+
+def test_the_rule_s_plan_stays_under_jit_s_threshold(conn: Conn) -> None:
+    """Every scrape runs the rule: a plan estimated past jit_above_cost (100,000 by default)
+    is JIT-compiled at each call, about 600 ms instead of 2 ms (a heartbeat read that the
+    planner took for thousands of rows did that). Read on tables never analyzed, as after an
+    install, with a job, its heartbeat and runs in the log."""
+    register(conn, "10 seconds")
+    scheduled_run(conn, "1 minute", "1 minute", failed=1)
+    cur = psycopg.RawCursor(conn)
+    for counters in (False, True):
+        cur.execute("EXPLAIN (FORMAT JSON) " + routine_body("release_health"), (counters,))
+        row = cur.fetchone()
+        assert row is not None
+        cost = row[0][0]["Plan"]["Total Cost"]
+        assert cost < float(scalar(conn, "SHOW jit_above_cost")), (counters, cost)
 
 
 # --------------------------------------------------------------------------- registration
@@ -534,7 +586,8 @@ def test_a_job_rescheduled_behind_pyrelease_s_back_is_a_problem_for_its_owner(
         # the monitor does not see pg_cron: the rule catches it once two runs are missed
         assert run_main(capsys, "--dsn", monitor, "status", "--check")[0] == 0
         conn.execute(
-            "UPDATE real_estate.release_run SET finished_at = now() - interval '11 minutes'"
+            "UPDATE real_estate.release_heartbeat SET started_at = now() - interval '12 minutes',"
+            " finished_at = now() - interval '11 minutes'"
         )
         assert run_main(capsys, "--dsn", monitor, "status", "--check")[0] == 1
     finally:

@@ -14,10 +14,14 @@ pgserver.CONFIGURATIONS):
 * ``pgbouncer_transaction``, ``pgbouncer_session``: the application's connections (the API,
   `status`, `schedule`) go through a real PgBouncer 1.18 in that pooling mode; the DBA
   migrates on a direct connection (docs/pgbouncer.md).
+* ``superuser_cron16``, ``owner_cron16``: ``superuser`` and ``owner`` on pg_cron 1.6 (what the
+  managed services run), built by scripts/setup.sh in a copy of the same PostgreSQL (a server
+  of their own; Debian's pg_cron 1.4.2 stays the default of every other test).
 
 The real ticks run concurrently: the session fixture ``ticks`` schedules every
-configuration's job (every minute) at once, and each configuration's tick test only waits for
-its own, so the matrix costs one pg_cron minute, not five.
+configuration's job (every minute; every 10 seconds on pg_cron 1.6) and its purge job at once,
+and each configuration's tick test only waits for its own, so the matrix costs one pg_cron
+minute, not seven.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 import pyrelease
+from pyrelease.cron import JOB_NAME
 
 GERMAN = "de_DE.UTF-8"
 NAMES = (
@@ -53,9 +58,20 @@ NAMES = (
     "background_workers",
     "pgbouncer_transaction",
     "pgbouncer_session",
+    "superuser_cron16",
+    "owner_cron16",
 )
-SERVER_OF = {"cron_in_app": "cron_in_app", "background_workers": "background_workers"}
+SERVER_OF = {
+    "cron_in_app": "cron_in_app",
+    "background_workers": "background_workers",
+    "superuser_cron16": "cron16",
+    "owner_cron16": "cron16",
+}
 """The configurations that need a server of their own (pgserver.CONFIGURATIONS' names)."""
+TICK_EVERY = {"superuser_cron16": "10 seconds", "owner_cron16": "10 seconds"}
+"""The ticks' schedule where pg_cron runs it in seconds (1.5 and later); else every minute."""
+OLD_RUN = "40 days"
+"""The age of the run history the purge must trim (the default retention is 30 days)."""
 
 
 @dataclass
@@ -125,7 +141,7 @@ def _build(name: str, request: pytest.FixtureRequest) -> Config:
                     sql.Identifier(dbname), sql.Literal(GERMAN)
                 )
             )
-    if name == "owner":
+    if name.startswith("owner"):
         psql = _psql()
         if psql is None:
             pytest.skip("psql is not installed")
@@ -217,12 +233,19 @@ class Tick:
     project_id: uuid.UUID
     jobid: int
     deadline: float
+    schedule: str
+    old_runid: int
+    """A run of the release job OLD_RUN old in pg_cron's history, for the purge to trim."""
+    purge_jobid: int | None
+    """The purge job (None: pg_cron in the application database, the run purges itself)."""
 
 
 @pytest.fixture(scope="session")
 def ticks(request: pytest.FixtureRequest, configs: dict[str, Any]) -> dict[str, Tick | str]:
-    """Each configuration's job scheduled every minute, all at once, with one expired
-    reservation to release: the tick tests then wait concurrently."""
+    """Each configuration's job scheduled every minute (every 10 seconds on pg_cron 1.6), all
+    at once, with one expired reservation to release and a run OLD_RUN old in pg_cron's
+    history; the purge job (the owner's, as pyrelease registered it) moved to the same
+    schedule: the tick tests then wait concurrently."""
     from factories import make_project, make_properties, make_workspace
 
     out: dict[str, Tick | str] = {}
@@ -232,14 +255,41 @@ def ticks(request: pytest.FixtureRequest, configs: dict[str, Any]) -> dict[str, 
         except (pytest.skip.Exception, Exception) as exc:
             out[name] = f"configuration {name}: {exc}"
             continue
+        every = TICK_EVERY.get(name, "* * * * *")
         try:
             with psycopg.connect(cfg.dsn, autocommit=True, prepare_threshold=None) as c:
                 ws = make_workspace(c, name=f"tick {name}")
                 project = make_project(c, ws)
                 [prop] = make_properties(c, ws, project, 1, "RESERVED")
-            job = pyrelease.schedule(cfg.dsn, cron="* * * * *")
+            job = pyrelease.schedule(cfg.dsn, cron=every)
+            cron_dsn = cfg.server.dsn_for(cfg.server.cron_database)
+            with psycopg.connect(cron_dsn, autocommit=True) as c:
+                old = c.execute(  # as pg_cron writes it (its row security: the job's user)
+                    "INSERT INTO cron.job_run_details (jobid, database, username, command,"
+                    " status, start_time, end_time)"
+                    " SELECT j.jobid, j.database, j.username, j.command, 'succeeded',"
+                    "        now() - %s::interval, now() - %s::interval"
+                    "   FROM cron.job AS j WHERE j.jobid = %s"
+                    " RETURNING runid",
+                    (OLD_RUN, OLD_RUN, job.jobid),
+                ).fetchone()
+                purge = c.execute(
+                    "SELECT jobid FROM cron.job WHERE starts_with(jobname, %s) AND command LIKE %s",
+                    (f"{JOB_NAME}-purge:", f"%(jobid = {job.jobid} OR%"),
+                ).fetchone()
+                if purge is not None:
+                    c.execute("SELECT cron.alter_job(%s, schedule := %s)", (purge[0], every))
         except Exception as exc:  # reported by that configuration's tick test
             out[name] = f"setting up the tick failed: {exc}"
             continue
-        out[name] = Tick(prop, project, job.jobid, time.monotonic() + 150)
+        assert old is not None
+        out[name] = Tick(
+            prop,
+            project,
+            job.jobid,
+            time.monotonic() + 150,
+            every,
+            old[0],
+            purge[0] if purge else None,
+        )
     return out

@@ -1,6 +1,9 @@
 """What every configuration of the matrix must do (see conftest.py for the configurations):
-reserve, release with exact counters, the scheduled procedure, counter repair, and a real
-pg_cron tick that succeeds (with the owner's `status --check` healthy after it)."""
+reserve, release with exact counters, the scheduled procedure, counter repair, a real pg_cron
+tick that succeeds (with the owner's `status --check` healthy after it; on a schedule in
+seconds, the ticks after it that find nothing leave only the heartbeat), and a real run of
+what trims pg_cron's run history (the purge job, or the run itself when pg_cron lives in the
+application database)."""
 
 from __future__ import annotations
 
@@ -111,8 +114,8 @@ def test_real_tick(cfg: Config, ticks: dict[str, Tick | str]) -> None:
         while True:
             row = cron.execute(
                 "SELECT status, return_message FROM cron.job_run_details WHERE jobid = %s"
-                " ORDER BY start_time DESC LIMIT 1",
-                (tick.jobid,),
+                " AND runid <> %s ORDER BY start_time DESC LIMIT 1",
+                (tick.jobid, tick.old_runid),
             ).fetchone()
             run_status, message = row if row else (None, None)
             status = scalar(  # after the run's status: a finished run's release is visible
@@ -130,8 +133,63 @@ def test_real_tick(cfg: Config, ticks: dict[str, Tick | str]) -> None:
         assert unfinished == 0
         assert available_plots(c, tick.project_id) == 1
         assert_counters_exact(c)
+        if tick.schedule.endswith("seconds"):
+            # the ticks that follow find nothing: the heartbeat moves, the log does not grow
+            runs = scalar(c, "SELECT count(*) FROM real_estate.release_run")
+            later = _later_run(cron, tick)
+            assert later == "succeeded"
+            finished = scalar(c, "SELECT finished_at FROM real_estate.release_heartbeat")
+            assert scalar(c, "SELECT count(*) FROM real_estate.release_run") == runs
+            assert finished > scalar(c, "SELECT max(finished_at) FROM real_estate.release_run")
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = main(["--dsn", cfg.dsn, "status", "--check"])
     assert code == 0, err.getvalue()
     assert out.getvalue().splitlines()[-1] == "health: ok"
+
+
+def _later_run(cron: psycopg.Connection[Any], tick: Tick) -> str | None:
+    """The status of a run of the tick's job that started after its last one finished
+    (None when none finished before the tick's deadline)."""
+    after = scalar(
+        cron,
+        "SELECT max(end_time) FROM cron.job_run_details WHERE jobid = %s AND status = 'succeeded'",
+        (tick.jobid,),
+    )
+    while True:
+        row = cron.execute(
+            "SELECT status FROM cron.job_run_details WHERE jobid = %s AND start_time > %s"
+            " AND status IN ('succeeded', 'failed') ORDER BY start_time LIMIT 1",
+            (tick.jobid, after),
+        ).fetchone()
+        if row is not None or time.monotonic() > tick.deadline:
+            return str(row[0]) if row else None
+        time.sleep(1)
+
+
+def test_real_purge_trims_pg_cron_s_run_history(cfg: Config, ticks: dict[str, Tick | str]) -> None:
+    """pg_cron keeps a row per run in cron.job_run_details (8,640 a day at 10 seconds): the
+    purge job (as its owner registered it) or, when pg_cron lives in the application
+    database, the scheduled run itself trims the release job's rows older than the
+    retention, and only those."""
+    tick = ticks[cfg.name]
+    if isinstance(tick, str):
+        pytest.fail(tick)
+    trimmer = tick.purge_jobid if tick.purge_jobid is not None else tick.jobid
+    cron_dsn = cfg.server.dsn_for(cfg.server.cron_database)
+    with psycopg.connect(cron_dsn, autocommit=True) as cron:
+        while True:
+            row = cron.execute(
+                "SELECT status, return_message FROM cron.job_run_details WHERE jobid = %s"
+                " AND status IN ('succeeded', 'failed') ORDER BY start_time DESC LIMIT 1",
+                (trimmer,),
+            ).fetchone()
+            if row is not None or time.monotonic() > tick.deadline:
+                break
+            time.sleep(1)
+        assert row is not None and row[0] == "succeeded", row
+        left = cron.execute(
+            "SELECT runid = %s FROM cron.job_run_details WHERE jobid = %s",
+            (tick.old_runid, tick.jobid),
+        ).fetchall()
+    assert left and (True,) not in left  # the old run trimmed, the recent ones kept

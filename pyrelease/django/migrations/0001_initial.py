@@ -1,4 +1,4 @@
-"""pyrelease 0.2.0: its numbered migrations up to 0013.release-event-purged, its routines and
+"""pyrelease 0.2.0: its numbered migrations up to 0014.release-heartbeat, its routines and
 the release job. Reversed: pyrelease removed. Never edit it: a later release adds the next."""
 
 from django.db import migrations
@@ -11,5 +11,5 @@ class Migration(migrations.Migration):
     atomic = False  # CREATE INDEX CONCURRENTLY cannot run in a transaction
     dependencies: list[tuple[str, str]] = []
     operations = [
-        migrations.RunPython(upgrade_to("0013.release-event-purged"), downgrade_to(None)),
+        migrations.RunPython(upgrade_to("0014.release-heartbeat"), downgrade_to(None)),
     ]

@@ -13,14 +13,14 @@ the job, as under `pyrelease migrate`. A failure leaves the marker pending: the 
 
 from yoyo import step
 
-__depends__ = {"0013.release-event-purged"}
+__depends__ = {"0014.release-heartbeat"}
 __transactional__ = False
 
 
 def apply_step(conn):
     from pyrelease.migrations import apply_marker
 
-    apply_marker(conn, "install.fc7ecdd97547d04b")
+    apply_marker(conn, "install.7c1106e67e1f1ce8")
 
 
 steps = [step(apply_step)]
