@@ -153,9 +153,11 @@ def test_two_revisions_take_two_pyrelease_targets(
 
     assert done.returncode == 0, done.stderr
     assert applied(fresh_db) == earlier, "back to the earlier release's state, not to nothing"
-    # the routines stay, but what the rolled-back migrations' own rollbacks remove (0012's:
-    # the health rule, which reads its table)
-    assert set(plpgsql_files()) - {"release_health"} == installed_names(fresh_db)
+    # the routines stay, but what the rolled-back migrations' own rollbacks remove (0012's
+    # and 0014's: the health rule and the heartbeat's writer, which read their tables)
+    assert set(plpgsql_files()) - {"release_health", "record_release_heartbeat"} == (
+        installed_names(fresh_db)
+    )
     assert cron_jobs(server, current_db(fresh_db)) == jobs
     with connect_to(fresh_db) as c:
         assert scalar(c, "SELECT version_num FROM public.alembic_version") == "a1"

@@ -571,9 +571,12 @@ def status_check(db: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str,
 
 
 def fake_old_scheduled_run(conn: Conn) -> None:
+    """The heartbeat of a scheduled run that finished 20 minutes ago."""
     conn.execute(
-        "INSERT INTO real_estate.release_run (source, started_at, finished_at)"
-        " VALUES ('pg_cron', now() - interval '21 minutes', now() - interval '20 minutes')"
+        "INSERT INTO real_estate.release_heartbeat (started_at, finished_at)"
+        " VALUES (now() - interval '21 minutes', now() - interval '20 minutes')"
+        " ON CONFLICT (singleton) DO UPDATE"
+        " SET started_at = excluded.started_at, finished_at = excluded.finished_at"
     )
 
 

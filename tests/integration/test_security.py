@@ -54,6 +54,7 @@ TABLES = [
     "release_event",
     "release_schedule",
     "release_event_purged",
+    "release_heartbeat",
 ]
 INTERNAL_TABLES = [
     "routine_source",  # the post-apply step's record: nobody else reads it
