@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,14 +94,16 @@ class Cluster:
         finally:
             self.drop(dbname)
 
-    def drop_leftovers(self) -> None:
-        """Drop this benchmark's databases and cron jobs left by an interrupted run."""
+    def drop_leftovers(self, keep: Collection[str] = ()) -> None:
+        """Drop this benchmark's databases and cron jobs left by an interrupted run, but the
+        databases named in `keep` (the templates a run goes on using)."""
         with self.connect() as conn:
             names = [
                 r[0]
                 for r in conn.execute(
                     "SELECT datname FROM pg_database WHERE datname LIKE %s", (PREFIX + "%",)
                 )
+                if r[0] not in keep
             ]
             cron_db = conn.execute("SELECT current_setting('cron.database_name', true)").fetchone()
         for name in names:

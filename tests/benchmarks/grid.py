@@ -12,8 +12,9 @@ their own copies of one template (contenders rotating), then the runs after the 
 run's and the function's release are probed (as `make bench` does). The cluster is
 scripts/pgcluster.sh's, in its own data directory (PYRELEASE_GRID_PGDATA, default
 .pgdata-grid, or under /tmp when the server's OS user cannot enter this checkout), restarted
-with each point's settings; the templates stay in it between points and runs. Writes grid.md
-(the tables, the targets at every point, the machine and the settings) and grid.json to --out.
+with each point's settings; each template is built once per run and stays for its later
+points. Writes grid.md (the tables, the targets at every point, the machine and the settings)
+and grid.json to --out.
 --plan prints the points, the estimated duration and the disk it needs, and exits.
 """
 
@@ -340,7 +341,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         for point in args.points:
             cluster = grid.start(point)
-            cluster.drop_leftovers()
+            # An interrupted run's databases go; the templates this run built stay for its
+            # later points (a template of an earlier run may hold other code: rebuilt).
+            cluster.drop_leftovers(keep=templates.values())
             with cluster.connect() as conn:
                 version = str(conn.execute("SHOW server_version").fetchone()[0])  # type: ignore[index]
                 settings = conn.execute(
@@ -348,18 +351,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     " FROM pg_settings WHERE name IN ('shared_buffers', 'max_wal_size', 'fsync',"
                     " 'synchronous_commit', 'full_page_writes', 'work_mem', 'checkpoint_timeout')"
                 ).fetchone()[0]  # type: ignore[index]
-                existing = {
-                    str(r[0])
-                    for r in conn.execute(
-                        "SELECT datname FROM pg_database WHERE datname LIKE %s AND datistemplate",
-                        (f"{PREFIX}tmpl_%",),
-                    )
-                }
             if not machine:
                 machine = report.machine(cluster, version)
-            name = f"{PREFIX}tmpl_{label(point.n)}".lower()
             if point.n not in templates:
-                templates[point.n] = name if name in existing else build_template(cluster, point.n)
+                templates[point.n] = build_template(cluster, point.n)
             result = PointResult(point, settings=str(settings))
             measure(cluster, templates[point.n], result, args.rounds)
             results.append(result)

@@ -33,3 +33,25 @@ def test_backlog_template_holds_exactly_its_backlog(server: Any, backlog: int) -
         assert reserved == (200,)  # only expiries moved
     finally:
         cluster.drop_leftovers()
+
+
+def test_leftovers_go_but_the_templates_a_run_goes_on_using(server: Any) -> None:
+    """The grid drops an interrupted run's databases before each point, and must keep the
+    templates it built for its later points (it dropped them: the 1GB points then failed
+    with 'template database ... does not exist')."""
+    cluster = Cluster(server.admin_dsn)
+    cluster.drop_leftovers()
+    template = build_template(cluster, N)
+    leftover = cluster.create(f"{template}_copy", template)
+    try:
+        cluster.drop_leftovers(keep=[template])
+        with psycopg.connect(server.admin_dsn) as conn:
+            names = {
+                r[0]
+                for r in conn.execute(
+                    "SELECT datname FROM pg_database WHERE datname LIKE 'pyrelease_bench%'"
+                )
+            }
+        assert names == {template}, leftover
+    finally:
+        cluster.drop_leftovers()
