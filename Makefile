@@ -17,7 +17,7 @@
 # bench  the benchmark against the db cluster (BENCH_ARGS=... passes options), then the
 #        release within seconds on a pg_cron 1.6 cluster it starts (SECONDS_ARGS=...)
 # bench-grid the release over sizes 500k-10M and shared_buffers/max_wal_size settings, on a
-#        cluster of its own (.pgdata-grid; about 80 min; GRID_ARGS=--plan shows the plan)
+#        cluster of its own (.pgdata-grid; 40-80 min; GRID_ARGS=--plan shows the plan)
 # profile where a release's cost goes: WAL by record type, statements, CPU (PROFILE_ARGS=...)
 # clean  stop and delete the local cluster, .venv, caches and bench results
 
