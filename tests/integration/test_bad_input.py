@@ -33,7 +33,14 @@ from typing import Any
 
 import psycopg
 import pytest
-from factories import closed_port, make_project, make_properties, make_workspace, scalar
+from factories import (
+    closed_port,
+    make_project,
+    make_properties,
+    make_workspace,
+    run_main,
+    scalar,
+)
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -51,7 +58,6 @@ from pyrelease import (
     aio,
     cron,
 )
-from pyrelease.cli import main
 
 Conn = psycopg.Connection[Any]
 
@@ -228,17 +234,6 @@ def unmigrated(server: Any) -> Iterator[Target]:
         conn.close()
         _drop_jobs(server, name)
         _drop_db(server, name)
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """main() in-process: (exit code, stdout, stderr); argparse's SystemExit is an exit."""
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def assert_error_line(code: int, out: str, err: str) -> str:
@@ -714,7 +709,7 @@ def test_cli_unusable_dsn_is_one_line_for_every_command(
     dsn = bad_dsns(target)[kind]
     for command in COMMANDS:
         with target.unchanged(f"--dsn <{kind}> {' '.join(command)}"):
-            assert_error_line(*run(capsys, "--dsn", dsn, *command))
+            assert_error_line(*run_main(capsys, "--dsn", dsn, *command))
 
 
 @pytest.mark.parametrize("kind", DSN_KINDS[:3])
@@ -746,7 +741,7 @@ def test_cli_unusable_dsn_from_the_environment(
         monkeypatch.setenv("PGPORT", str(port))
     for command in (["release"], ["status"], ["schedule"]):
         with target.unchanged(f"{variable}=<closed port> {' '.join(command)}"):
-            assert_error_line(*run(capsys, *command))
+            assert_error_line(*run_main(capsys, *command))
 
 
 # --------------------------------------------------------------------------- CLI arguments
@@ -778,7 +773,7 @@ def test_cli_usage_errors_exit_2(
     capsys: pytest.CaptureFixture[str], target: Target, args: list[str]
 ) -> None:
     with target.unchanged(" ".join(args) or "no command"):
-        assert_usage_error(*run(capsys, "--dsn", target.dsn, *args))
+        assert_usage_error(*run_main(capsys, "--dsn", target.dsn, *args))
 
 
 def test_cli_rollback_steps_1_with_all_is_a_usage_error(
@@ -790,7 +785,7 @@ def test_cli_rollback_steps_1_with_all_is_a_usage_error(
     dsn = bad_dsns(target)["closed port"]
     for args in (["--steps", "1", "--all"], ["--all", "--steps", "1"]):
         with target.unchanged(f"rollback {' '.join(args)}"):
-            assert_usage_error(*run(capsys, "--dsn", dsn, "rollback", *args))
+            assert_usage_error(*run_main(capsys, "--dsn", dsn, "rollback", *args))
 
 
 @pytest.mark.parametrize("expr", BAD_CRONS)
@@ -798,7 +793,7 @@ def test_cli_invalid_cron_expression(
     capsys: pytest.CaptureFixture[str], target: Target, expr: str
 ) -> None:
     with target.unchanged(f"schedule --cron {expr!r}"):
-        line = assert_error_line(*run(capsys, "--dsn", target.dsn, "schedule", "--cron", expr))
+        line = assert_error_line(*run_main(capsys, "--dsn", target.dsn, "schedule", "--cron", expr))
         assert line.startswith(f"pyrelease: error: invalid cron expression {expr!r}"), line
 
 
@@ -808,7 +803,7 @@ def test_cli_invalid_retention(
 ) -> None:
     with target.unchanged(f"schedule --retention {retention!r}"):
         line = assert_error_line(
-            *run(capsys, "--dsn", target.dsn, "schedule", f"--retention={retention}")
+            *run_main(capsys, "--dsn", target.dsn, "schedule", f"--retention={retention}")
         )
         assert "retention" in line, line
 
@@ -827,7 +822,7 @@ def test_cli_on_a_database_that_was_never_migrated(
     capsys: pytest.CaptureFixture[str], unmigrated: Target, command: list[str]
 ) -> None:
     with unmigrated.unchanged(f"<unmigrated> {' '.join(command)}"):
-        assert_error_line(*run(capsys, "--dsn", unmigrated.dsn, *command))
+        assert_error_line(*run_main(capsys, "--dsn", unmigrated.dsn, *command))
 
 
 def test_cli_unknown_property_is_not_an_error(
@@ -836,7 +831,7 @@ def test_cli_unknown_property_is_not_an_error(
     for name in ("unknown", "live", "sold"):
         pid = str(target.ids[name])
         with target.unchanged(f"release --property-id <{name}>"):
-            code, out, err = run(capsys, "--dsn", target.dsn, "release", "--property-id", pid)
+            code, out, err = run_main(capsys, "--dsn", target.dsn, "release", "--property-id", pid)
             assert (code, out, err) == (0, f"{pid}: nothing to release\n", "")
 
 
@@ -869,7 +864,7 @@ def test_cli_schedule_refuses_before_touching_the_job(
     job = _release_job(conn)
     try:
         before = _job_rows(server, job)
-        code, out, err = run(capsys, "--dsn", db, "schedule", *args)
+        code, out, err = run_main(capsys, "--dsn", db, "schedule", *args)
         assert _job_rows(server, job) == before
         assert_error_line(code, out, err)
     finally:
@@ -884,7 +879,7 @@ def test_cli_schedule_refuses_a_database_that_was_never_migrated(
         if cron.cron_setup(c) is None:
             pytest.skip("pg_cron is not available on the test server")
         try:
-            code, out, err = run(capsys, "--dsn", fresh_db, "schedule", "--cron", NEVER_SOON)
+            code, out, err = run_main(capsys, "--dsn", fresh_db, "schedule", "--cron", NEVER_SOON)
             assert cron.job(c) is None, "a job was registered"
             assert_error_line(code, out, err)
         finally:
@@ -1071,7 +1066,7 @@ def test_without_pg_cron_schedule_fails_with_one_line(
 ) -> None:
     t = nocron_target(no_cron)
     with t.conn, t.unchanged(f"<no pg_cron> {' '.join(command)}"):
-        code, out, err = run(capsys, "--dsn", no_cron.dsn, *command)
+        code, out, err = run_main(capsys, "--dsn", no_cron.dsn, *command)
         if command[0] == "status":  # the report, then the verdict
             assert "schedule: none" in out
             line = assert_error_line(code, "", err)

@@ -29,12 +29,11 @@ from factories import (
     make_properties,
     make_workspace,
     migration_ids,
+    run_main,
     scalar,
 )
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
-
-from pyrelease.cli import main
 
 Conn = psycopg.Connection[Any]
 COMMAND = "CALL real_estate.run_release_job()"
@@ -56,17 +55,6 @@ COMMANDS = (
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    """main() in-process: (exit code, stdout, stderr); argparse's SystemExit is an exit."""
-    capsys.readouterr()
-    try:
-        code = main(list(args))
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else 1
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -180,7 +168,7 @@ def test_unusable_dsn_is_one_line_for_every_command(
     bad_dsn = bad_dsn.format(port=closed_port())
     before = state(server, shared)
     for command in COMMANDS:
-        code, out, err = run(capsys, "--dsn", bad_dsn, *command)
+        code, out, err = run_main(capsys, "--dsn", bad_dsn, *command)
         line = assert_one_error_line(code, err)
         assert out == ""
         if bad_dsn == "not a dsn =":
@@ -204,10 +192,10 @@ def test_invalid_cron_expression(
     capsys: pytest.CaptureFixture[str], server: Any, shared: str, existing_job: bool
 ) -> None:
     if existing_job:  # a job that does not fire during the test
-        assert run(capsys, "--dsn", shared, "schedule", "--cron", NEVER_SOON)[0] == 0
+        assert run_main(capsys, "--dsn", shared, "schedule", "--cron", NEVER_SOON)[0] == 0
     try:
         before = state(server, shared)
-        code, out, err = run(capsys, "--dsn", shared, "schedule", "--cron", "every day")
+        code, out, err = run_main(capsys, "--dsn", shared, "schedule", "--cron", "every day")
         line = assert_one_error_line(code, err)
         assert line.startswith("pyrelease: error: invalid cron expression 'every day'"), line
         assert out == ""
@@ -228,7 +216,7 @@ def test_invalid_retention(
     capsys: pytest.CaptureFixture[str], server: Any, shared: str, retention: str
 ) -> None:
     before = state(server, shared)
-    code, _, err = run(capsys, "--dsn", shared, "schedule", "--retention", retention)
+    code, _, err = run_main(capsys, "--dsn", shared, "schedule", "--retention", retention)
     assert "retention" in assert_one_error_line(code, err)
     assert state(server, shared) == before
 
@@ -254,7 +242,7 @@ def test_usage_errors_exit_2(
     capsys: pytest.CaptureFixture[str], server: Any, shared: str, args: list[str]
 ) -> None:
     before = state(server, shared)
-    code, out, err = run(capsys, "--dsn", shared, *args)
+    code, out, err = run_main(capsys, "--dsn", shared, *args)
     assert_one_error_line(code, err, expected=2)
     assert out == ""
     assert state(server, shared) == before
@@ -264,7 +252,7 @@ def test_rollback_steps_1_and_all_is_a_usage_error(
     capsys: pytest.CaptureFixture[str], server: Any, db: str
 ) -> None:
     before = state(server, db)
-    code, _, err = run(capsys, "--dsn", db, "rollback", "--steps", "1", "--all")
+    code, _, err = run_main(capsys, "--dsn", db, "rollback", "--steps", "1", "--all")
     assert_one_error_line(code, err, expected=2)
     assert state(server, db) == before
 
@@ -285,7 +273,7 @@ def test_commands_on_a_database_not_migrated(
     capsys: pytest.CaptureFixture[str], server: Any, fresh_db: str, command: list[str]
 ) -> None:
     before = state(server, fresh_db)
-    code, _, err = run(capsys, "--dsn", fresh_db, *command)
+    code, _, err = run_main(capsys, "--dsn", fresh_db, *command)
     assert_one_error_line(code, err)
     assert state(server, fresh_db) == before
 
@@ -297,7 +285,7 @@ def test_dsn_option_beats_database_url(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, shared: str
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", f"postgresql://postgres@127.0.0.1:{closed_port()}/nope")
-    code, out, err = run(capsys, "--dsn", shared, "status")
+    code, out, err = run_main(capsys, "--dsn", shared, "status")
     assert code == 0, err
     assert out.splitlines()[0] == f"database: {current_db(shared)}"
 
@@ -309,13 +297,13 @@ def test_database_url_beats_pg_variables(
     monkeypatch.setenv("PGPORT", str(closed_port()))
     monkeypatch.setenv("PGDATABASE", "nope")
     monkeypatch.setenv("DATABASE_URL", shared)
-    code, out, err = run(capsys, "status")
+    code, out, err = run_main(capsys, "status")
     assert code == 0, err
     assert out.splitlines()[0] == f"database: {current_db(shared)}"
 
     # without DATABASE_URL, the wrong PG* variables are used (and fail in one line)
     monkeypatch.delenv("DATABASE_URL")
-    code, _, err = run(capsys, "status")
+    code, _, err = run_main(capsys, "status")
     assert_one_error_line(code, err)
 
 
@@ -323,7 +311,7 @@ def test_database_url_may_carry_a_driver_suffix(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, shared: str
 ) -> None:
     monkeypatch.setenv("DATABASE_URL", as_url(shared, "postgresql+psycopg"))
-    code, out, err = run(capsys, "status")
+    code, out, err = run_main(capsys, "status")
     assert code == 0, err
     assert out.splitlines()[0] == f"database: {current_db(shared)}"
 
@@ -346,15 +334,15 @@ def test_pg_variables_are_used_when_nothing_else_is_given(
             monkeypatch.setenv(var, str(params[key]))
     monkeypatch.setenv("PGDATABASE", name)
 
-    code, out, err = run(capsys, "status")
+    code, out, err = run_main(capsys, "status")
     assert code == 0, err
     assert out.splitlines()[0] == f"database: {name}"
 
     # pg_cron lives in another database: its connection is derived from the same variables
-    code, out, err = run(capsys, "schedule")
+    code, out, err = run_main(capsys, "schedule")
     assert code == 0, err
     assert [j[1] for j in cron_jobs(server, name)] == job_names(name)
-    code, out, err = run(capsys, "unschedule")
+    code, out, err = run_main(capsys, "unschedule")
     assert (code, out) == (0, "release job removed\n"), err
     assert cron_jobs(server, name) == []
 
@@ -371,22 +359,22 @@ def test_migrate_and_rollback(
         assert scalar(c, "SELECT to_regnamespace('real_estate')") is None
     name = current_db(fresh_db)
 
-    code, out, err = run(capsys, "--dsn", fresh_db, "migrate")
+    code, out, err = run_main(capsys, "--dsn", fresh_db, "migrate")
     assert code == 0, err
     assert out == f"applied {', '.join(ids_dir)}\n"
     assert "Traceback" not in err
     assert [j[1] for j in cron_jobs(server, name)] == job_names(name)
 
-    code, out, _ = run(capsys, "--dsn", fresh_db, "migrate")
+    code, out, _ = run_main(capsys, "--dsn", fresh_db, "migrate")
     assert (code, out) == (0, "already up to date\n")
 
-    code, out, _ = run(capsys, "--dsn", fresh_db, "rollback")
+    code, out, _ = run_main(capsys, "--dsn", fresh_db, "rollback")
     assert (code, out) == (0, f"rolled back {ids_dir[-1]}\n")
-    code, out, _ = run(capsys, "--dsn", fresh_db, "rollback", "--steps", "2")
+    code, out, _ = run_main(capsys, "--dsn", fresh_db, "rollback", "--steps", "2")
     assert (code, out) == (0, f"rolled back {ids_dir[-2]}, {ids_dir[-3]}\n")
-    code, out, _ = run(capsys, "--dsn", fresh_db, "rollback", "--all")
+    code, out, _ = run_main(capsys, "--dsn", fresh_db, "rollback", "--all")
     assert (code, out) == (0, f"rolled back {', '.join(reversed(ids_dir[:-3]))}\n")
-    code, out, _ = run(capsys, "--dsn", fresh_db, "rollback", "--all")
+    code, out, _ = run_main(capsys, "--dsn", fresh_db, "rollback", "--all")
     assert (code, out) == (0, "nothing to roll back\n")
 
     with connect_to(fresh_db) as c:
@@ -397,7 +385,7 @@ def test_migrate_and_rollback(
 def test_migrate_break_lock(capsys: pytest.CaptureFixture[str], db: str) -> None:
     with connect_to(db) as c:
         c.execute("INSERT INTO public.yoyo_lock (locked, ctime, pid) VALUES (1, now(), 4242)")
-    code, out, err = run(capsys, "--dsn", db, "migrate", "--break-lock")
+    code, out, err = run_main(capsys, "--dsn", db, "migrate", "--break-lock")
     assert code == 0, err
     # (the template's job was unscheduled: migrate registers it again, and says so)
     assert out.splitlines()[0] == "migration lock cleared"
@@ -413,7 +401,7 @@ def test_migrate_behind_a_stale_lock_says_how_to_clear_it(
     with connect_to(db) as c:
         c.execute("INSERT INTO public.yoyo_lock (locked, ctime, pid) VALUES (1, now(), 4242)")
     before = state(server, db)
-    code, _, err = run(capsys, "--dsn", db, "migrate")
+    code, _, err = run_main(capsys, "--dsn", db, "migrate")
     line = assert_one_error_line(code, err)
     assert "--break-lock" in line
     assert state(server, db) == before
@@ -423,7 +411,7 @@ def test_status_release_and_release_one(
     capsys: pytest.CaptureFixture[str], db: str, expired: list[uuid.UUID]
 ) -> None:
     name = current_db(db)
-    code, out, err = run(capsys, "--dsn", db, "status")
+    code, out, err = run_main(capsys, "--dsn", db, "status")
     assert code == 0, err
     lines = out.splitlines()
     assert lines[0] == f"database: {name}"
@@ -434,14 +422,14 @@ def test_status_release_and_release_one(
     assert "last release runs: none" in lines
 
     first, _ = expired
-    code, out, err = run(capsys, "--dsn", db, "release", "--property-id", str(first))
+    code, out, err = run_main(capsys, "--dsn", db, "release", "--property-id", str(first))
     assert (code, out) == (0, f"{first}: released\n"), err
-    code, out, _ = run(capsys, "--dsn", db, "release", "--property-id", str(first))
+    code, out, _ = run_main(capsys, "--dsn", db, "release", "--property-id", str(first))
     assert (code, out) == (0, f"{first}: nothing to release\n")
 
-    code, out, err = run(capsys, "--dsn", db, "release", "--batch-size", "1")
+    code, out, err = run_main(capsys, "--dsn", db, "release", "--batch-size", "1")
     assert (code, out) == (0, "released 1 expired reservation(s)\n"), err
-    code, out, _ = run(capsys, "--dsn", db, "release")
+    code, out, _ = run_main(capsys, "--dsn", db, "release")
     assert (code, out) == (0, "released 0 expired reservation(s)\n")
 
     with connect_to(db) as c:
@@ -456,7 +444,7 @@ def test_status_release_and_release_one(
         assert statuses == [("AVAILABLE",), ("AVAILABLE",)]
         run_ids = [r[0] for r in c.execute("SELECT id FROM real_estate.release_run ORDER BY id")]
 
-    code, out, _ = run(capsys, "--dsn", db, "status")
+    code, out, _ = run_main(capsys, "--dsn", db, "status")
     lines = out.splitlines()
     assert "backlog: 0 expired reservation(s) not yet released" in lines
     assert "last release runs:" in lines
@@ -472,7 +460,7 @@ def test_schedule_status_unschedule(
     capsys: pytest.CaptureFixture[str], server: Any, db: str
 ) -> None:
     name = current_db(db)
-    code, out, err = run(capsys, "--dsn", db, "schedule", "--cron", "*/10 * * * *")
+    code, out, err = run_main(capsys, "--dsn", db, "schedule", "--cron", "*/10 * * * *")
     assert code == 0, err
     [job] = [j for j in cron_jobs(server, name) if j[1] == f"{JOB}:{name}"]
     assert job[2:] == ("*/10 * * * *", COMMAND, name, True)
@@ -481,24 +469,24 @@ def test_schedule_status_unschedule(
         f" in database '{name}' (pg_cron in '{server.cron_database}')\n"
     )
 
-    code, out, _ = run(capsys, "--dsn", db, "status")
+    code, out, _ = run_main(capsys, "--dsn", db, "status")
     assert code == 0
     assert (
         f"schedule: '{JOB}:{name}' '*/10 * * * *' active,"
         f" pg_cron in '{server.cron_database}', job id {job[0]}"
     ) in out.splitlines()
 
-    code, out, _ = run(capsys, "--dsn", db, "schedule", "--retention", "7 days")
+    code, out, _ = run_main(capsys, "--dsn", db, "schedule", "--retention", "7 days")
     assert code == 0
     assert "p_retention => '7 days'" in out
     assert len(cron_jobs(server, name)) == 2
 
-    code, out, _ = run(capsys, "--dsn", db, "unschedule")
+    code, out, _ = run_main(capsys, "--dsn", db, "unschedule")
     assert (code, out) == (0, "release job removed\n")
     assert cron_jobs(server, name) == []
-    code, out, _ = run(capsys, "--dsn", db, "unschedule")
+    code, out, _ = run_main(capsys, "--dsn", db, "unschedule")
     assert (code, out) == (0, "no release job was scheduled\n")
-    code, out, _ = run(capsys, "--dsn", db, "status")
+    code, out, _ = run_main(capsys, "--dsn", db, "status")
     assert "schedule: none (`pyrelease schedule` creates it; it needs pg_cron)" in out
 
 
@@ -506,7 +494,7 @@ def test_status_shows_pg_cron_runs(
     capsys: pytest.CaptureFixture[str], server: Any, db: str
 ) -> None:
     name = current_db(db)
-    assert run(capsys, "--dsn", db, "schedule")[0] == 0
+    assert run_main(capsys, "--dsn", db, "schedule")[0] == 0
     [job] = [j for j in cron_jobs(server, name) if j[1] == f"{JOB}:{name}"]
     with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute(
@@ -517,7 +505,7 @@ def test_status_shows_pg_cron_runs(
             (job[0], name, COMMAND, "ERROR:  boom\nCONTEXT:  PL/pgSQL function x\n\tline 2\n"),
         )
     try:
-        code, out, _ = run(capsys, "--dsn", db, "status")
+        code, out, _ = run_main(capsys, "--dsn", db, "status")
         assert code == 0
         lines = out.splitlines()
         shown = lines[lines.index("last pg_cron runs:") + 1]
@@ -542,7 +530,7 @@ def test_dsn_before_or_after_the_command(
     capsys: pytest.CaptureFixture[str], db: str, args: list[str]
 ) -> None:
     closed = f"postgresql://postgres@127.0.0.1:{closed_port()}/nope"
-    code, _, err = run(capsys, *(a.format(dsn=db, closed=closed) for a in args))
+    code, _, err = run_main(capsys, *(a.format(dsn=db, closed=closed) for a in args))
     assert code == 0, err
 
 
@@ -561,7 +549,7 @@ def test_dsn_before_or_after_the_command(
 def test_a_password_is_never_printed(capsys: pytest.CaptureFixture[str], args: list[str]) -> None:
     port = closed_port()
     bad = f"postgresql://u:s3cret@127.0.0.1:{port}/nope"
-    code, out, err = run(capsys, *(a.format(bad=bad, port=port) for a in args))
+    code, out, err = run_main(capsys, *(a.format(bad=bad, port=port) for a in args))
     assert code in (1, 2)
     assert "s3cret" not in out + err
     assert "Traceback" not in err
@@ -614,7 +602,7 @@ def test_schedule_odd_numbers_is_one_error_line(
     capsys: pytest.CaptureFixture[str], server: Any, db: str, expr: str
 ) -> None:
     before = state(server, db)
-    code, _, err = run(capsys, "--dsn", db, "schedule", "--cron", expr)
+    code, _, err = run_main(capsys, "--dsn", db, "schedule", "--cron", expr)
     line = assert_one_error_line(code, err)
     assert line.startswith(f"pyrelease: error: invalid cron expression {expr!r}"), line
     assert state(server, db) == before
@@ -629,19 +617,19 @@ def test_pyrelease_schedule_raises_only_package_errors(db: str, expr: str) -> No
 
 
 def test_status_check(capsys: pytest.CaptureFixture[str], server: Any, db: str) -> None:
-    code, out, err = run(capsys, "--dsn", db, "status", "--check")
+    code, out, err = run_main(capsys, "--dsn", db, "status", "--check")
     line = assert_one_error_line(code, err)
     assert "no release job is scheduled" in line
     assert out.startswith("database: ")
 
-    assert run(capsys, "--dsn", db, "schedule", "--cron", "*/5 * * * *")[0] == 0
+    assert run_main(capsys, "--dsn", db, "schedule", "--cron", "*/5 * * * *")[0] == 0
     installed_ago(db, "2 days")  # installed long ago, never ran
-    code, _, err = run(capsys, "--dsn", db, "status", "--check")
+    code, _, err = run_main(capsys, "--dsn", db, "status", "--check")
     assert "no scheduled run has finished yet" in assert_one_error_line(code, err)
 
     with connect_to(db) as c:
         c.execute(COMMAND)
-    code, out, err = run(capsys, "--dsn", db, "status", "--check")
+    code, out, err = run_main(capsys, "--dsn", db, "status", "--check")
     assert code == 0, err
     assert out.splitlines()[-1] == "health: ok"
 
@@ -649,32 +637,32 @@ def test_status_check(capsys: pytest.CaptureFixture[str], server: Any, db: str) 
     [job] = [j for j in cron_jobs(server, name) if j[1] == f"{JOB}:{name}"]
     with connect_to(server.dsn_for(server.cron_database)) as c:
         c.execute("SELECT cron.alter_job(%s, active := false)", (job[0],))
-    code, _, err = run(capsys, "--dsn", db, "status", "--check")
+    code, _, err = run_main(capsys, "--dsn", db, "status", "--check")
     assert "is inactive" in assert_one_error_line(code, err)
 
 
 def test_status_check_right_after_install_waits_for_the_first_run(
     capsys: pytest.CaptureFixture[str], db: str
 ) -> None:
-    assert run(capsys, "--dsn", db, "schedule", "--cron", "*/5 * * * *")[0] == 0
+    assert run_main(capsys, "--dsn", db, "schedule", "--cron", "*/5 * * * *")[0] == 0
     installed_ago(db, "1 second")
-    code, out, err = run(capsys, "--dsn", db, "status", "--check")
+    code, out, err = run_main(capsys, "--dsn", db, "status", "--check")
     assert code == 0, err
     assert re.fullmatch(
         r"health: ok \(waiting for the first run, due \S+ \S+\)", out.splitlines()[-1]
     )
 
     installed_ago(db, "11 minutes")  # two runs missed
-    code, _, err = run(capsys, "--dsn", db, "status", "--check")
+    code, _, err = run_main(capsys, "--dsn", db, "status", "--check")
     assert "no scheduled run has finished yet" in assert_one_error_line(code, err)
 
 
 def test_status_check_with_a_macro_schedule(capsys: pytest.CaptureFixture[str], db: str) -> None:
-    code, _, err = run(capsys, "--dsn", db, "schedule", "--cron", "@hourly")
+    code, _, err = run_main(capsys, "--dsn", db, "schedule", "--cron", "@hourly")
     assert code == 0, err
     with connect_to(db) as c:
         c.execute(COMMAND)
-    code, out, err = run(capsys, "--dsn", db, "status", "--check")
+    code, out, err = run_main(capsys, "--dsn", db, "status", "--check")
     assert code == 0, err
     assert out.splitlines()[-1] == "health: ok"
 
@@ -717,7 +705,7 @@ def test_status_check_reports_counter_drift_and_repair(
     capsys: pytest.CaptureFixture[str], db: str
 ) -> None:
     """Drift from writes past the triggers shows in status --check."""
-    assert run(capsys, "--dsn", db, "schedule", "--cron", "@hourly")[0] == 0
+    assert run_main(capsys, "--dsn", db, "schedule", "--cron", "@hourly")[0] == 0
     with connect_to(db) as c:
         c.execute(COMMAND)
         ws = c.execute(
@@ -737,14 +725,14 @@ def test_status_check_reports_counter_drift_and_repair(
                 " VALUES (%s, %s, 'x', 'AVAILABLE')",
                 (ws[0], project[0]),
             )
-    code, out, err = run(capsys, "--dsn", db, "status", "--check")
+    code, out, err = run_main(capsys, "--dsn", db, "status", "--check")
     line = assert_one_error_line(code, err)
     assert "counters: 1 project(s) drifted" in line
     assert "real_estate.repair_counters()" in line
     assert "counters: 1 project(s) drifted" in out
     with connect_to(db) as c:
         assert c.execute("SELECT real_estate.repair_counters()").fetchone() == (1,)
-    code, out, err = run(capsys, "--dsn", db, "status", "--check")
+    code, out, err = run_main(capsys, "--dsn", db, "status", "--check")
     assert code == 0, err
     assert "counters: exact" in out.splitlines()
     assert out.splitlines()[-1] == "health: ok"
@@ -754,7 +742,7 @@ def test_grants_prints_a_quoted_script_and_refuses_bad_names(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The grants script (the script itself is run verbatim by tests/matrix, owner config)."""
-    code, out, err = run(
+    code, out, err = run_main(
         capsys, "--dsn", "postgresql://dba:secret@h/app", "grants", "--owner", 'o"x'
     )
     assert code == 0, err
@@ -762,13 +750,13 @@ def test_grants_prints_a_quoted_script_and_refuses_bad_names(
     assert "\\connect 'app'" in out and "\\connect 'postgres'" in out
     assert "secret" not in out
     assert "pg_read_all_settings" not in out
-    code, out, err = run(
+    code, out, err = run_main(
         capsys, "grants", "--owner", "o", "--database", "app", "--cron-database", "jobs"
     )
     assert code == 0, err
     assert 'GRANT pg_read_all_settings TO "o";' in out
     for bad in (["--owner", ""], ["--owner", "x" * 64]):
-        code, _, err = run(capsys, "grants", "--database", "app", *bad)
+        code, _, err = run_main(capsys, "grants", "--database", "app", *bad)
         assert "invalid owner name" in assert_one_error_line(code, err)
 
 
@@ -780,7 +768,7 @@ def test_grants_refuses_a_reserved_role_as_owner(
     capsys: pytest.CaptureFixture[str], owner: str
 ) -> None:
     """GRANT ... TO "public" grants to PUBLIC: everybody would get pg_cron's functions."""
-    code, out, err = run(capsys, "grants", "--owner", owner, "--database", "app")
+    code, out, err = run_main(capsys, "grants", "--owner", owner, "--database", "app")
     assert "reserved" in assert_one_error_line(code, err)
     assert out == ""
 
@@ -791,7 +779,9 @@ def test_grants_refuses_a_database_name_psql_reads_as_a_connection_string(
     capsys: pytest.CaptureFixture[str], flag: str, name: str
 ) -> None:
     args = {"--database": "app", "--cron-database": "postgres", flag: name}
-    code, out, err = run(capsys, "grants", "--owner", "o", *[x for kv in args.items() for x in kv])
+    code, out, err = run_main(
+        capsys, "grants", "--owner", "o", *[x for kv in args.items() for x in kv]
+    )
     assert "connection string" in assert_one_error_line(code, err)
     assert out == ""
 
@@ -806,7 +796,7 @@ def test_grants_script_connects_to_a_database_whose_name_breaks_the_line(
         admin.execute(sql.SQL("CREATE ROLE {} NOLOGIN").format(sql.Identifier(role)))
     try:
         with extra_database(server, name=f"pyrelease_t_grants\n{role[-8:]}") as name:
-            code, script, err = run(
+            code, script, err = run_main(
                 capsys,
                 "grants",
                 "--owner",
